@@ -1,0 +1,277 @@
+"""`python -m pipeline`: flags in, pipeline run, a short summary out.
+
+Errors a user can fix (a bad flag, a missing file, an unknown format, a
+runner that is not set up) end with one line on stderr and a non-zero exit,
+never a traceback. The summary is the CLI's user-facing output; everything
+else goes through logging.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import os
+import sys
+from typing import Dict, List, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.options.pipeline_options import (PipelineOptions,
+                                                  StandardOptions)
+
+from pipelines.options import SalesConfig, SalesOptions, config_from_options
+from pipelines.sales import build_sales_graph
+from pipelines.wiring import SinkUrlError, sink_for_url, sinks_for, source_for
+from runners.local import RunnerSetupError, resolve_runner_args
+from transforms.currency import ConfigFileError, load_fx_rates
+from transforms.enrich import load_catalog
+from transforms.parse import METRICS_NAMESPACE
+from transforms.sources.files import InputError, detect_format, expand_patterns
+
+_LOG = logging.getLogger('pipeline')
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+SUMMARY_FILE = 'summary.json'
+
+
+class UsageError(ValueError):
+  """A flag is unknown or has a bad value."""
+
+
+class _StrictParser(argparse.ArgumentParser):
+  """Raises instead of printing usage and exiting."""
+
+  def error(self, message: str) -> None:  # type: ignore[override]
+    raise UsageError(message)
+
+
+def _all_option_classes() -> List[type]:
+  seen: Dict[str, type] = {}
+  pending = list(PipelineOptions.__subclasses__())
+  while pending:
+    cls = pending.pop()
+    seen.setdefault(f'{cls.__module__}.{cls.__qualname__}', cls)
+    pending.extend(cls.__subclasses__())
+  return list(seen.values())
+
+
+def check_flags(argv: Sequence[str]) -> None:
+  """Rejects unknown flags and bad values with one clear line."""
+  # Loading these modules registers every runner's options class.
+  import apache_beam.runners.portability.flink_runner  # noqa: F401
+  parser = _StrictParser(add_help=False, allow_abbrev=False)
+  for cls in _all_option_classes():
+    try:
+      cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    except argparse.ArgumentError:
+      pass  # an option registered twice by two classes
+  _, unknown = parser.parse_known_args(list(argv))
+  if unknown:
+    raise UsageError(f'unknown flag {unknown[0]} (see --help)')
+
+
+def help_text() -> str:
+  parser = argparse.ArgumentParser(
+      prog='python -m pipeline',
+      description='Sales pipeline: order events from files, Kafka or Pub/Sub '
+      '-> dead letters, dedupe, USD, catalog -> event-time windows -> '
+      'Parquet / SQLite / PostgreSQL / Kafka. All Apache Beam flags '
+      '(--runner, --streaming, --flink_master, ...) pass through.',
+      epilog='Runners: bounded runs default to the in-process FnApiRunner; '
+      '--streaming defaults to the local Prism binary '
+      '(runners/prism/setup.sh). Pass --runner=FlinkRunner or '
+      'DataflowRunner to deploy. See README.md.')
+  parser.add_argument('--log_level', default='WARNING',
+                      help='Python logging level. (default: WARNING)')
+  SalesOptions._add_argparse_args(parser)  # pylint: disable=protected-access
+  return parser.format_help()
+
+
+def _pop_log_level(argv: List[str]) -> str:
+  level = 'WARNING'
+  rest = []
+  skip = False
+  for i, arg in enumerate(argv):
+    if skip:
+      skip = False
+      continue
+    if arg == '--log_level' and i + 1 < len(argv):
+      level, skip = argv[i + 1], True
+    elif arg.startswith('--log_level='):
+      level = arg.split('=', 1)[1]
+    else:
+      rest.append(arg)
+  argv[:] = rest
+  return level.upper()
+
+
+def preflight(config: SalesConfig) -> None:
+  """Checks inputs, reference files and sink URLs before building a graph."""
+  load_fx_rates(config.fx_rates)
+  load_catalog(config.catalog)
+  if config.source == 'files':
+    for path in expand_patterns(config.inputs):
+      if not config.input_format:
+        detect_format(path)
+      if not os.access(path, os.R_OK) and '://' not in path:
+        raise InputError(f'cannot read {path}: permission denied')
+  for url in config.sinks:
+    sink_for_url(url)
+
+
+@dataclasses.dataclass
+class RunSummary:
+  """The counts a run reports; every record read is accounted for."""
+  records_read: int = 0
+  valid: int = 0
+  duplicates: int = 0
+  dead_letters: Dict[str, int] = dataclasses.field(default_factory=dict)
+  late: int = 0
+  windows: int = 0
+  result_rows: int = 0
+  state: str = ''
+
+  @property
+  def dead_letter_total(self) -> int:
+    return sum(self.dead_letters.values())
+
+  def reconciles(self) -> bool:
+    return self.records_read == (self.valid + self.dead_letter_total +
+                                 self.duplicates + self.late)
+
+  def as_dict(self) -> Dict:
+    out = dataclasses.asdict(self)
+    out['dead_letter_total'] = self.dead_letter_total
+    out['reconciles'] = self.reconciles()
+    return out
+
+
+def summarize(result: beam.runners.runner.PipelineResult) -> RunSummary:
+  """Reads the run's counters (namespace `sales`)."""
+  summary = RunSummary(state=str(result.state))
+  try:
+    counters = result.metrics().query(
+        MetricsFilter().with_namespace(METRICS_NAMESPACE))['counters']
+  except Exception as e:  # some runners cannot report after a cancel
+    _LOG.warning('metrics unavailable: %s', e)
+    return summary
+  totals: Dict[str, int] = {}
+  for counter in counters:
+    value = counter.committed if counter.committed is not None else (
+        counter.attempted or 0)
+    totals[counter.key.metric.name] = totals.get(counter.key.metric.name,
+                                                 0) + int(value or 0)
+  summary.records_read = totals.get('records_read', 0)
+  summary.duplicates = totals.get('duplicates', 0)
+  for name, value in totals.items():
+    if name == 'dead_letter:late':
+      summary.late = value
+    elif name.startswith('dead_letter:'):
+      summary.dead_letters[name.split(':', 1)[1]] = value
+  summary.valid = (totals.get('records_parsed_valid', 0) -
+                   summary.duplicates)
+  summary.windows = totals.get('windows_final', 0)
+  summary.result_rows = totals.get('result_rows', 0)
+  return summary
+
+
+def _top_categories(output_dir: str, limit: int = 5) -> List[str]:
+  from transforms.sinks.files import RESULTS_FILE
+  path = os.path.join(output_dir, RESULTS_FILE)
+  if not os.path.exists(path):
+    return []
+  import pyarrow.parquet as pq
+  from transforms.records import ALL_CATEGORIES
+  table = pq.read_table(path, columns=['category', 'revenue_usd'])
+  totals: Dict[str, float] = {}
+  for category, revenue in zip(table.column('category').to_pylist(),
+                               table.column('revenue_usd').to_pylist()):
+    if category != ALL_CATEGORIES:
+      totals[category] = totals.get(category, 0) + revenue
+  ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+  return [f'{name} ${value:,.2f}' for name, value in ranked]
+
+
+def print_summary(summary: RunSummary, config: SalesConfig) -> None:
+  lines = [
+      f'records read      {summary.records_read}',
+      f'valid orders      {summary.valid}',
+      f'duplicates        {summary.duplicates}',
+      f'dead letters      {summary.dead_letter_total}',
+  ]
+  for reason, count in sorted(summary.dead_letters.items()):
+    lines.append(f'  {reason:<24}{count}')
+  if not config.bounded:
+    lines.append(f'late (dead)       {summary.late}')
+  lines.append(f'windows written   {summary.windows}')
+  lines.append('accounted for     ' + (
+      'yes' if summary.reconciles() else
+      'NO: read != valid + dead letters + duplicates + late'))
+  if config.output and config.bounded:
+    top = _top_categories(config.output)
+    if top:
+      lines.append('top categories    ' + ', '.join(top))
+    lines.append(f'output            {config.output}/')
+  print('\n'.join(lines))
+
+
+def build_and_run(argv: List[str]) -> RunSummary:
+  """Parses flags, builds the graph, runs it to the end (or Ctrl-C)."""
+  check_flags(argv)
+  streaming = bool(PipelineOptions(argv).view_as(StandardOptions).streaming)
+  config = config_from_options(PipelineOptions(argv), streaming)
+  preflight(config)
+  beam_args = resolve_runner_args(argv, config.bounded)
+  options = PipelineOptions(beam_args)
+  if not config.bounded:
+    options.view_as(StandardOptions).streaming = True
+  pipeline = beam.Pipeline(options=options)
+  build_sales_graph(pipeline, config, source_for(config), sinks_for(config))
+  result = pipeline.run()
+  try:
+    result.wait_until_finish()
+  except KeyboardInterrupt:
+    _LOG.warning('interrupted: cancelling the pipeline')
+    try:
+      result.cancel()
+    except Exception as e:  # already finished, or the runner is gone
+      _LOG.info('cancel: %s', e)
+  summary = summarize(result)
+  if config.output and config.bounded:
+    os.makedirs(config.output, exist_ok=True)
+    with open(os.path.join(config.output, SUMMARY_FILE), 'w',
+              encoding='utf-8') as f:
+      json.dump(summary.as_dict(), f, indent=2, sort_keys=True)
+  print_summary(summary, config)
+  return summary
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  argv = list(sys.argv[1:] if argv is None else argv)
+  if '-h' in argv or '--help' in argv:
+    print(help_text())
+    return 0
+  level = _pop_log_level(argv)
+  logging.basicConfig(
+      level=getattr(logging, level, logging.WARNING),
+      format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+  try:
+    build_and_run(argv)
+  except (UsageError, SinkUrlError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_USAGE
+  except (InputError, ConfigFileError, RunnerSetupError, ValueError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_FAILED
+  except KeyboardInterrupt:
+    print('stopped', file=sys.stderr)
+    return 130
+  except Exception as e:  # a failed run: one line, details in the log
+    _LOG.debug('pipeline failed', exc_info=True)
+    first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
+    print(f'error: pipeline failed: {first[:300]} '
+          '(rerun with --log_level=DEBUG for details)', file=sys.stderr)
+    return EXIT_FAILED
+  return 0

@@ -1,0 +1,210 @@
+"""The project's flags, as a PipelineOptions subclass.
+
+Beam's own flags (--runner, --streaming, --flink_master, ...) pass through
+untouched. Every flag here has help text and a default that works on the
+bundled sample.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+from typing import List, Optional
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms.dedupe import DEFAULT_TTL_SECONDS
+from transforms.windowing import WindowPolicy
+
+PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / 'data'
+SAMPLE_INPUT = str(DATA_DIR / 'sample' / 'orders.jsonl')
+DEFAULT_CATALOG = str(DATA_DIR / 'catalog.csv')
+DEFAULT_FX_RATES = str(DATA_DIR / 'fx_rates.csv')
+SOURCES = ('files', 'kafka', 'pubsub')
+
+
+class SalesOptions(PipelineOptions):
+  """Flags of the sales pipeline."""
+
+  @classmethod
+  def _add_argparse_args(cls, parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group('sales pipeline')
+    add = group.add_argument
+    # Input
+    add('--source', default='files',
+        help=f'Where orders come from: {", ".join(SOURCES)}. '
+        '(default: files)')
+    add('--input', action='append', default=None,
+        help='Input file or glob (JSON Lines, CSV, Avro, Parquet; .gz ok). '
+        'Repeat for several. (default: the bundled sample, '
+        'data/sample/orders.jsonl)')
+    add('--input_format', default='',
+        help='jsonl, csv, avro or parquet; empty = by file extension. '
+        '(default: by extension)')
+    add('--catalog', default=DEFAULT_CATALOG,
+        help='Product catalog CSV: product_id,category,name. '
+        '(default: data/catalog.csv)')
+    add('--catalog_refresh_seconds', type=float, default=300.0,
+        help='Streaming only: re-read the catalog this often; 0 = never. '
+        '(default: 300)')
+    add('--fx_rates', default=DEFAULT_FX_RATES,
+        help='FX rates CSV: currency,usd_per_unit. '
+        '(default: data/fx_rates.csv)')
+    add('--event_time_from', default='payload',
+        help='payload: the record\'s event_time field; transport: the Kafka '
+        'timestamp or Pub/Sub attribute. (default: payload)')
+    # Output
+    add('--output', default='output',
+        help='Directory for Parquet results and JSON Lines dead letters '
+        '(bounded runs); empty = no files. (default: output)')
+    add('--sink', action='append', default=None,
+        help='Also write to a store; repeatable: sqlite:///path.db, '
+        'postgresql://user@host:port/db (password from PGPASSWORD or '
+        '.pgpass), kafka://host:port/topic. (default: none)')
+    # Cleaning
+    add('--dedupe_ttl_seconds', type=float, default=DEFAULT_TTL_SECONDS,
+        help='Streaming: how long (event time) an order_id is remembered '
+        'for deduplication; batch is exact. (default: 86400)')
+    # Windows and triggers
+    defaults = WindowPolicy()
+    add('--window', default=defaults.kind,
+        help='fixed, sliding or sessions (per customer). (default: fixed)')
+    add('--window_size_seconds', type=int, default=defaults.size_seconds,
+        help='Fixed/sliding window size. (default: 3600)')
+    add('--window_period_seconds', type=int, default=defaults.period_seconds,
+        help='Sliding window period. (default: 900)')
+    add('--session_gap_seconds', type=int, default=defaults.gap_seconds,
+        help='Session gap. (default: 1800)')
+    add('--allowed_lateness_seconds', type=int,
+        default=defaults.allowed_lateness_seconds,
+        help='Streaming: how late (event time, behind the watermark) an '
+        'order may be and still update its window; later ones become `late` '
+        'dead letters. (default: 3600)')
+    add('--early_firing_seconds', type=int,
+        default=defaults.early_firing_seconds,
+        help='Streaming: emit an early (speculative) pane this often in '
+        'processing time; 0 = none. (default: 60)')
+    add('--no_late_firings', action='store_true', default=False,
+        help='Streaming: do not emit a late pane per late order. '
+        '(default: off, late firings on)')
+    add('--accumulation', default=defaults.accumulation,
+        help='accumulating (each pane holds the whole window so far) or '
+        'discarding (each pane holds what is new). (default: accumulating)')
+    add('--top_n', type=int, default=5,
+        help='How many top products per window. (default: 5)')
+    # Kafka
+    add('--kafka_bootstrap_servers', default='127.0.0.1:9092',
+        help='Kafka brokers for --source kafka. (default: 127.0.0.1:9092)')
+    add('--kafka_topic', default='orders',
+        help='Kafka topic to read. (default: orders)')
+    add('--kafka_group_id', default='sales-pipeline',
+        help='Consumer group; offsets are committed after each bundle is '
+        'finalized. (default: sales-pipeline)')
+    add('--kafka_config_file', default='',
+        help='librdkafka properties file (key=value lines), e.g. security '
+        'settings; values ${ENV_VAR} are read from the environment. '
+        '(default: none)')
+    add('--kafka_bounded', action='store_true', default=False,
+        help='Read up to the end offsets seen at start, then finish '
+        '(a backfill from Kafka). (default: off)')
+    add('--kafka_idle_timeout_seconds', type=float, default=10.0,
+        help='A partition without new records for this long stops holding '
+        'back the watermark. (default: 10)')
+    # Pub/Sub
+    add('--pubsub_subscription', default='',
+        help='projects/P/subscriptions/S for --source pubsub. (default: none)')
+    add('--pubsub_topic', default='',
+        help='projects/P/topics/T to read (a subscription is created) for '
+        '--source pubsub. (default: none)')
+    add('--pubsub_event_time_attribute', default='',
+        help='Message attribute holding the event time, with '
+        '--event_time_from transport. (default: none)')
+
+
+@dataclasses.dataclass(frozen=True)
+class SalesConfig:
+  """The validated, typed view of SalesOptions that the pipeline builds from."""
+  source: str
+  inputs: List[str]
+  input_format: str
+  catalog: str
+  catalog_refresh_seconds: float
+  fx_rates: str
+  event_time_from: str
+  output: str
+  sinks: List[str]
+  dedupe_ttl_seconds: float
+  window: WindowPolicy
+  top_n: int
+  kafka_bootstrap_servers: str
+  kafka_topic: str
+  kafka_group_id: str
+  kafka_config_file: str
+  kafka_bounded: bool
+  kafka_idle_timeout_seconds: float
+  pubsub_subscription: str
+  pubsub_topic: str
+  pubsub_event_time_attribute: str
+
+  @property
+  def bounded(self) -> bool:
+    return self.window.bounded
+
+
+def is_bounded_run(opts: SalesOptions, streaming: bool) -> bool:
+  """Files and a bounded Kafka read are bounded unless --streaming is set."""
+  if streaming:
+    return False
+  return opts.source == 'files' or (opts.source == 'kafka' and
+                                    opts.kafka_bounded)
+
+
+def config_from_options(options: PipelineOptions,
+                        streaming: Optional[bool] = None) -> SalesConfig:
+  """Validates the flags; raises ValueError with a one-line message."""
+  from apache_beam.options.pipeline_options import StandardOptions
+  opts = options.view_as(SalesOptions)
+  if streaming is None:
+    streaming = bool(options.view_as(StandardOptions).streaming)
+  if opts.source not in SOURCES:
+    raise ValueError(f'--source must be one of {", ".join(SOURCES)}, '
+                     f'not {opts.source!r}')
+  if opts.event_time_from not in ('payload', 'transport'):
+    raise ValueError('--event_time_from must be payload or transport')
+  if opts.top_n < 1:
+    raise ValueError('--top_n must be >= 1')
+  if opts.dedupe_ttl_seconds <= 0:
+    raise ValueError('--dedupe_ttl_seconds must be > 0')
+  policy = WindowPolicy(
+      kind=opts.window,
+      size_seconds=opts.window_size_seconds,
+      period_seconds=opts.window_period_seconds,
+      gap_seconds=opts.session_gap_seconds,
+      allowed_lateness_seconds=opts.allowed_lateness_seconds,
+      early_firing_seconds=opts.early_firing_seconds,
+      late_firings=not opts.no_late_firings,
+      accumulation=opts.accumulation,
+      bounded=is_bounded_run(opts, streaming))
+  return SalesConfig(
+      source=opts.source,
+      inputs=list(opts.input or [SAMPLE_INPUT]),
+      input_format=opts.input_format,
+      catalog=opts.catalog,
+      catalog_refresh_seconds=opts.catalog_refresh_seconds,
+      fx_rates=opts.fx_rates,
+      event_time_from=opts.event_time_from,
+      output=opts.output,
+      sinks=list(opts.sink or []),
+      dedupe_ttl_seconds=opts.dedupe_ttl_seconds,
+      window=policy,
+      top_n=opts.top_n,
+      kafka_bootstrap_servers=opts.kafka_bootstrap_servers,
+      kafka_topic=opts.kafka_topic,
+      kafka_group_id=opts.kafka_group_id,
+      kafka_config_file=opts.kafka_config_file,
+      kafka_bounded=opts.kafka_bounded,
+      kafka_idle_timeout_seconds=opts.kafka_idle_timeout_seconds,
+      pubsub_subscription=opts.pubsub_subscription,
+      pubsub_topic=opts.pubsub_topic,
+      pubsub_event_time_attribute=opts.pubsub_event_time_attribute)

@@ -1,0 +1,78 @@
+"""The edges: which source and which sinks a configuration asks for.
+
+Transport and store choices are made here and nowhere else; the pipeline
+definition (pipelines/sales.py) only sees PTransforms.
+"""
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import apache_beam as beam
+
+from pipelines.options import SalesConfig
+from transforms.sources.files import ReadOrderFiles
+
+
+class SinkUrlError(ValueError):
+  """A --sink URL this product does not understand."""
+
+
+def source_for(config: SalesConfig) -> beam.PTransform:
+  """PBegin -> PCollection[RawRecord] for the configured source."""
+  if config.source == 'files':
+    return ReadOrderFiles(config.inputs, config.input_format)
+  if config.source == 'kafka':
+    from transforms.sources.kafka_source import ReadFromKafkaNative
+    from transforms.sources.kafka_config import load_kafka_config
+    return ReadFromKafkaNative(
+        bootstrap_servers=config.kafka_bootstrap_servers,
+        topic=config.kafka_topic,
+        group_id=config.kafka_group_id,
+        consumer_config=load_kafka_config(config.kafka_config_file),
+        bounded=config.kafka_bounded,
+        event_time='kafka' if config.event_time_from == 'transport' else
+        'payload',
+        idle_timeout_s=config.kafka_idle_timeout_seconds)
+  if config.source == 'pubsub':
+    from transforms.sources.pubsub_source import ReadFromPubSubNative
+    return ReadFromPubSubNative.from_config(config)
+  raise ValueError(f'unknown source {config.source!r}')
+
+
+def sink_for_url(url: str) -> Tuple[str, beam.PTransform]:
+  """A (step name, sink transform) pair for one --sink URL."""
+  scheme = url.split(':', 1)[0].lower()
+  if scheme == 'sqlite':
+    from transforms.sinks.sqlite_sink import WriteToSQLite
+    return 'WriteToSQLite', WriteToSQLite(url)
+  if scheme in ('postgresql', 'postgres'):
+    from transforms.sinks.postgres_sink import WriteToPostgres
+    return 'WriteToPostgres', WriteToPostgres(url)
+  if scheme == 'kafka':
+    from transforms.sinks.kafka_sink import WriteToKafka, parse_kafka_url
+    servers, topic = parse_kafka_url(url)
+    return 'WriteToKafka', WriteToKafka(servers, topic)
+  if scheme == 'bigquery':
+    from transforms.sinks.bigquery_sink import WriteToBigQueryTables
+    return 'WriteToBigQuery', WriteToBigQueryTables.from_url(url)
+  raise SinkUrlError(
+      f'unknown sink {url!r}; use sqlite:///path.db, '
+      'postgresql://user@host:port/db or kafka://host:port/topic')
+
+
+def sinks_for(config: SalesConfig) -> List[Tuple[str, beam.PTransform]]:
+  sinks = []
+  if config.output and config.bounded:
+    from transforms.sinks.files import WriteOutputFiles
+    sinks.append(('WriteOutputFiles', WriteOutputFiles(config.output)))
+  seen = set()
+  for url in config.sinks:
+    name, sink = sink_for_url(url)
+    # Two sinks of one kind need distinct step names.
+    suffix = 2
+    unique = name
+    while unique in seen:
+      unique, suffix = f'{name}{suffix}', suffix + 1
+    seen.add(unique)
+    sinks.append((unique, sink))
+  return sinks

@@ -1,0 +1,36 @@
+"""Package metadata: the sales pipeline and its integrations as extras."""
+from setuptools import find_packages, setup
+
+BEAM = 'apache-beam[gcp]==2.77.0'
+
+setup(
+    name='sales-pipeline',
+    version='0.1.0',
+    description='One Apache Beam pipeline for batch and streaming e-commerce '
+    'sales analytics.',
+    python_requires='>=3.10',
+    packages=find_packages(include=['pipelines*', 'transforms*', 'runners*',
+                                    'tools*']),
+    py_modules=['pipeline'],
+    package_data={'transforms': ['schema/*.avsc']},
+    install_requires=[
+        BEAM,
+        'pyarrow>=14',
+        'fastavro>=1.9',
+    ],
+    extras_require={
+        'kafka': ['confluent-kafka>=2.3'],
+        'postgres': ['psycopg[binary]>=3.1'],
+        'pubsub': ['google-cloud-pubsub>=2.18'],
+        'bench': ['duckdb>=1.0', 'polars>=1.0', 'pandas>=2.0'],
+        'test': [
+            'pytest>=8',
+            'pytest-timeout>=2.3',
+            'hypothesis>=6.100',
+            'duckdb>=1.0',
+            'confluent-kafka>=2.3',
+            'psycopg[binary]>=3.1',
+        ],
+    },
+    entry_points={'console_scripts': ['sales-pipeline=pipelines.cli:main']},
+)

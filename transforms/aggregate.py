@@ -1,0 +1,231 @@
+"""Aggregation: per window (and per customer for sessions) and category.
+
+One CombineFn builds a window's whole summary: per category the order
+count, units, exact revenue and the set of customers; per product its
+revenue, units and orders. Combiner lifting makes it partial-then-merge, so
+the shuffle carries small summaries, not orders. The summary then becomes
+rows: one CategoryResult per category, one for all categories
+(`__all__`), and the top-N products, each stamped with the window bounds
+and the pane (EARLY / ON_TIME / LATE, index, final).
+"""
+from __future__ import annotations
+
+import decimal
+from typing import Any, Dict, Iterable, List, Set, Tuple
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import PaneInfoTiming
+
+from transforms.parse import METRICS_NAMESPACE
+
+from transforms.records import (ALL_CATEGORIES, CategoryResult, EnrichedOrder,
+                                PaneFields, TopProduct)
+
+TOP_PRODUCTS = 'top_products'
+RESULTS = 'results'
+
+_TIMING_NAMES = {
+    PaneInfoTiming.EARLY: 'EARLY',
+    PaneInfoTiming.ON_TIME: 'ON_TIME',
+    PaneInfoTiming.LATE: 'LATE',
+    PaneInfoTiming.UNKNOWN: 'UNKNOWN',
+}
+
+
+class _CategoryStats:
+  __slots__ = ('orders', 'units', 'revenue', 'customers')
+
+  def __init__(self) -> None:
+    self.orders = 0
+    self.units = 0
+    self.revenue = decimal.Decimal(0)
+    self.customers: Set[str] = set()
+
+  def merge(self, other: '_CategoryStats') -> None:
+    self.orders += other.orders
+    self.units += other.units
+    self.revenue += other.revenue
+    self.customers |= other.customers
+
+
+class _ProductStats:
+  __slots__ = ('name', 'category', 'orders', 'units', 'revenue')
+
+  def __init__(self, name: str, category: str) -> None:
+    self.name = name
+    self.category = category
+    self.orders = 0
+    self.units = 0
+    self.revenue = decimal.Decimal(0)
+
+  def merge(self, other: '_ProductStats') -> None:
+    self.orders += other.orders
+    self.units += other.units
+    self.revenue += other.revenue
+
+
+class SalesSummary:
+  """The accumulator: per-category and per-product running totals."""
+  __slots__ = ('categories', 'products')
+
+  def __init__(self) -> None:
+    self.categories: Dict[str, _CategoryStats] = {}
+    self.products: Dict[str, _ProductStats] = {}
+
+  def add(self, order: EnrichedOrder) -> None:
+    stats = self.categories.get(order.category)
+    if stats is None:
+      stats = self.categories[order.category] = _CategoryStats()
+    stats.orders += 1
+    stats.units += order.quantity
+    stats.revenue += order.revenue_usd
+    stats.customers.add(order.customer_id)
+    product = self.products.get(order.product_id)
+    if product is None:
+      product = self.products[order.product_id] = _ProductStats(
+          order.product_name, order.category)
+    product.orders += 1
+    product.units += order.quantity
+    product.revenue += order.revenue_usd
+
+  def merge(self, other: 'SalesSummary') -> None:
+    for key, stats in other.categories.items():
+      mine = self.categories.get(key)
+      if mine is None:
+        self.categories[key] = stats
+      else:
+        mine.merge(stats)
+    for key, product in other.products.items():
+      mine_p = self.products.get(key)
+      if mine_p is None:
+        self.products[key] = product
+      else:
+        mine_p.merge(product)
+
+  def total(self) -> _CategoryStats:
+    total = _CategoryStats()
+    for stats in self.categories.values():
+      total.orders += stats.orders
+      total.units += stats.units
+      total.revenue += stats.revenue
+      total.customers |= stats.customers
+    return total
+
+
+class SalesSummaryFn(beam.CombineFn):
+  """Combines EnrichedOrders into a SalesSummary."""
+
+  def create_accumulator(self) -> SalesSummary:
+    return SalesSummary()
+
+  def add_input(self, summary: SalesSummary,
+                order: EnrichedOrder) -> SalesSummary:
+    summary.add(order)
+    return summary
+
+  def merge_accumulators(self,
+                         summaries: Iterable[SalesSummary]) -> SalesSummary:
+    merged = SalesSummary()
+    for summary in summaries:
+      merged.merge(summary)
+    return merged
+
+  def extract_output(self, summary: SalesSummary) -> SalesSummary:
+    return summary
+
+
+def pane_fields(win: Any, pane: Any) -> PaneFields:
+  return PaneFields(
+      window_start_ms=int(win.start.micros // 1000),
+      window_end_ms=int(win.end.micros // 1000),
+      pane_timing=_TIMING_NAMES.get(pane.timing, 'UNKNOWN'),
+      pane_index=pane.index,
+      is_final=bool(pane.is_last))
+
+
+def summary_rows(scope: str, summary: SalesSummary, pane: PaneFields,
+                 top_n: int) -> Tuple[List[CategoryResult], List[TopProduct]]:
+  """Turns one window's summary into result rows and top-N product rows."""
+  results = []
+  per_category = sorted(summary.categories.items())
+  for category, stats in per_category + [(ALL_CATEGORIES, summary.total())]:
+    results.append(CategoryResult(
+        window_start_ms=pane.window_start_ms,
+        window_end_ms=pane.window_end_ms,
+        customer_id=scope,
+        category=category,
+        orders=stats.orders,
+        units=stats.units,
+        revenue_usd=stats.revenue,
+        distinct_customers=len(stats.customers),
+        avg_order_value_usd=stats.revenue / stats.orders,
+        pane_timing=pane.pane_timing,
+        pane_index=pane.pane_index,
+        is_final=pane.is_final))
+  ranked = sorted(summary.products.items(),
+                  key=lambda item: (-item[1].revenue, item[0]))[:top_n]
+  top = [
+      TopProduct(
+          window_start_ms=pane.window_start_ms,
+          window_end_ms=pane.window_end_ms,
+          customer_id=scope,
+          rank=rank,
+          product_id=product_id,
+          product_name=product.name,
+          category=product.category,
+          orders=product.orders,
+          units=product.units,
+          revenue_usd=product.revenue,
+          pane_timing=pane.pane_timing,
+          pane_index=pane.pane_index,
+          is_final=pane.is_final)
+      for rank, (product_id, product) in enumerate(ranked, start=1)
+  ]
+  return results, top
+
+
+class _EmitRowsFn(beam.DoFn):
+
+  def __init__(self, top_n: int) -> None:
+    self._top_n = top_n
+    self._final_windows = Metrics.counter(METRICS_NAMESPACE, 'windows_final')
+    self._rows = Metrics.counter(METRICS_NAMESPACE, 'result_rows')
+
+  def process(self, keyed: Tuple[str, SalesSummary],
+              win=beam.DoFn.WindowParam,
+              pane=beam.DoFn.PaneInfoParam) -> Iterable:
+    scope, summary = keyed
+    fields = pane_fields(win, pane)
+    results, top = summary_rows(scope, summary, fields, self._top_n)
+    if fields.is_final:
+      self._final_windows.inc()
+    self._rows.inc(len(results))
+    yield from results
+    for row in top:
+      yield beam.pvalue.TaggedOutput(TOP_PRODUCTS, row)
+
+
+class AggregateSales(beam.PTransform):
+  """Windowed PCollection[EnrichedOrder] -> {'results', 'top_products'}.
+
+  per_customer: key the summary by customer (session windows are per
+  customer); otherwise one summary per window.
+  """
+
+  def __init__(self, top_n: int = 5, per_customer: bool = False) -> None:
+    super().__init__()
+    self._top_n = top_n
+    self._per_customer = per_customer
+
+  def expand(self, orders: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+    if self._per_customer:
+      keyed = orders | 'KeyByCustomer' >> beam.Map(
+          lambda o: (o.customer_id, o))
+    else:
+      keyed = orders | 'KeyByWindowOnly' >> beam.Map(lambda o: ('', o))
+    return (
+        keyed
+        | 'SummarizeWindow' >> beam.CombinePerKey(SalesSummaryFn())
+        | 'EmitRows' >> beam.ParDo(_EmitRowsFn(self._top_n)).with_outputs(
+            TOP_PRODUCTS, main=RESULTS))

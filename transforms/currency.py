@@ -1,0 +1,104 @@
+"""Currency: FX rates from a file, and exact conversion of revenue to USD.
+
+The FX file is CSV `currency,usd_per_unit` (how many US dollars one unit of
+the currency buys), read as exact decimals. It reaches the pipeline as a
+side input, so every worker sees the same table.
+"""
+from __future__ import annotations
+
+import csv
+import decimal
+import io
+from typing import Dict, Iterable, Tuple
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.records import EnrichedOrder, Order
+
+
+class ConfigFileError(ValueError):
+  """A reference file (FX rates, catalog) is missing or malformed."""
+
+
+def read_text(path: str) -> str:
+  """Reads a whole (small) file through Beam's filesystems (local, gs://...)."""
+  try:
+    with FileSystems.open(path) as f:
+      return f.read().decode('utf-8')
+  except Exception as e:  # BeamIOError, OSError, UnicodeDecodeError, ...
+    raise ConfigFileError(f'cannot read {path}: {e}') from None
+
+
+def parse_fx_rates(text: str, path: str = '<fx>') -> Dict[str, decimal.Decimal]:
+  """Parses the FX CSV; raises ConfigFileError naming the bad line."""
+  rates: Dict[str, decimal.Decimal] = {}
+  reader = csv.DictReader(io.StringIO(text))
+  if reader.fieldnames is None or not {'currency', 'usd_per_unit'} <= set(
+      reader.fieldnames):
+    raise ConfigFileError(
+        f'{path}: expected header currency,usd_per_unit')
+  for row in reader:
+    try:
+      rate = decimal.Decimal(row['usd_per_unit'].strip())
+    except (decimal.InvalidOperation, AttributeError):
+      raise ConfigFileError(
+          f'{path}:{reader.line_num}: bad rate {row["usd_per_unit"]!r}'
+      ) from None
+    if not rate.is_finite() or rate <= 0:
+      raise ConfigFileError(f'{path}:{reader.line_num}: rate must be > 0')
+    rates[row['currency'].strip().upper()] = rate
+  if not rates:
+    raise ConfigFileError(f'{path}: no FX rates')
+  return rates
+
+
+def load_fx_rates(path: str) -> Dict[str, decimal.Decimal]:
+  return parse_fx_rates(read_text(path), path)
+
+
+class ReadFxRates(beam.PTransform):
+  """Reads the FX file into a PCollection of (currency, Decimal rate)."""
+
+  def __init__(self, path: str) -> None:
+    super().__init__()
+    self._path = path
+
+  def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+    return (
+        pbegin
+        | 'FxPath' >> beam.Create([self._path])
+        | 'LoadFxRates' >> beam.FlatMap(
+            lambda path: sorted(load_fx_rates(path).items())))
+
+
+def revenue_usd(order: Order, rates: Dict[str, decimal.Decimal]) -> decimal.Decimal:
+  """quantity * unit_price * rate, exact (no rounding here)."""
+  return order.quantity * order.unit_price * rates[order.currency]
+
+
+class ConvertToUsd(beam.PTransform):
+  """PCollection[Order] -> PCollection[EnrichedOrder] priced in USD.
+
+  Category and name are left for JoinCatalog to fill in.
+  """
+
+  def __init__(self, fx_rates: beam.pvalue.AsSideInput) -> None:
+    super().__init__()
+    self._fx_rates = fx_rates
+
+  def expand(self, orders: beam.PCollection) -> beam.PCollection:
+    return orders | 'PriceInUsd' >> beam.Map(_price, rates=self._fx_rates)
+
+
+def _price(order: Order, rates: Dict[str, decimal.Decimal]) -> EnrichedOrder:
+  return EnrichedOrder(
+      order_id=order.order_id,
+      customer_id=order.customer_id,
+      product_id=order.product_id,
+      quantity=order.quantity,
+      revenue_usd=revenue_usd(order, rates),
+      event_time_ms=order.event_time_ms,
+      category='',
+      product_name='',
+      country=order.country)

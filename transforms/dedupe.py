@@ -1,0 +1,102 @@
+"""Deduplication: same order_id = same event; keep the first seen.
+
+Two strategies behind one transform, chosen at the pipeline's edge:
+- bounded: exact. Group by order_id and keep the smallest
+  (source, partition, position), i.e. the first copy in read order.
+- streaming: exact within a time-to-live of event time. A stateful DoFn
+  keyed by order_id remembers that the id was seen, and an event-time timer
+  at first event time + TTL clears the state, so memory stays bounded by the
+  ids of the last TTL of event time.
+Every dropped copy is counted (`duplicates`).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Tuple
+
+import apache_beam as beam
+from apache_beam.coders import BooleanCoder
+from apache_beam.metrics import Metrics
+from apache_beam.transforms import window
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (ReadModifyWriteStateSpec,
+                                              TimerSpec, on_timer)
+
+from transforms.parse import METRICS_NAMESPACE
+from transforms.records import Order
+
+DEFAULT_TTL_SECONDS = 24 * 3600
+
+
+def read_order_key(order: Order) -> Tuple[str, int, int]:
+  """Sort key of 'first seen': where the copy was read."""
+  partition = -1 if order.partition is None else order.partition
+  return (order.source, partition, order.position)
+
+
+class _KeepFirstOfGroup(beam.DoFn):
+  """(order_id, copies) -> the first-read copy, re-stamped at event time."""
+
+  def __init__(self) -> None:
+    self._duplicates = Metrics.counter(METRICS_NAMESPACE, 'duplicates')
+
+  def process(self, keyed: Tuple[str, Iterable[Order]]) -> Iterable:
+    _, copies = keyed
+    copies = list(copies)
+    if len(copies) > 1:
+      self._duplicates.inc(len(copies) - 1)
+    first = min(copies, key=read_order_key)
+    # A GroupByKey stamps its output at the end of the (global) window; the
+    # event time must come back before windowing.
+    yield window.TimestampedValue(first, first.event_time_ms / 1000.0)
+
+
+class _DedupeWithTtlFn(beam.DoFn):
+  """Stateful: emits an order_id's first arrival, drops later ones until TTL."""
+
+  SEEN = ReadModifyWriteStateSpec('seen', BooleanCoder())
+  EXPIRY = TimerSpec('expiry', TimeDomain.WATERMARK)
+
+  def __init__(self, ttl_seconds: float) -> None:
+    self._ttl_seconds = ttl_seconds
+    self._duplicates = Metrics.counter(METRICS_NAMESPACE, 'duplicates')
+
+  def process(self,
+              keyed: Tuple[str, Order],
+              seen=beam.DoFn.StateParam(SEEN),
+              expiry=beam.DoFn.TimerParam(EXPIRY)) -> Iterable[Order]:
+    _, order = keyed
+    if seen.read():
+      self._duplicates.inc()
+      return
+    seen.write(True)
+    expiry.set(order.event_time_ms / 1000.0 + self._ttl_seconds)
+    yield order
+
+  @on_timer(EXPIRY)
+  def expire(self, seen=beam.DoFn.StateParam(SEEN)) -> Iterable[Order]:
+    seen.clear()
+    return []
+
+
+class DeduplicateOrders(beam.PTransform):
+  """PCollection[Order] -> PCollection[Order], one per order_id.
+
+  bounded=True: exact over the whole input. bounded=False: exact within
+  `ttl_seconds` of event time after an id's first copy.
+  """
+
+  def __init__(self, bounded: bool,
+               ttl_seconds: float = DEFAULT_TTL_SECONDS) -> None:
+    super().__init__()
+    self._bounded = bounded
+    self._ttl_seconds = ttl_seconds
+
+  def expand(self, orders: beam.PCollection) -> beam.PCollection:
+    keyed = orders | 'KeyByOrderId' >> beam.Map(
+        lambda o: (o.order_id, o)).with_output_types(Tuple[str, Order])
+    if self._bounded:
+      return (keyed
+              | 'GroupCopies' >> beam.GroupByKey()
+              | 'KeepFirstSeen' >> beam.ParDo(_KeepFirstOfGroup()))
+    return keyed | 'DropSeenWithinTtl' >> beam.ParDo(
+        _DedupeWithTtlFn(self._ttl_seconds))

@@ -1,0 +1,88 @@
+"""File sink: results and top products as Parquet, dead letters as JSON Lines.
+
+Under the output directory:
+  sales_by_category.parquet   one row per window, scope and category
+  top_products.parquet        top-N products per window
+  dead_letters.jsonl          one JSON object per dead letter
+Each is a single file (one shard), rewritten by every run. Meant for bounded
+runs; a streaming run writes to a database or Kafka sink instead.
+"""
+from __future__ import annotations
+
+import json
+from typing import Dict
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+
+from transforms.sinks.rows import dead_letter_dict, result_dict
+
+_MONEY = pa.decimal128(20, 2)
+_WINDOW_FIELDS = [
+    ('window_start', pa.timestamp('ms', tz='UTC')),
+    ('window_end', pa.timestamp('ms', tz='UTC')),
+    ('customer_id', pa.string()),
+]
+_PANE_FIELDS = [
+    ('pane_timing', pa.string()),
+    ('pane_index', pa.int64()),
+    ('is_final', pa.bool_()),
+]
+RESULTS_SCHEMA = pa.schema(_WINDOW_FIELDS + [
+    ('category', pa.string()),
+    ('orders', pa.int64()),
+    ('units', pa.int64()),
+    ('revenue_usd', _MONEY),
+    ('distinct_customers', pa.int64()),
+    ('avg_order_value_usd', _MONEY),
+] + _PANE_FIELDS)
+TOP_PRODUCTS_SCHEMA = pa.schema(_WINDOW_FIELDS + [
+    ('rank', pa.int64()),
+    ('product_id', pa.string()),
+    ('product_name', pa.string()),
+    ('category', pa.string()),
+    ('orders', pa.int64()),
+    ('units', pa.int64()),
+    ('revenue_usd', _MONEY),
+] + _PANE_FIELDS)
+
+RESULTS_FILE = 'sales_by_category.parquet'
+TOP_PRODUCTS_FILE = 'top_products.parquet'
+DEAD_LETTERS_FILE = 'dead_letters.jsonl'
+
+
+def _parquet_row(row) -> Dict:
+  out = result_dict(row)
+  out['window_start'] = out.pop('window_start_ms')
+  out['window_end'] = out.pop('window_end_ms')
+  return out
+
+
+def _one_file(output_dir: str, name: str) -> Dict:
+  return dict(file_path_prefix=FileSystems.join(output_dir, name),
+              num_shards=1, shard_name_template='')
+
+
+class WriteOutputFiles(beam.PTransform):
+  """{'results', 'top_products', 'dead_letters'} -> files in output_dir."""
+
+  def __init__(self, output_dir: str) -> None:
+    super().__init__()
+    self._output_dir = output_dir
+
+  def expand(self, outputs: Dict[str, beam.PCollection]) -> None:
+    out = self._output_dir
+    (outputs['results']
+     | 'ResultsToDicts' >> beam.Map(_parquet_row)
+     | 'WriteResultsParquet' >> beam.io.WriteToParquet(
+         schema=RESULTS_SCHEMA, **_one_file(out, RESULTS_FILE)))
+    (outputs['top_products']
+     | 'TopProductsToDicts' >> beam.Map(_parquet_row)
+     | 'WriteTopProductsParquet' >> beam.io.WriteToParquet(
+         schema=TOP_PRODUCTS_SCHEMA, **_one_file(out, TOP_PRODUCTS_FILE)))
+    (outputs['dead_letters']
+     | 'DeadLettersToJson' >> beam.Map(
+         lambda d: json.dumps(dead_letter_dict(d), sort_keys=True))
+     | 'WriteDeadLetters' >> beam.io.WriteToText(
+         **_one_file(out, DEAD_LETTERS_FILE)))

@@ -1,0 +1,123 @@
+"""The window and trigger policy, in one place.
+
+Windows: fixed (default 1 hour), sliding, or per-customer sessions.
+Trigger in an unbounded run (the default policy of DESIGN.md):
+  AfterWatermark(early=AfterProcessingTime(early_firing_seconds),
+                 late=AfterCount(1))
+  with `allowed_lateness_seconds` and accumulating panes,
+all of it set by flags. In a bounded run all data is present when the
+watermark passes a window, so early and late firings carry no information
+(and some runners emit a duplicate late pane, or cannot run processing-time
+triggers in batch): the policy fires once, on time, and every window has
+exactly one final pane.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, List
+
+import apache_beam as beam
+from apache_beam.transforms import trigger, window
+
+FIXED = 'fixed'
+SLIDING = 'sliding'
+SESSIONS = 'sessions'
+WINDOW_KINDS = (FIXED, SLIDING, SESSIONS)
+ACCUMULATING = 'accumulating'
+DISCARDING = 'discarding'
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowPolicy:
+  """Which windows, which trigger, how late data may be."""
+  kind: str = FIXED
+  size_seconds: int = 3600
+  period_seconds: int = 900
+  gap_seconds: int = 1800
+  allowed_lateness_seconds: int = 3600
+  early_firing_seconds: int = 60  # 0 = no early firings
+  late_firings: bool = True  # one late pane per late element
+  accumulation: str = ACCUMULATING
+  bounded: bool = True
+
+  def __post_init__(self) -> None:
+    if self.kind not in WINDOW_KINDS:
+      raise ValueError(f'window must be one of {", ".join(WINDOW_KINDS)}')
+    if self.accumulation not in (ACCUMULATING, DISCARDING):
+      raise ValueError('accumulation must be accumulating or discarding')
+    for name in ('size_seconds', 'period_seconds', 'gap_seconds'):
+      if getattr(self, name) <= 0:
+        raise ValueError(f'{name} must be > 0')
+    if self.allowed_lateness_seconds < 0 or self.early_firing_seconds < 0:
+      raise ValueError('lateness and early firing must be >= 0')
+    if self.kind == SLIDING and self.period_seconds > self.size_seconds:
+      raise ValueError('sliding window period must be <= its size')
+
+  @property
+  def per_customer(self) -> bool:
+    """Sessions are per customer: the customer is part of every row's key."""
+    return self.kind == SESSIONS
+
+  def window_fn(self) -> window.WindowFn:
+    if self.kind == FIXED:
+      return window.FixedWindows(self.size_seconds)
+    if self.kind == SLIDING:
+      return window.SlidingWindows(self.size_seconds, self.period_seconds)
+    return window.Sessions(self.gap_seconds)
+
+  def trigger_fn(self) -> trigger.TriggerFn:
+    if self.bounded:
+      return trigger.AfterWatermark()
+    early = (trigger.AfterProcessingTime(self.early_firing_seconds)
+             if self.early_firing_seconds > 0 else None)
+    late = trigger.AfterCount(1) if self.late_firings else None
+    return trigger.AfterWatermark(early=early, late=late)
+
+  def effective_lateness_seconds(self) -> int:
+    return 0 if self.bounded else self.allowed_lateness_seconds
+
+  def earliest_expiry_ms(self, event_time_ms: int) -> int:
+    """When the first window holding this event time stops taking data.
+
+    An element is late-dropped by a runner once the watermark passes its
+    window's end plus the allowed lateness; for sliding windows the earliest
+    ending window is the first to go. (Sessions: the element's own proto
+    window [t, t + gap), which is what a runner checks before merging.)
+    """
+    windows: List[Any] = self.window_fn().assign(
+        window.WindowFn.AssignContext(event_time_ms / 1000.0))
+    end_ms = min(int(w.end.micros // 1000) for w in windows)
+    return end_ms + self.effective_lateness_seconds() * 1000
+
+
+class ApplyWindowPolicy(beam.PTransform):
+  """Assigns event-time windows with the policy's trigger and lateness."""
+
+  def __init__(self, policy: WindowPolicy) -> None:
+    super().__init__()
+    self._policy = policy
+
+  def expand(self, pcoll: beam.PCollection) -> beam.PCollection:
+    policy = self._policy
+    mode = (trigger.AccumulationMode.ACCUMULATING
+            if policy.accumulation == ACCUMULATING else
+            trigger.AccumulationMode.DISCARDING)
+    return pcoll | 'WindowInto' >> beam.WindowInto(
+        policy.window_fn(),
+        trigger=policy.trigger_fn(),
+        accumulation_mode=mode,
+        allowed_lateness=policy.effective_lateness_seconds())
+
+
+def describe(policy: WindowPolicy) -> str:
+  """One line for logs and the run summary."""
+  shape = {FIXED: f'fixed {policy.size_seconds}s',
+           SLIDING: f'sliding {policy.size_seconds}s every '
+                    f'{policy.period_seconds}s',
+           SESSIONS: f'sessions per customer, gap {policy.gap_seconds}s'}
+  if policy.bounded:
+    return f'{shape[policy.kind]}, one on-time pane per window (bounded)'
+  return (f'{shape[policy.kind]}, early every {policy.early_firing_seconds}s, '
+          f'late per element, lateness {policy.allowed_lateness_seconds}s, '
+          f'{policy.accumulation}')
+
