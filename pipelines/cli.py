@@ -202,7 +202,7 @@ def print_summary(summary: RunSummary, config: SalesConfig) -> None:
       f'dead letters      {summary.dead_letter_total}',
   ]
   for reason, count in sorted(summary.dead_letters.items()):
-    lines.append(f'  {reason:<24}{count}')
+    lines.append(f'  {reason:<28}{count}')
   if not config.bounded:
     lines.append(f'late (dead)       {summary.late}')
   lines.append(f'windows written   {summary.windows}')
@@ -221,7 +221,10 @@ def build_and_run(argv: List[str]) -> RunSummary:
   """Parses flags, builds the graph, runs it to the end (or Ctrl-C)."""
   check_flags(argv)
   streaming = bool(PipelineOptions(argv).view_as(StandardOptions).streaming)
-  config = config_from_options(PipelineOptions(argv), streaming)
+  try:
+    config = config_from_options(PipelineOptions(argv), streaming)
+  except ValueError as e:
+    raise UsageError(str(e)) from None
   preflight(config)
   beam_args = resolve_runner_args(argv, config.bounded)
   options = PipelineOptions(beam_args)

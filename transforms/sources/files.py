@@ -8,11 +8,13 @@ step's job. Columnar formats arrive decoded as dicts.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.records import RawRecord
@@ -120,9 +122,13 @@ class _ReadFileRecordsFn(beam.DoFn):
   def process(self, readable: fileio.ReadableFile) -> Iterable[RawRecord]:
     path = readable.metadata.path
     fmt = self._input_format or detect_format(path)
-    # open() decompresses by extension (.gz) on its own.
-    with readable.open() as stream:
-      yield from _READERS[fmt](path, stream)
+    # Beam's own decompressing stream cannot be iterated by line; gzip's can.
+    with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as f:
+      if path.lower().endswith('.gz'):
+        with gzip.GzipFile(fileobj=f) as stream:
+          yield from _READERS[fmt](path, stream)
+      else:
+        yield from _READERS[fmt](path, f)
 
 
 class ReadOrderFiles(beam.PTransform):

@@ -1,0 +1,93 @@
+"""The command line: help, clear one-line errors, the summary."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.cli import main
+from pipelines.options import SalesOptions
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+
+
+def run_cli(*args, cwd=ROOT):
+  return subprocess.run([sys.executable, '-m', 'pipeline', *args], cwd=cwd,
+                        capture_output=True, text=True, timeout=300)
+
+
+def project_flags():
+  import argparse
+  parser = argparse.ArgumentParser()
+  SalesOptions._add_argparse_args(parser)  # pylint: disable=protected-access
+  return [a for action in parser._actions for a in action.option_strings
+          if a.startswith('--')]
+
+
+def test_help_lists_every_project_flag_with_its_default(capsys):
+  assert main(['--help']) == 0
+  text = capsys.readouterr().out
+  for flag in project_flags():
+    assert flag in text, flag
+  # every project flag's help says its default
+  assert text.count('(default:') >= len(project_flags())
+
+
+@pytest.mark.parametrize('args, message', [
+    (['--bogus', '1'], 'unknown flag --bogus'),
+    (['--window=weekly'], 'window must be one of'),
+    (['--window_size_seconds=abc'], "invalid int value: 'abc'"),
+    (['--source=ftp'], '--source must be one of'),
+    (['--sink=mysql://x'], "unknown sink 'mysql://x'"),
+])
+def test_bad_flags_give_one_line_and_exit_2(args, message):
+  proc = run_cli(*args)
+  assert proc.returncode == 2
+  lines = [l for l in proc.stderr.splitlines() if l.startswith('error:')]
+  assert len(lines) == 1 and message in lines[0]
+  assert 'Traceback' not in proc.stderr
+
+
+def test_missing_unreadable_and_unknown_inputs_fail_cleanly(tmp_path):
+  unknown = tmp_path / 'orders.txt'
+  unknown.write_text('{}\n')
+  unreadable_fx = tmp_path / 'fx.csv'
+  unreadable_fx.write_text('currency,rate\nUSD,1\n')  # wrong header
+  cases = [
+      (['--input', str(tmp_path / 'none-*.jsonl')], 'no input file matches'),
+      (['--input', str(unknown)], 'cannot tell the format'),
+      (['--fx_rates', str(tmp_path / 'missing.csv')], 'cannot read'),
+      (['--fx_rates', str(unreadable_fx)], 'expected header'),
+      (['--input_format', 'xml'], "unknown input format 'xml'"),
+  ]
+  for args, message in cases:
+    proc = run_cli(*args, '--output', str(tmp_path / 'out'))
+    assert proc.returncode == 1, args
+    assert proc.stderr.strip().startswith('error:'), proc.stderr
+    assert message in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_summary_reconciles_on_a_small_file(tmp_path):
+  lines = [
+      '{"order_id":"a","customer_id":"c1","product_id":"P0001","quantity":2,'
+      '"unit_price":"10.50","currency":"EUR","event_time":"2026-11-02T10:15:00Z"}',
+      '{"order_id":"a","customer_id":"c1","product_id":"P0001","quantity":2,'
+      '"unit_price":"10.50","currency":"EUR","event_time":"2026-11-02T10:15:00Z"}',
+      'not json',
+      '{"order_id":"b","customer_id":"c2","product_id":"P0001","quantity":1,'
+      '"unit_price":"1","currency":"XYZ","event_time":"2026-11-02T10:15:00Z"}',
+  ]
+  source = tmp_path / 'in.jsonl'
+  source.write_text('\n'.join(lines) + '\n')
+  out = tmp_path / 'out'
+  proc = run_cli('--input', str(source), '--output', str(out))
+  assert proc.returncode == 0, proc.stderr
+  summary = json.loads((out / 'summary.json').read_text())
+  assert summary['records_read'] == 4
+  assert summary['valid'] == 1
+  assert summary['duplicates'] == 1
+  assert summary['dead_letters'] == {'malformed': 1, 'unknown_currency': 1}
+  assert summary['reconciles'] is True
+  assert 'records read      4' in proc.stdout
