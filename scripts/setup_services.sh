@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Puts every external component in place, from the package registries only:
+# Prism (Go module proxy), Kafka and Flink jars (Maven Central), PostgreSQL
+# (Debian). Each step is idempotent and cached. The tests start and stop the
+# servers they need themselves.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runners/prism/setup.sh >/dev/null
