@@ -231,17 +231,24 @@ def build_and_run(argv: List[str]) -> RunSummary:
   if not config.bounded:
     options.view_as(StandardOptions).streaming = True
   pipeline = beam.Pipeline(options=options)
-  build_sales_graph(pipeline, config, source_for(config), sinks_for(config))
+  sinks = sinks_for(config)
+  build_sales_graph(pipeline, config, source_for(config), sinks)
   result = pipeline.run()
+  status = 'succeeded'
   try:
     result.wait_until_finish()
   except KeyboardInterrupt:
+    status = 'cancelled'
     _LOG.warning('interrupted: cancelling the pipeline')
     try:
       result.cancel()
     except Exception as e:  # already finished, or the runner is gone
       _LOG.info('cancel: %s', e)
   summary = summarize(result)
+  for _, sink in sinks:
+    # Database sinks record each run and its counts in pipeline_runs.
+    if hasattr(sink, 'finish_run'):
+      sink.finish_run(status, summary.as_dict())
   if config.output and config.bounded:
     os.makedirs(config.output, exist_ok=True)
     with open(os.path.join(config.output, SUMMARY_FILE), 'w',
