@@ -12,13 +12,16 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
-from typing import Dict, List, Optional, Sequence
+import threading
+from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import (PipelineOptions,
                                                   StandardOptions)
+from apache_beam.runners.runner import PipelineState
 
 from pipelines.options import SalesConfig, SalesOptions, config_from_options
 from pipelines.sales import build_sales_graph
@@ -217,7 +220,48 @@ def print_summary(summary: RunSummary, config: SalesConfig) -> None:
   print('\n'.join(lines))
 
 
-def build_and_run(argv: List[str]) -> RunSummary:
+def _log_thread_error(args: threading.ExceptHookArgs) -> None:
+  _LOG.debug('background thread %s ended after cancel: %s',
+             getattr(args.thread, 'name', '?'), args.exc_value)
+
+
+def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
+                 noise: Optional[RunNoiseFilter] = None) -> str:
+  """Waits for the run; a streaming run ends on Ctrl-C with a cancel.
+
+  Returns the status recorded in the database sinks' run table.
+  """
+  if bounded:
+    result.wait_until_finish()
+    return 'succeeded'
+  interrupted = threading.Event()
+  previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+  try:
+    while not interrupted.is_set():
+      if PipelineState.is_terminal(result.state):
+        break
+      interrupted.wait(2)
+  finally:
+    signal.signal(signal.SIGINT, previous)
+  if not interrupted.is_set():
+    result.wait_until_finish()  # raises if the job failed
+    return 'succeeded'
+  print('stopping: cancelling the pipeline', file=sys.stderr)
+  # After a cancel the job service and the worker channels go away; Beam's
+  # reader threads and data plane report that as errors. It is the expected
+  # end of the run, so it stays off the terminal.
+  threading.excepthook = _log_thread_error
+  if noise is not None:
+    noise.cancelling = True
+  try:
+    result.cancel()
+  except Exception as e:  # already finished, or the runner is gone
+    _LOG.debug('cancel: %s', e)
+  return 'cancelled'
+
+
+def build_and_run(argv: List[str],
+                  noise: Optional[RunNoiseFilter] = None) -> RunSummary:
   """Parses flags, builds the graph, runs it to the end (or Ctrl-C)."""
   check_flags(argv)
   streaming = bool(PipelineOptions(argv).view_as(StandardOptions).streaming)
@@ -234,16 +278,7 @@ def build_and_run(argv: List[str]) -> RunSummary:
   sinks = sinks_for(config)
   build_sales_graph(pipeline, config, source_for(config), sinks)
   result = pipeline.run()
-  status = 'succeeded'
-  try:
-    result.wait_until_finish()
-  except KeyboardInterrupt:
-    status = 'cancelled'
-    _LOG.warning('interrupted: cancelling the pipeline')
-    try:
-      result.cancel()
-    except Exception as e:  # already finished, or the runner is gone
-      _LOG.info('cancel: %s', e)
+  status = wait_for_end(result, config.bounded, noise)
   summary = summarize(result)
   for _, sink in sinks:
     # Database sinks record each run and its counts in pipeline_runs.
@@ -258,17 +293,74 @@ def build_and_run(argv: List[str]) -> RunSummary:
   return summary
 
 
+_HARMLESS = 'not in a finalizable state'
+
+
+class RunNoiseFilter(logging.Filter):
+  """Keeps known-harmless runner noise off the terminal.
+
+  - Prism asks every bundle of a stage that uses bundle finalization to
+    finalize, including bundles that registered no callback (the SDF's
+    split stage); the SDK reports that as an error with a traceback and
+    carries on.
+  - After a Ctrl-C cancel, workers and job-state readers report their
+    channels closing as errors: the expected end of the run.
+  The SDK worker both logs these (through Beam's job-message stream, on the
+  root logger) and prints them to stderr, so the filter guards the root
+  handlers and stderr. Anything else passes untouched.
+  """
+
+  def __init__(self) -> None:
+    super().__init__()
+    self.cancelling = False
+
+  def is_noise(self, text: str) -> bool:
+    return _HARMLESS in text or (self.cancelling and 'Traceback' in text)
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    if self.cancelling and record.levelno < logging.CRITICAL:
+      return False
+    text = record.getMessage()
+    if record.exc_info:
+      text += str(record.exc_info[1])
+    return not self.is_noise(text)
+
+
+class _FilteredStream:
+  """stderr, minus the writes RunNoiseFilter calls noise."""
+
+  def __init__(self, stream: Any, noise: RunNoiseFilter) -> None:
+    self._stream = stream
+    self._noise = noise
+
+  def write(self, text: str) -> int:
+    if self._noise.is_noise(text):
+      return len(text)
+    return self._stream.write(text)
+
+  def __getattr__(self, name: str) -> Any:
+    return getattr(self._stream, name)
+
+
+def configure_logging(level: str) -> RunNoiseFilter:
+  noise = RunNoiseFilter()
+  sys.stderr = _FilteredStream(sys.stderr, noise)
+  logging.basicConfig(
+      level=getattr(logging, level, logging.WARNING),
+      format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+  for handler in logging.getLogger().handlers:
+    handler.addFilter(noise)
+  return noise
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   argv = list(sys.argv[1:] if argv is None else argv)
   if '-h' in argv or '--help' in argv:
     print(help_text())
     return 0
-  level = _pop_log_level(argv)
-  logging.basicConfig(
-      level=getattr(logging, level, logging.WARNING),
-      format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+  noise = configure_logging(_pop_log_level(argv))
   try:
-    build_and_run(argv)
+    build_and_run(argv, noise)
   except (UsageError, SinkUrlError) as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE

@@ -102,9 +102,10 @@ class SalesOptions(PipelineOptions):
         help='Consumer group; offsets are committed after each bundle is '
         'finalized. (default: sales-pipeline)')
     add('--kafka_config_file', default='',
-        help='librdkafka properties file (key=value lines), e.g. security '
-        'settings; values ${ENV_VAR} are read from the environment. '
-        '(default: none)')
+        help='librdkafka properties file (key=value lines, read on the '
+        'workers), e.g. security settings; a value env:NAME or file:PATH is '
+        'read from the environment or a file, so secrets never appear in '
+        'flags. (default: none)')
     add('--kafka_bounded', action='store_true', default=False,
         help='Read up to the end offsets seen at start, then finish '
         '(a backfill from Kafka). (default: off)')

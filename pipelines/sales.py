@@ -37,10 +37,12 @@ def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
   policy = config.window
   fx_rates = beam.pvalue.AsDict(
       pipeline | 'ReadFxRates' >> ReadFxRates(config.fx_rates))
-  catalog = beam.pvalue.AsSingleton(
-      pipeline | 'ReadCatalog' >> CatalogSideInput(
-          config.catalog,
-          0 if config.bounded else config.catalog_refresh_seconds))
+  if config.bounded:
+    join_catalog = JoinCatalog(beam.pvalue.AsSingleton(
+        pipeline | 'ReadCatalog' >> CatalogSideInput(config.catalog)))
+  else:
+    join_catalog = JoinCatalog(path=config.catalog,
+                               refresh_seconds=config.catalog_refresh_seconds)
 
   raw = pipeline | 'ReadOrders' >> source
   parsed = raw | 'ParseOrders' >> ParseOrders(
@@ -51,7 +53,7 @@ def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'Deduplicate' >> DeduplicateOrders(config.bounded,
                                            config.dedupe_ttl_seconds)
       | 'ConvertToUsd' >> ConvertToUsd(fx_rates)
-      | 'JoinCatalog' >> JoinCatalog(catalog)
+      | 'JoinCatalog' >> join_catalog
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
       | 'AggregateSales' >> AggregateSales(config.top_n, policy.per_customer))
 

@@ -23,12 +23,11 @@ def source_for(config: SalesConfig) -> beam.PTransform:
     return ReadOrderFiles(config.inputs, config.input_format)
   if config.source == 'kafka':
     from transforms.sources.kafka_source import ReadFromKafkaNative
-    from transforms.sources.kafka_config import load_kafka_config
     return ReadFromKafkaNative(
         bootstrap_servers=config.kafka_bootstrap_servers,
         topic=config.kafka_topic,
         group_id=config.kafka_group_id,
-        consumer_config=load_kafka_config(config.kafka_config_file),
+        consumer_config_file=config.kafka_config_file or None,
         bounded=config.kafka_bounded,
         event_time='kafka' if config.event_time_from == 'transport' else
         'payload',
@@ -49,7 +48,7 @@ def sink_for_url(url: str) -> Tuple[str, beam.PTransform]:
     from transforms.sinks.postgres_sink import WriteToPostgres
     return 'WriteToPostgres', WriteToPostgres(url)
   if scheme == 'kafka':
-    from transforms.sinks.kafka_sink import WriteToKafka, parse_kafka_url
+    from transforms.sinks.kafka_sink import WriteToKafka
     servers, topic = parse_kafka_url(url)
     return 'WriteToKafka', WriteToKafka(servers, topic)
   if scheme == 'bigquery':
@@ -58,6 +57,15 @@ def sink_for_url(url: str) -> Tuple[str, beam.PTransform]:
   raise SinkUrlError(
       f'unknown sink {url!r}; use sqlite:///path.db, '
       'postgresql://user@host:port/db or kafka://host:port/topic')
+
+
+def parse_kafka_url(url: str) -> Tuple[str, str]:
+  """kafka://host:port[,host:port]/topic -> (bootstrap servers, topic)."""
+  rest = url.split('://', 1)[1] if '://' in url else ''
+  servers, _, topic = rest.partition('/')
+  if not servers or not topic or '/' in topic:
+    raise SinkUrlError(f'bad Kafka sink {url!r}; use kafka://host:port/topic')
+  return servers, topic
 
 
 def sinks_for(config: SalesConfig) -> List[Tuple[str, beam.PTransform]]:

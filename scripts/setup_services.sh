@@ -7,3 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runners/prism/setup.sh >/dev/null
 runners/postgres/postgres.sh start >/dev/null
+runners/kafka/broker.sh setup >/dev/null

@@ -2,23 +2,24 @@
 
 The catalog file is CSV `product_id,category,name`. An unknown product gets
 category `unknown` and an empty name; it is never dropped. In a bounded run
-the catalog is read once; in streaming it is re-read every
-`refresh_seconds` (a periodic impulse in the global window), so a changed
-catalog reaches a running pipeline without a restart.
+the catalog is a side input, read once; in streaming the join step re-reads
+it every `refresh_seconds`, so a changed catalog reaches a running pipeline
+without a restart.
 """
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
-from typing import Dict, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
 import apache_beam as beam
-from apache_beam.transforms import trigger, window
-from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
 from transforms.currency import ConfigFileError, read_text
 from transforms.records import UNKNOWN_CATEGORY, EnrichedOrder
+
+_LOG = logging.getLogger(__name__)
 
 Catalog = Dict[str, Tuple[str, str]]  # product_id -> (category, name)
 
@@ -43,46 +44,76 @@ def load_catalog(path: str) -> Catalog:
 
 
 class CatalogSideInput(beam.PTransform):
-  """PBegin -> a single-element PCollection holding the catalog dict.
+  """PBegin -> a one-element PCollection holding the catalog dict.
 
-  Use it as `beam.pvalue.AsSingleton(...)`. With refresh_seconds > 0 the
-  element is re-emitted (re-read from the file) on a processing-time
-  schedule, and the side input always serves the latest read.
+  Use it as `beam.pvalue.AsSingleton(...)` in bounded runs.
   """
 
-  def __init__(self, path: str, refresh_seconds: float = 0) -> None:
+  def __init__(self, path: str) -> None:
     super().__init__()
     self._path = path
-    self._refresh_seconds = refresh_seconds
 
   def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-    path = self._path
-    if self._refresh_seconds <= 0:
-      return (pbegin
-              | 'CatalogPath' >> beam.Create([path])
-              | 'LoadCatalog' >> beam.Map(load_catalog))
-    return (
-        pbegin
-        | 'CatalogRefreshTicks' >> PeriodicImpulse(
-            start_timestamp=time.time(),
-            fire_interval=self._refresh_seconds,
-            apply_windowing=False)
-        | 'ReloadCatalog' >> beam.Map(lambda _: load_catalog(path))
-        | 'LatestCatalog' >> beam.WindowInto(
-            window.GlobalWindows(),
-            trigger=trigger.Repeatedly(trigger.AfterCount(1)),
-            accumulation_mode=trigger.AccumulationMode.DISCARDING))
+    return (pbegin
+            | 'CatalogPath' >> beam.Create([self._path])
+            | 'LoadCatalog' >> beam.Map(load_catalog))
+
+
+class _RefreshingJoinFn(beam.DoFn):
+  """Holds the catalog itself and re-reads it every `refresh_seconds`.
+
+  A refreshing side input in the global window is the textbook pattern, but
+  Prism 2.77 refuses triggered global-window side inputs
+  (apache/beam#31438), so a streaming run keeps the catalog here instead.
+  A failed re-read keeps the previous catalog and logs why.
+  """
+
+  def __init__(self, path: str, refresh_seconds: float) -> None:
+    self._path = path
+    self._refresh_seconds = refresh_seconds
+    self._catalog: Catalog = {}
+    self._loaded_at = 0.0
+
+  def setup(self) -> None:
+    self._catalog = load_catalog(self._path)
+    self._loaded_at = time.monotonic()
+
+  def start_bundle(self) -> None:
+    if (self._refresh_seconds > 0 and
+        time.monotonic() - self._loaded_at >= self._refresh_seconds):
+      try:
+        self._catalog = load_catalog(self._path)
+      except ConfigFileError as e:
+        _LOG.warning('catalog refresh failed, keeping the previous one: %s',
+                     e)
+      self._loaded_at = time.monotonic()
+
+  def process(self, order: EnrichedOrder) -> Iterable[EnrichedOrder]:
+    yield _join(order, self._catalog)
 
 
 class JoinCatalog(beam.PTransform):
-  """PCollection[EnrichedOrder] -> the same with category and product name."""
+  """PCollection[EnrichedOrder] -> the same with category and product name.
 
-  def __init__(self, catalog: beam.pvalue.AsSideInput) -> None:
+  Bounded: `catalog` is a side input (AsSingleton of CatalogSideInput).
+  Streaming: pass `path` and `refresh_seconds` instead.
+  """
+
+  def __init__(self, catalog: Optional[beam.pvalue.AsSideInput] = None,
+               path: str = '', refresh_seconds: float = 0) -> None:
     super().__init__()
+    if (catalog is None) == (not path):
+      raise ValueError('JoinCatalog takes a side input or a path, not both')
     self._catalog = catalog
+    self._path = path
+    self._refresh_seconds = refresh_seconds
 
   def expand(self, orders: beam.PCollection) -> beam.PCollection:
-    return orders | 'LookUpProduct' >> beam.Map(_join, catalog=self._catalog)
+    if self._catalog is not None:
+      return orders | 'LookUpProduct' >> beam.Map(_join,
+                                                  catalog=self._catalog)
+    return orders | 'LookUpProductRefreshing' >> beam.ParDo(
+        _RefreshingJoinFn(self._path, self._refresh_seconds))
 
 
 def _join(order: EnrichedOrder, catalog: Catalog) -> EnrichedOrder:

@@ -96,3 +96,23 @@ def test_aggregates_per_window_and_category_with_total_and_top_n():
         (0, 1, 'p2', Decimal('30')), (0, 2, 'p3', Decimal('30')),
         (3600000, 1, 'p3', Decimal('1')),
     ]), label='Top')
+
+
+def test_streaming_catalog_join_rereads_a_changed_file(tmp_path):
+  from transforms.enrich import _RefreshingJoinFn
+  path = tmp_path / 'catalog.csv'
+  path.write_text('product_id,category,name\np1,books,Old\n')
+  fn = _RefreshingJoinFn(str(path), refresh_seconds=0.01)
+  fn.setup()
+  order = EnrichedOrder('a', 'c', 'p1', 1, Decimal(1), 0, '', '', None)
+  fn.start_bundle()
+  assert next(fn.process(order)).product_name == 'Old'
+  path.write_text('product_id,category,name\np1,toys,New\n')
+  import time
+  time.sleep(0.02)
+  fn.start_bundle()
+  assert next(fn.process(order))[6:8] == ('toys', 'New')
+  path.write_text('broken')  # a bad re-read keeps the last good catalog
+  time.sleep(0.02)
+  fn.start_bundle()
+  assert next(fn.process(order))[6:8] == ('toys', 'New')

@@ -1,0 +1,417 @@
+"""The native Kafka source, sink and replay tool against a REAL broker.
+
+Unbounded reads run on Prism in streaming mode (the binary that
+runners/prism/setup.sh builds); the bounded read
+runs on the default (DirectRunner) batch runner. Test outputs are written to
+files by a DoFn, which works because the SDK harness runs in this process
+(LOOPBACK).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from decimal import Decimal
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import window
+
+from tests.fixtures.prism import prism_streaming_args
+from tests.fixtures.kafka import kafka_broker, kafka_topic, kafka_topic_factory  # noqa: F401,E501  pylint: disable=unused-import
+from transforms.records import CategoryResult, DeadLetter, TopProduct
+from transforms.sinks.kafka_sink import WriteToKafka
+from transforms.sources.kafka_source import ReadFromKafkaNative
+
+pytestmark = [pytest.mark.kafka, pytest.mark.integration]
+
+# 2026-11-02T00:00:00Z, the start of the sample data.
+T0 = 1793577600000
+
+
+def _streaming_options():
+  return PipelineOptions(prism_streaming_args())
+
+
+def _produce(bootstrap, topic, records):
+  """records: [(partition, dict or bytes)]; returns [(partition, offset)]."""
+  from confluent_kafka import Producer
+  producer = Producer({'bootstrap.servers': bootstrap, 'linger.ms': 0})
+  delivered = []
+
+  def on_delivery(err, msg):
+    assert err is None, err
+    delivered.append((msg.partition(), msg.offset()))
+
+  for partition, value in records:
+    if isinstance(value, dict):
+      value = json.dumps(value).encode()
+    producer.produce(topic, value=value, partition=partition,
+                     on_delivery=on_delivery)
+  assert producer.flush(30) == 0
+  return sorted(delivered)
+
+
+def _committed(bootstrap, topic, group, partitions):
+  from confluent_kafka import Consumer, TopicPartition
+  c = Consumer({'bootstrap.servers': bootstrap, 'group.id': group})
+  try:
+    return {
+        tp.partition: tp.offset
+        for tp in c.committed(
+            [TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    }
+  finally:
+    c.close()
+
+
+class _AppendJson(beam.DoFn):
+  """Appends one JSON line per element (with its timestamp) to a file."""
+  _lock = threading.Lock()
+
+  def __init__(self, path):
+    self._path = path
+
+  def process(self, element, ts=beam.DoFn.TimestampParam,
+              win=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
+    row = {'value': element, 'ts_ms': ts.micros // 1000}
+    if isinstance(win, window.IntervalWindow):
+      row['window'] = [win.start.micros // 1000, win.end.micros // 1000]
+      row['timing'] = pane.timing
+    with self._lock, open(self._path, 'a', encoding='utf-8') as f:
+      f.write(json.dumps(row) + '\n')
+
+
+def _lines(path):
+  if not os.path.exists(path):
+    return []
+  with open(path, encoding='utf-8') as f:
+    return [json.loads(l) for l in f if l.strip()]
+
+
+def _wait(predicate, timeout_s, result=None):
+  deadline = time.monotonic() + timeout_s
+  while time.monotonic() < deadline:
+    if result is not None and str(result.state) in ('FAILED', 'CANCELLED'):
+      raise AssertionError('pipeline %s' % result.state)
+    if predicate():
+      return True
+    time.sleep(0.3)
+  return False
+
+
+def _record_fields(r):
+  return [r.partition, r.position, r.payload.decode('utf-8', 'replace'),
+          r.source_watermark_ms, r.transport_time_ms]
+
+
+def _run_collect(bootstrap, topic, group, out_path, **read_kwargs):
+  p = beam.Pipeline(options=_streaming_options())
+  (p
+   | ReadFromKafkaNative(bootstrap, topic, group, **read_kwargs)
+   | beam.Map(_record_fields)
+   | beam.ParDo(_AppendJson(out_path)))
+  return p.run()
+
+
+@pytest.mark.prism
+def test_streaming_reads_every_partition_exactly_once(
+    kafka_broker, kafka_topic, tmp_path):
+  records = [(i % 3, {'order_id': 'o%d' % i, 'event_time': T0 + i * 1000})
+             for i in range(30)]
+  records.append((1, b'{"order_id": "bad", "event_time": "yesterday"}'))
+  records.append((2, b'not json at all'))
+  expected = _produce(kafka_broker.bootstrap, kafka_topic, records)
+  out = str(tmp_path / 'out.jsonl')
+
+  result = _run_collect(kafka_broker.bootstrap, kafka_topic, 'g-' + kafka_topic,
+                        out, idle_timeout_s=2)
+  try:
+    assert _wait(lambda: len(_lines(out)) >= len(expected), 45, result), (
+        'read %d of %d' % (len(_lines(out)), len(expected)))
+    time.sleep(2)  # anything read twice would show up now
+  finally:
+    result.cancel()
+
+  rows = _lines(out)
+  got = sorted((r['value'][0], r['value'][1]) for r in rows)
+  assert got == expected  # every (partition, offset) once, nothing else
+  for r in rows:
+    partition, offset, payload, wm_ms, kafka_ms = r['value']
+    assert kafka_ms is not None
+    if payload.startswith('{"order_id": "o'):
+      # Timestamped at the payload's event time.
+      assert r['ts_ms'] == json.loads(payload)['event_time']
+    else:
+      # Unparseable time: still emitted, at the watermark (or Kafka time).
+      assert r['ts_ms'] in (wm_ms, kafka_ms)
+
+
+@pytest.mark.prism
+def test_idle_partitions_do_not_hold_back_the_watermark(
+    kafka_broker, kafka_topic, tmp_path):
+  # Only partition 0 of 3 gets data: five events in [T0, T0+10s) and one at
+  # T0+60s that moves partition 0's watermark past the first window; the
+  # window must close (ON_TIME, complete) although partitions 1 and 2 stay
+  # empty. Note: Prism 2.77 takes a stage's output watermark from the most
+  # recently completed bundle's residuals (elementmanager.go,
+  # estimatedOutput), not the minimum over all partitions, so on Prism this
+  # holds even without the idle rule; the rule itself is pinned down by
+  # test_idle_rule_moves_partition_watermark_with_the_clock below and
+  # matters on runners that take the minimum (Flink, Dataflow).
+  records = [(0, {'order_id': 'o%d' % i, 'event_time': T0 + i * 1000})
+             for i in range(5)]
+  records.append((0, {'order_id': 'late-one', 'event_time': T0 + 60000}))
+  _produce(kafka_broker.bootstrap, kafka_topic, records)
+  out = str(tmp_path / 'windows.jsonl')
+
+  p = beam.Pipeline(options=_streaming_options())
+  (p
+   | ReadFromKafkaNative(kafka_broker.bootstrap, kafka_topic,
+                         'g-' + kafka_topic, idle_timeout_s=2)
+   | beam.WindowInto(window.FixedWindows(10))
+   | beam.Map(lambda r: ('all', 1))
+   | beam.CombinePerKey(sum)
+   | beam.ParDo(_AppendJson(out)))
+  result = p.run()
+  try:
+    assert _wait(
+        lambda: any(r['window'][0] == T0 for r in _lines(out)), 45, result), (
+            'window [T0, T0+10s) never closed: %s' % _lines(out))
+  finally:
+    result.cancel()
+  first = [r for r in _lines(out) if r['window'][0] == T0]
+  assert first[0]['value'] == ['all', 5]
+  assert first[0]['timing'] == beam.utils.windowed_value.PaneInfoTiming.ON_TIME
+
+
+def test_bounded_mode_stops_at_end_offsets_seen_at_start(
+    kafka_broker, kafka_topic, tmp_path):
+  bootstrap = kafka_broker.bootstrap
+  before = _produce(
+      bootstrap, kafka_topic,
+      [(i % 3, {'order_id': 'o%d' % i, 'event_time': T0 + i})
+       for i in range(20)])
+  group = 'g-' + kafka_topic
+
+  marker = str(tmp_path / 'produced-more')
+
+  def produce_more_once(record):
+    # Runs inside the pipeline after the first record was read, i.e. after
+    # the end offsets were taken: these records must NOT be read. (A file
+    # marker, as the function is unpickled once per bundle/worker.)
+    try:
+      os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+      return record
+    if True:  # pylint: disable=using-constant-test
+      _produce(bootstrap, kafka_topic,
+               [(i % 3, {'order_id': 'after%d' % i, 'event_time': T0})
+                for i in range(9)])
+    return record
+
+  started = time.monotonic()
+  p = beam.Pipeline(options=PipelineOptions([]))  # DirectRunner, batch
+  got = (p
+         | ReadFromKafkaNative(bootstrap, kafka_topic, group, bounded=True)
+         | beam.Map(produce_more_once)
+         | beam.Map(lambda r: (r.partition, r.position)))
+  assert_that(got, equal_to(before))
+  result = p.run()
+  result.wait_until_finish()
+  assert str(result.state) == 'DONE'
+  assert time.monotonic() - started < 60
+  # The bundle finalizer committed exactly what was read ...
+  ends = {}
+  for partition, offset in before:
+    ends[partition] = max(ends.get(partition, -1), offset + 1)
+  assert _committed(bootstrap, kafka_topic, group, 3) == ends
+
+  # ... so a second bounded run of the group reads only the 9 later records.
+  p2 = beam.Pipeline(options=PipelineOptions([]))
+  got2 = (p2
+          | ReadFromKafkaNative(bootstrap, kafka_topic, group, bounded=True)
+          | beam.Map(lambda r: json.loads(r.payload)['order_id']))
+  assert_that(got2, equal_to(['after%d' % i for i in range(9)]))
+  p2.run().wait_until_finish()
+
+
+@pytest.mark.prism
+def test_restart_resumes_from_committed_offsets(
+    kafka_broker, kafka_topic, tmp_path):
+  bootstrap = kafka_broker.bootstrap
+  group = 'g-' + kafka_topic
+  first = _produce(bootstrap, kafka_topic,
+                   [(i % 3, {'order_id': 'a%d' % i, 'event_time': T0 + i})
+                    for i in range(15)])
+  out1 = str(tmp_path / 'run1.jsonl')
+  result = _run_collect(bootstrap, kafka_topic, group, out1)
+  try:
+    assert _wait(lambda: len(_lines(out1)) >= 15, 40, result)
+    # Offsets are committed by the bundle finalizer shortly after.
+    assert _wait(
+        lambda: _committed(bootstrap, kafka_topic, group, 3) == {
+            0: 5, 1: 5, 2: 5}, 20, result), _committed(
+                bootstrap, kafka_topic, group, 3)
+  finally:
+    result.cancel()
+  assert sorted((r['value'][0], r['value'][1]) for r in _lines(out1)) == first
+
+  second = _produce(bootstrap, kafka_topic,
+                    [(i % 3, {'order_id': 'b%d' % i, 'event_time': T0 + i})
+                     for i in range(6)])
+  out2 = str(tmp_path / 'run2.jsonl')
+  result = _run_collect(bootstrap, kafka_topic, group, out2)
+  try:
+    assert _wait(lambda: len(_lines(out2)) >= 6, 40, result)
+    time.sleep(2)  # a re-read of committed records would show up now
+  finally:
+    result.cancel()
+  got = sorted((r['value'][0], r['value'][1]) for r in _lines(out2))
+  assert got == second
+  assert all(json.loads(r['value'][2])['order_id'].startswith('b')
+             for r in _lines(out2))
+
+
+def test_sink_writes_keyed_json_rows(kafka_broker, kafka_topic_factory):
+  from confluent_kafka import Consumer
+  bootstrap = kafka_broker.bootstrap
+  topic = kafka_topic_factory(partitions=1)
+  for suffix in ('.top_products', '.dead_letters'):
+    kafka_broker.create_topic(topic + suffix, 1)
+  result = CategoryResult(0, 3600000, '', 'books', 2, 3, Decimal('10.005'), 2,
+                          Decimal('5.0025'), 'ON_TIME', 0, True)
+  top = TopProduct(0, 3600000, '', 1, 'P1', 'Book', 'books', 2, 3,
+                   Decimal('10.004'), 'ON_TIME', 0, True)
+  dead = DeadLetter('bad_time', 'event_time', '{}', 'orders', 2, 17)
+  p = beam.Pipeline(options=PipelineOptions([]))
+  _ = {
+      'results': p | 'R' >> beam.Create([result]),
+      'top_products': p | 'T' >> beam.Create([top]),
+      'dead_letters': p | 'D' >> beam.Create([dead]),
+  } | WriteToKafka(bootstrap, topic)
+  p.run().wait_until_finish()
+
+  c = Consumer({'bootstrap.servers': bootstrap, 'group.id': 'check-' + topic,
+                'auto.offset.reset': 'earliest'})
+  c.subscribe([topic, topic + '.top_products', topic + '.dead_letters'])
+  got = {}
+  deadline = time.monotonic() + 30
+  while len(got) < 3 and time.monotonic() < deadline:
+    m = c.poll(0.5)
+    if m is not None and m.error() is None:
+      got[m.topic()] = (m.key().decode(), json.loads(m.value()))
+  c.close()
+  assert got[topic][0] == '0|3600000||books'
+  assert got[topic][1]['revenue_usd'] == '10.01'  # HALF_UP to cents
+  assert got[topic][1]['avg_order_value_usd'] == '5.00'
+  assert got[topic][1]['pane_timing'] == 'ON_TIME'
+  assert got[topic + '.top_products'] == (
+      '0|3600000||1', dict(got[topic + '.top_products'][1],
+                           revenue_usd='10.00'))
+  assert got[topic + '.dead_letters'][0] == 'orders|2|17'
+  assert got[topic + '.dead_letters'][1]['reason'] == 'bad_time'
+
+
+def test_replay_tool_produces_every_line(kafka_broker, tmp_path):
+  from confluent_kafka import Consumer, TopicPartition
+  from tools.replay_to_kafka import main
+  src = tmp_path / 'orders.jsonl'
+  lines = [json.dumps({'order_id': 'o%d' % i, 'event_time': T0 + (i * 7919) %
+                       30000}) for i in range(50)]
+  lines.append('{"order_id": "dirty", "event_time": "not a time"}')
+  lines.append('not json')
+  src.write_text('\n'.join(lines) + '\n\n')
+  topic = 'replay-%d' % int(time.time() * 1000)
+  assert main(['--input', str(src), '--topic', topic, '--bootstrap-servers',
+               kafka_broker.bootstrap, '--shuffle-seconds', '5', '--seed',
+               '7', '--partitions', '2']) == 0
+  c = Consumer({'bootstrap.servers': kafka_broker.bootstrap,
+                'group.id': 'check-' + topic, 'auto.offset.reset': 'earliest'})
+  c.assign([TopicPartition(topic, 0, 0), TopicPartition(topic, 1, 0)])
+  got, per_partition = [], {}
+  deadline = time.monotonic() + 30
+  while len(got) < len(lines) and time.monotonic() < deadline:
+    m = c.poll(0.5)
+    if m is not None and m.error() is None:
+      got.append(m.value().decode())
+      try:
+        t = json.loads(m.value())['event_time']
+      except ValueError:
+        continue
+      if isinstance(t, int):
+        per_partition.setdefault(m.partition(), []).append(t)
+  c.close()
+  assert sorted(got) == sorted(lines)  # every line, dirty ones included
+  # Bounded disorder: in the order a reader sees, no event is 5 s or more
+  # older than an event before it.
+  for times in per_partition.values():
+    newest = times[0]
+    for t in times:
+      assert newest - t < 5000
+      newest = max(newest, t)
+
+
+def test_idle_rule_moves_partition_watermark_with_the_clock(
+    kafka_broker, kafka_topic_factory):
+  """Drives the reading DoFn directly (real broker, Beam's own tracker and
+  estimator wrappers) to pin the idle rule down: an empty partition holds
+  the watermark at MIN until idle_timeout_s, then follows now - idle_lag_s,
+  never backwards; a record read afterwards is emitted with that watermark."""
+  from apache_beam.runners.sdf_utils import (
+      RestrictionTrackerView, ThreadsafeRestrictionTracker,
+      ThreadsafeWatermarkEstimator)
+  from apache_beam.utils.timestamp import MIN_TIMESTAMP
+  from transforms.sources.kafka_source import (
+      PartitionSpec, PartitionWatermarkEstimator, _PartitionRestrictionProvider,
+      _ReadPartitionUnboundedFn)
+
+  topic = kafka_topic_factory(partitions=1)
+  fn = _ReadPartitionUnboundedFn(
+      kafka_broker.bootstrap, 'g-' + topic, None, None, bounded=False,
+      event_time='payload', event_time_field='event_time', idle_timeout_s=1.0,
+      idle_lag_s=5.0, max_out_of_orderness_s=0, poll_timeout_s=0.2,
+      max_read_s=1.0, max_records_per_read=100, commit_offsets=False)
+  fn.setup()
+  provider = _PartitionRestrictionProvider()
+  spec = PartitionSpec(topic, 0, 0, None)
+  restriction = provider.initial_restriction(spec)
+  state = (MIN_TIMESTAMP, None)
+
+  class _Finalizer:
+    def register(self, callback):
+      pass
+
+  def read_once():
+    nonlocal restriction, state
+    tracker = ThreadsafeRestrictionTracker(provider.create_tracker(restriction))
+    wm = ThreadsafeWatermarkEstimator(PartitionWatermarkEstimator(state))
+    out = list(fn._read(spec, RestrictionTrackerView(tracker), wm,
+                        _Finalizer()))
+    deferred = tracker.deferred_status()
+    assert deferred is not None  # unbounded: always self-checkpoints
+    restriction = deferred[0]  # the residual: where the next read resumes
+    state = wm.get_estimator_state()
+    return out, state[0]
+
+  try:
+    out, wm1 = read_once()  # empty partition: idle clock starts
+    assert out == [] and wm1 == MIN_TIMESTAMP
+    time.sleep(1.2)
+    before = time.time()
+    out, wm2 = read_once()  # idle for > 1 s: wm = now - 5 s
+    assert out == []
+    assert before - 5.5 <= wm2.micros / 1e6 <= time.time() - 5 + 0.01
+    _produce(kafka_broker.bootstrap, topic,
+             [(0, {'order_id': 'old', 'event_time': T0})])
+    out, wm3 = read_once()
+    assert len(out) == 1
+    rec = out[0].value
+    assert out[0].timestamp.micros // 1000 == T0  # late: behind the watermark
+    assert rec.source_watermark_ms == wm2.micros // 1000
+    assert wm3 >= wm2  # never backwards
+  finally:
+    fn.teardown()
