@@ -7,34 +7,21 @@ to SQLite, must converge to exactly the rows that the bounded run over the
 same file writes; Ctrl-C then stops it cleanly.
 """
 import os
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
 
 import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.prism import prism_streaming_args
+from tests.integration.streaming import (SAMPLE, kafka_stream_args,
+                                         run_bounded, streaming_pipeline,
+                                         wait_for)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prism, pytest.mark.integration]
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-SAMPLE = os.path.join(ROOT, 'data', 'sample', 'orders.jsonl')
-# The sample re-sends some orders up to 47 h of event time after newer
-# events: the lateness and the dedupe memory must cover that.
-THREE_DAYS = str(3 * 24 * 3600)
-WINDOW_FLAGS = ['--allowed_lateness_seconds', THREE_DAYS,
-                '--dedupe_ttl_seconds', THREE_DAYS]
 VALUE_COLUMNS = ('window_start, window_end, customer_id, category, orders, '
                  'units, revenue_usd, distinct_customers, avg_order_value_usd')
-
-
-def cli(*args):
-  return [sys.executable, '-m', 'pipeline', *args]
 
 
 def table(db, sql):
@@ -60,28 +47,15 @@ def dead_letter_reasons(db):
   return Counter(r for (r,) in table(db, 'SELECT reason FROM dead_letters'))
 
 
-def bounded_run(tmp_path):
+def bounded_db(tmp_path):
   db = str(tmp_path / 'batch.db')
-  proc = subprocess.run(
-      cli('--input', SAMPLE, '--output', '', '--sink', f'sqlite:///{db}'),
-      cwd=ROOT, capture_output=True, text=True, timeout=600)
-  assert proc.returncode == 0, proc.stderr
+  run_bounded('--input', SAMPLE, '--output', '', '--sink', f'sqlite:///{db}')
   return db
-
-
-def wait_for(predicate, timeout_s, proc):
-  deadline = time.time() + timeout_s
-  while time.time() < deadline:
-    if predicate():
-      return True
-    assert proc.poll() is None, proc.stderr.read()
-    time.sleep(2)
-  return False
 
 
 def test_streaming_from_kafka_converges_to_the_bounded_run(
     tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
-  batch_db = bounded_run(tmp_path)
+  batch_db = bounded_db(tmp_path)
   expected = results(batch_db)
   assert expected
 
@@ -91,15 +65,9 @@ def test_streaming_from_kafka_converges_to_the_bounded_run(
   assert sent['lines'] == 3000
 
   stream_db = str(tmp_path / 'stream.db')
-  runner_args = [a for a in prism_streaming_args() if a != '--streaming']
-  proc = subprocess.Popen(
-      cli('--source', 'kafka', '--streaming',
-          '--kafka_bootstrap_servers', kafka_broker.bootstrap,
-          '--kafka_topic', topic, '--kafka_group_id', 'parity',
-          '--early_firing_seconds', '1', '--sink', f'sqlite:///{stream_db}',
-          *WINDOW_FLAGS, *runner_args),
-      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  try:
+  with streaming_pipeline(
+      *kafka_stream_args(kafka_broker.bootstrap, topic, 'parity'),
+      '--sink', f'sqlite:///{stream_db}') as proc:
     converged = wait_for(lambda: results(stream_db) == expected, 300, proc)
     got = results(stream_db)
     assert converged, (f'{len(set(got) ^ set(expected))} rows differ; '
@@ -108,31 +76,19 @@ def test_streaming_from_kafka_converges_to_the_bounded_run(
     # Same dead letters by reason (positions differ: offsets vs lines).
     assert wait_for(lambda: dead_letter_reasons(stream_db) ==
                     dead_letter_reasons(batch_db), 60, proc)
-  finally:
-    proc.send_signal(signal.SIGINT)  # Ctrl-C: a clean shutdown
-    try:
-      out, err = proc.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-      proc.kill()
-      raise
-  assert proc.returncode == 0, err[-2000:]
-  assert 'Traceback' not in err, err[-3000:]
-  assert 'records read' in out
 
 
 def test_bounded_kafka_backfill_equals_the_file_run(
     tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
-  batch_db = bounded_run(tmp_path)
+  batch_db = bounded_db(tmp_path)
   topic = kafka_topic_factory(partitions=3)
   replay(SAMPLE, topic, kafka_broker.bootstrap, rate=0.0, shuffle_seconds=0,
          seed=3, partitions=3)
   backfill_db = str(tmp_path / 'backfill.db')
-  proc = subprocess.run(
-      cli('--source', 'kafka', '--kafka_bounded', '--kafka_bootstrap_servers',
-          kafka_broker.bootstrap, '--kafka_topic', topic, '--kafka_group_id',
-          'backfill', '--output', '', '--sink', f'sqlite:///{backfill_db}'),
-      cwd=ROOT, capture_output=True, text=True, timeout=600)
-  assert proc.returncode == 0, proc.stderr
+  proc = run_bounded(
+      '--source', 'kafka', '--kafka_bounded', '--kafka_bootstrap_servers',
+      kafka_broker.bootstrap, '--kafka_topic', topic, '--kafka_group_id',
+      'backfill', '--output', '', '--sink', f'sqlite:///{backfill_db}')
   assert results(backfill_db) == results(batch_db)
   assert dead_letter_reasons(backfill_db) == dead_letter_reasons(batch_db)
   assert 'records read      3000' in proc.stdout
