@@ -17,6 +17,7 @@ setup(
         BEAM,
         'pyarrow>=14',
         'fastavro>=1.9',
+        'orjson>=3.9',
     ],
     extras_require={
         'kafka': ['confluent-kafka>=2.3'],

@@ -276,7 +276,11 @@ def build_and_run(argv: List[str],
     options.view_as(StandardOptions).streaming = True
   pipeline = beam.Pipeline(options=options)
   sinks = sinks_for(config)
-  build_sales_graph(pipeline, config, source_for(config), sinks)
+  build_graph = build_sales_graph
+  if config.engine == 'arrow':
+    from transforms.vectorized.graph import build_vectorized_graph
+    build_graph = build_vectorized_graph
+  build_graph(pipeline, config, source_for(config), sinks)
   result = pipeline.run()
   status = wait_for_end(result, config.bounded, noise)
   summary = summarize(result)

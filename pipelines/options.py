@@ -61,7 +61,9 @@ class SalesOptions(PipelineOptions):
     add('--sink', action='append', default=None,
         help='Also write to a store; repeatable: sqlite:///path.db, '
         'postgresql://user@host:port/db (password from PGPASSWORD or '
-        '.pgpass), kafka://host:port/topic. (default: none)')
+        '.pgpass), kafka://host:port/topic, pubsub://projects/P/topics/T '
+        '(also T.top_products, T.dead_letters), bigquery:PROJECT:DATASET. '
+        '(default: none)')
     # Cleaning
     add('--dedupe_ttl_seconds', type=float, default=DEFAULT_TTL_SECONDS,
         help='Streaming: how long (event time) an order_id is remembered '
@@ -121,6 +123,16 @@ class SalesOptions(PipelineOptions):
     add('--pubsub_event_time_attribute', default='',
         help='Message attribute holding the event time, with '
         '--event_time_from transport. (default: none)')
+    add('--pubsub_reader', default='auto',
+        help='native (this project\'s reader, any runner), dataflow (Beam\'s '
+        'ReadFromPubSub, DataflowRunner only, needs --event_time_from '
+        'transport) or auto: dataflow on DataflowRunner with transport time, '
+        'else native. (default: auto)')
+    # Engine
+    add('--engine', default='records',
+        help='records (one element at a time) or arrow (vectorized Arrow '
+        'batches; bounded file runs only, others use records). '
+        '(default: records)')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +159,8 @@ class SalesConfig:
   pubsub_subscription: str
   pubsub_topic: str
   pubsub_event_time_attribute: str
+  pubsub_reader: str = 'native'
+  engine: str = 'records'
 
   @property
   def bounded(self) -> bool:
@@ -173,6 +187,20 @@ def config_from_options(options: PipelineOptions,
                      f'not {opts.source!r}')
   if opts.event_time_from not in ('payload', 'transport'):
     raise ValueError('--event_time_from must be payload or transport')
+  if opts.source == 'pubsub' and bool(opts.pubsub_subscription) == bool(
+      opts.pubsub_topic):
+    raise ValueError('--source pubsub needs exactly one of '
+                     '--pubsub_subscription projects/P/subscriptions/S or '
+                     '--pubsub_topic projects/P/topics/T')
+  if opts.pubsub_reader not in ('auto', 'native', 'dataflow'):
+    raise ValueError('--pubsub_reader must be auto, native or dataflow')
+  if opts.engine not in ('records', 'arrow'):
+    raise ValueError('--engine must be records or arrow')
+  runner = (options.view_as(StandardOptions).runner or '').rsplit('.', 1)[-1]
+  reader = opts.pubsub_reader
+  if reader == 'auto':
+    reader = ('dataflow' if runner.lower() == 'dataflowrunner' and
+              opts.event_time_from == 'transport' else 'native')
   if opts.top_n < 1:
     raise ValueError('--top_n must be >= 1')
   if opts.dedupe_ttl_seconds <= 0:
@@ -208,4 +236,6 @@ def config_from_options(options: PipelineOptions,
       kafka_idle_timeout_seconds=opts.kafka_idle_timeout_seconds,
       pubsub_subscription=opts.pubsub_subscription,
       pubsub_topic=opts.pubsub_topic,
-      pubsub_event_time_attribute=opts.pubsub_event_time_attribute)
+      pubsub_event_time_attribute=opts.pubsub_event_time_attribute,
+      pubsub_reader=reader,
+      engine=opts.engine)

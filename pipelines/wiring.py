@@ -33,7 +33,10 @@ def source_for(config: SalesConfig) -> beam.PTransform:
         'payload',
         idle_timeout_s=config.kafka_idle_timeout_seconds)
   if config.source == 'pubsub':
-    from transforms.sources.pubsub_source import ReadFromPubSubNative
+    from transforms.sources.pubsub_source import (ReadFromPubSubDataflow,
+                                                  ReadFromPubSubNative)
+    if config.pubsub_reader == 'dataflow':
+      return ReadFromPubSubDataflow.from_config(config)
     return ReadFromPubSubNative.from_config(config)
   raise ValueError(f'unknown source {config.source!r}')
 
@@ -51,12 +54,22 @@ def sink_for_url(url: str) -> Tuple[str, beam.PTransform]:
     from transforms.sinks.kafka_sink import WriteToKafka
     servers, topic = parse_kafka_url(url)
     return 'WriteToKafka', WriteToKafka(servers, topic)
+  if scheme == 'pubsub':
+    from transforms.sinks.pubsub_sink import WriteToPubSubTopics
+    try:
+      return 'WriteToPubSub', WriteToPubSubTopics.from_url(url)
+    except ValueError as e:
+      raise SinkUrlError(str(e)) from None
   if scheme == 'bigquery':
     from transforms.sinks.bigquery_sink import WriteToBigQueryTables
-    return 'WriteToBigQuery', WriteToBigQueryTables.from_url(url)
+    try:
+      return 'WriteToBigQuery', WriteToBigQueryTables.from_url(url)
+    except ValueError as e:
+      raise SinkUrlError(str(e)) from None
   raise SinkUrlError(
       f'unknown sink {url!r}; use sqlite:///path.db, '
-      'postgresql://user@host:port/db or kafka://host:port/topic')
+      'postgresql://user@host:port/db, kafka://host:port/topic, '
+      'pubsub://projects/P/topics/T or bigquery:PROJECT:DATASET')
 
 
 def parse_kafka_url(url: str) -> Tuple[str, str]:

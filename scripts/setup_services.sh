@@ -8,3 +8,4 @@ cd "$(dirname "$0")/.."
 runners/prism/setup.sh >/dev/null
 runners/postgres/postgres.sh start >/dev/null
 runners/kafka/broker.sh setup >/dev/null
+runners/pubsub/setup.sh >/dev/null

@@ -2,7 +2,7 @@
 
 Unbounded reads run on Prism in streaming mode (the binary that
 runners/prism/setup.sh builds); the bounded read
-runs on the default (DirectRunner) batch runner. Test outputs are written to
+runs on the in-process FnApiRunner. Test outputs are written to
 files by a DoFn, which works because the SDK harness runs in this process
 (LOOPBACK).
 """
@@ -214,7 +214,7 @@ def test_bounded_mode_stops_at_end_offsets_seen_at_start(
     return record
 
   started = time.monotonic()
-  p = beam.Pipeline(options=PipelineOptions([]))  # DirectRunner, batch
+  p = beam.Pipeline(options=PipelineOptions(['--runner=FnApiRunner']))
   got = (p
          | ReadFromKafkaNative(bootstrap, kafka_topic, group, bounded=True)
          | beam.Map(produce_more_once)
@@ -231,7 +231,7 @@ def test_bounded_mode_stops_at_end_offsets_seen_at_start(
   assert _committed(bootstrap, kafka_topic, group, 3) == ends
 
   # ... so a second bounded run of the group reads only the 9 later records.
-  p2 = beam.Pipeline(options=PipelineOptions([]))
+  p2 = beam.Pipeline(options=PipelineOptions(['--runner=FnApiRunner']))
   got2 = (p2
           | ReadFromKafkaNative(bootstrap, kafka_topic, group, bounded=True)
           | beam.Map(lambda r: json.loads(r.payload)['order_id']))
@@ -287,7 +287,7 @@ def test_sink_writes_keyed_json_rows(kafka_broker, kafka_topic_factory):
   top = TopProduct(0, 3600000, '', 1, 'P1', 'Book', 'books', 2, 3,
                    Decimal('10.004'), 'ON_TIME', 0, True)
   dead = DeadLetter('bad_time', 'event_time', '{}', 'orders', 2, 17)
-  p = beam.Pipeline(options=PipelineOptions([]))
+  p = beam.Pipeline(options=PipelineOptions(['--runner=FnApiRunner']))
   _ = {
       'results': p | 'R' >> beam.Create([result]),
       'top_products': p | 'T' >> beam.Create([top]),

@@ -61,7 +61,7 @@ def dead(position, source='in/orders.jsonl', partition=None,
 
 def write(url, results=(), tops=(), dead_letters=(), **kwargs):
   sink = WriteToPostgres(url, **kwargs)
-  with test_pipeline.TestPipeline() as p:
+  with test_pipeline.TestPipeline(runner='FnApiRunner') as p:
     pcolls = {
         'results': p | 'Results' >> beam.Create(list(results)),
         'top_products': p | 'Top' >> beam.Create(list(tops)),

@@ -50,7 +50,7 @@ def dead(position, source='in/orders.jsonl', partition=None,
 def write(db, results=(), tops=(), dead_letters=(), **kwargs):
   """Runs one pipeline that writes the given rows; returns the transform."""
   sink = WriteToSQLite(db, **kwargs)
-  with test_pipeline.TestPipeline() as p:
+  with test_pipeline.TestPipeline(runner='FnApiRunner') as p:
     pcolls = {
         'results': p | 'Results' >> beam.Create(list(results)),
         'top_products': p | 'Top' >> beam.Create(list(tops)),

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The local Pub/Sub emulator (see main.go) on 127.0.0.1.
+#
+#   runners/pubsub/emulator.sh start    # build if needed, start, wait until it answers
+#   runners/pubsub/emulator.sh status   # exit 0 and print pid/address when running
+#   runners/pubsub/emulator.sh stop     # SIGTERM, then SIGKILL after 10 s
+#   runners/pubsub/emulator.sh env      # print `export PUBSUB_EMULATOR_HOST=...`
+#
+# Every command is idempotent. Environment:
+#   SALES_CACHE         cache root (default ~/.cache/sales-pipeline)
+#   PUBSUB_PORT         port (default 8085)
+#   PUBSUB_RUN_DIR      pid and log files (default $SALES_CACHE/pubsub/run-$PUBSUB_PORT)
+#   PUBSUB_START_TIMEOUT  seconds start waits for the port (default 30)
+#
+# Clients (google-cloud-pubsub, Beam's Pub/Sub IO, the pipeline) use it when
+# PUBSUB_EMULATOR_HOST=127.0.0.1:$PUBSUB_PORT is set in their environment.
+# State is in memory only: stop loses every topic, subscription and message.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+SALES_CACHE="${SALES_CACHE:-$HOME/.cache/sales-pipeline}"
+PUBSUB_PORT="${PUBSUB_PORT:-8085}"
+RUN_DIR="${PUBSUB_RUN_DIR:-$SALES_CACHE/pubsub/run-$PUBSUB_PORT}"
+START_TIMEOUT="${PUBSUB_START_TIMEOUT:-30}"
+PIDFILE="$RUN_DIR/emulator.pid"
+LOGFILE="$RUN_DIR/emulator.log"
+ADDR="127.0.0.1:$PUBSUB_PORT"
+
+log() { echo "pubsub-emulator: $*" >&2; }
+
+pid_alive() {
+  [[ -f "$PIDFILE" ]] || return 1
+  local pid
+  pid="$(cat "$PIDFILE")"
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+  # Guard against pid reuse: the process must be our emulator binary.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "pubsub-emulator"
+}
+
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$PUBSUB_PORT") 2>/dev/null
+}
+
+start() {
+  if pid_alive; then
+    log "already running (pid $(cat "$PIDFILE")) on $ADDR"
+    echo "export PUBSUB_EMULATOR_HOST=$ADDR"
+    return 0
+  fi
+  if port_open; then
+    log "port $PUBSUB_PORT is in use by another process; set PUBSUB_PORT"
+    exit 1
+  fi
+  local bin
+  bin="$("$HERE/setup.sh")"
+  mkdir -p "$RUN_DIR"
+  : >"$LOGFILE"
+  # setsid: the emulator outlives this shell and is not hit by its Ctrl-C.
+  setsid "$bin" -host 127.0.0.1 -port "$PUBSUB_PORT" >>"$LOGFILE" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"
+  local waited=0
+  while ! port_open; do
+    if ! pid_alive; then
+      log "exited during start; log: $LOGFILE"
+      tail -n 20 "$LOGFILE" >&2 || true
+      rm -f "$PIDFILE"
+      exit 1
+    fi
+    if (( waited >= START_TIMEOUT * 10 )); then
+      log "did not open $ADDR within ${START_TIMEOUT}s; log: $LOGFILE"
+      stop
+      exit 1
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+  log "started (pid $(cat "$PIDFILE")) on $ADDR; log: $LOGFILE"
+  echo "export PUBSUB_EMULATOR_HOST=$ADDR"
+}
+
+stop() {
+  if ! pid_alive; then
+    rm -f "$PIDFILE"
+    log "not running"
+    return 0
+  fi
+  local pid
+  pid="$(cat "$PIDFILE")"
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "still running after 10 s; SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PIDFILE"
+  log "stopped (pid $pid)"
+}
+
+status() {
+  if pid_alive && port_open; then
+    echo "running pid=$(cat "$PIDFILE") address=$ADDR log=$LOGFILE"
+    return 0
+  fi
+  echo "not running (port $PUBSUB_PORT)"
+  return 1
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  env) echo "export PUBSUB_EMULATOR_HOST=$ADDR" ;;
+  *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac

@@ -1,0 +1,171 @@
+"""BigQuery sink: results, top products and dead letters as three tables.
+
+    {'results': ..., 'top_products': ..., 'dead_letters': ...} \\
+        | WriteToBigQueryTables.from_url('bigquery:my-project:sales')
+
+``--sink bigquery:PROJECT:DATASET`` writes, with Beam's ``WriteToBigQuery``:
+
+* ``PROJECT:DATASET.sales_by_category``  (schema of sales_by_category.parquet)
+* ``PROJECT:DATASET.top_products``       (schema of top_products.parquet)
+* ``PROJECT:DATASET.dead_letters``
+
+Tables are created if needed (CREATE_IF_NEEDED), partitioned by day of
+``window_start`` (dead letters: by ingestion day) and appended to
+(WRITE_APPEND). Method: Beam's default, i.e. load jobs through
+``--temp_location`` (gs://...) in a bounded run and streaming inserts in a
+streaming run; ``method='STORAGE_WRITE_API'`` is a Java cross-language
+transform and is not used.
+
+BigQuery is append-only here: a streaming run appends every pane (EARLY,
+ON_TIME, LATE) of a window. The current answer is the row with the highest
+``pane_index`` per key; README.md has the view that selects it::
+
+    SELECT * EXCEPT(rn) FROM (
+      SELECT *, ROW_NUMBER() OVER (
+        PARTITION BY window_start, window_end, customer_id, category
+        ORDER BY pane_index DESC) AS rn
+      FROM `PROJECT.DATASET.sales_by_category`) WHERE rn = 1
+
+Types: times are TIMESTAMP (UTC), money is NUMERIC rounded to cents
+(sent as the exact decimal string), counts INT64, flags BOOL: the Parquet
+schemas of transforms/sinks/files.py, column for column.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, List, Tuple
+
+import apache_beam as beam
+
+from transforms.records import DeadLetter
+from transforms.sinks.rows import json_ready
+
+RESULTS_TABLE = 'sales_by_category'
+TOP_PRODUCTS_TABLE = 'top_products'
+DEAD_LETTERS_TABLE = 'dead_letters'
+
+_WINDOW_FIELDS = [
+    ('window_start', 'TIMESTAMP', 'REQUIRED'),
+    ('window_end', 'TIMESTAMP', 'REQUIRED'),
+    ('customer_id', 'STRING', 'NULLABLE'),
+]
+_PANE_FIELDS = [
+    ('pane_timing', 'STRING', 'NULLABLE'),
+    ('pane_index', 'INT64', 'NULLABLE'),
+    ('is_final', 'BOOL', 'NULLABLE'),
+]
+RESULTS_FIELDS = _WINDOW_FIELDS + [
+    ('category', 'STRING', 'NULLABLE'),
+    ('orders', 'INT64', 'NULLABLE'),
+    ('units', 'INT64', 'NULLABLE'),
+    ('revenue_usd', 'NUMERIC', 'NULLABLE'),
+    ('distinct_customers', 'INT64', 'NULLABLE'),
+    ('avg_order_value_usd', 'NUMERIC', 'NULLABLE'),
+] + _PANE_FIELDS
+TOP_PRODUCTS_FIELDS = _WINDOW_FIELDS + [
+    ('rank', 'INT64', 'NULLABLE'),
+    ('product_id', 'STRING', 'NULLABLE'),
+    ('product_name', 'STRING', 'NULLABLE'),
+    ('category', 'STRING', 'NULLABLE'),
+    ('orders', 'INT64', 'NULLABLE'),
+    ('units', 'INT64', 'NULLABLE'),
+    ('revenue_usd', 'NUMERIC', 'NULLABLE'),
+] + _PANE_FIELDS
+DEAD_LETTERS_FIELDS = [
+    ('reason', 'STRING', 'REQUIRED'),
+    ('detail', 'STRING', 'NULLABLE'),
+    ('payload', 'STRING', 'NULLABLE'),
+    ('source', 'STRING', 'NULLABLE'),
+    ('partition', 'INT64', 'NULLABLE'),
+    ('position', 'INT64', 'NULLABLE'),
+]
+
+_ID = re.compile(r'^[A-Za-z0-9_.:-]+$')
+
+
+def table_schema(fields: List[Tuple[str, str, str]]) -> Dict[str, Any]:
+  """A WriteToBigQuery schema dict: {'fields': [{name, type, mode}]}."""
+  return {'fields': [{'name': n, 'type': t, 'mode': m} for n, t, m in fields]}
+
+
+def parse_bigquery_url(url: str) -> Tuple[str, str]:
+  """``bigquery:PROJECT:DATASET`` -> (project, dataset)."""
+  text = (url or '').strip()
+  if not text.lower().startswith('bigquery:'):
+    raise ValueError(f'not a BigQuery sink: {url!r}')
+  rest = text[len('bigquery:'):].lstrip('/')
+  parts = rest.split(':')
+  if len(parts) != 2 or not all(parts) or not all(
+      _ID.match(p) for p in parts):
+    raise ValueError(
+        f'bad BigQuery sink {url!r}: use bigquery:PROJECT:DATASET')
+  return parts[0], parts[1]
+
+
+def bq_row(row) -> Dict[str, Any]:
+  """A result/top-product row with BigQuery JSON values.
+
+  TIMESTAMP as ISO-8601 UTC, NUMERIC as the exact cents string.
+  """
+  out = json_ready(row)
+  out.pop('window_start_ms')
+  out.pop('window_end_ms')
+  return out
+
+
+def bq_dead_letter(letter: DeadLetter) -> Dict[str, Any]:
+  return letter._asdict()
+
+
+class WriteToBigQueryTables(beam.PTransform):
+  """{'results', 'top_products', 'dead_letters'} -> three BigQuery tables."""
+
+  def __init__(self, project: str, dataset: str, **write_kwargs: Any) -> None:
+    super().__init__()
+    self.project = project
+    self.dataset = dataset
+    self._write_kwargs = write_kwargs
+
+  @classmethod
+  def from_url(cls, url: str, **write_kwargs: Any) -> 'WriteToBigQueryTables':
+    project, dataset = parse_bigquery_url(url)
+    return cls(project, dataset, **write_kwargs)
+
+  def table(self, name: str) -> str:
+    return f'{self.project}:{self.dataset}.{name}'
+
+  def _write(self, name: str, fields, partition_field=None):
+    from apache_beam.io.gcp.bigquery import BigQueryDisposition
+    from apache_beam.io.gcp.bigquery_tools import FileFormat
+    extra: Dict[str, Any] = {
+        'timePartitioning': ({'type': 'DAY', 'field': partition_field}
+                             if partition_field else {'type': 'DAY'})
+    }
+    kwargs = dict(
+        table=self.table(name),
+        schema=table_schema(fields),
+        create_disposition=BigQueryDisposition.CREATE_IF_NEEDED,
+        write_disposition=BigQueryDisposition.WRITE_APPEND,
+        additional_bq_parameters=extra,
+        # Load jobs (bounded runs) read JSON files: the same values as
+        # streaming inserts (ISO times, NUMERIC strings).
+        temp_file_format=FileFormat.JSON)
+    kwargs.update(self._write_kwargs)
+    return beam.io.WriteToBigQuery(**kwargs)
+
+  def expand(self, outputs: Dict[str, beam.PCollection]) -> None:
+    if 'results' in outputs:
+      _ = (outputs['results']
+           | 'ResultsToBigQueryRows' >> beam.Map(bq_row)
+           | 'WriteResultsTable' >> self._write(
+               RESULTS_TABLE, RESULTS_FIELDS, 'window_start'))
+    if 'top_products' in outputs:
+      _ = (outputs['top_products']
+           | 'TopProductsToBigQueryRows' >> beam.Map(bq_row)
+           | 'WriteTopProductsTable' >> self._write(
+               TOP_PRODUCTS_TABLE, TOP_PRODUCTS_FIELDS, 'window_start'))
+    if 'dead_letters' in outputs:
+      _ = (outputs['dead_letters']
+           | 'DeadLettersToBigQueryRows' >> beam.Map(bq_dead_letter)
+           | 'WriteDeadLettersTable' >> self._write(
+               DEAD_LETTERS_TABLE, DEAD_LETTERS_FIELDS))
