@@ -1,0 +1,1 @@
+"""Benchmarks of the sales pipeline (see benchmarks/batch.py)."""

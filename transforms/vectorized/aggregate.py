@@ -1,0 +1,188 @@
+"""Vectorized dedupe and pre-aggregation of valid-order tables.
+
+- `bucket_of`: a stable (process-independent) hash of order_id -> bucket, so
+  that all copies of an order meet in one bucket after a shuffle.
+- `keep_first_seen`: exactly one row per order_id, the smallest k (k = source
+  rank << 40 | position, i.e. the smallest (source, position)).
+- `partial_summaries`: per (time unit, scope) one `SalesSummary` partial
+  (transforms.aggregate), built from pyarrow group_by results. A time unit is
+  a span of event time that lies entirely inside the same set of windows
+  (fixed: the window; sliding: gcd(size, period); sessions: the exact event
+  time per customer), so a partial timestamped at the unit's start is
+  assigned by Beam's WindowFn to exactly the windows its orders belong to.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Iterable, List, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.aggregate import SalesSummary, _CategoryStats, _ProductStats
+from transforms.enrich import Catalog
+from transforms.records import UNKNOWN_CATEGORY, EnrichedOrder
+from transforms.windowing import FIXED, SESSIONS, SLIDING, WindowPolicy
+
+_MIX1 = np.uint64(0xbf58476d1ce4e5b9)
+_MIX2 = np.uint64(0x94d049bb133111eb)
+_WEIGHTS = np.array([0x9e3779b97f4a7c15 * (2 * i + 1) % (1 << 64)
+                     for i in range(16)], np.uint64)
+
+
+def bucket_of(ids: pa.Array, buckets: int) -> np.ndarray:
+  """A stable hash of each string (its length, first and last 8 bytes),
+  modulo `buckets`; the same in every process (unlike Python's hash())."""
+  if isinstance(ids, pa.ChunkedArray):
+    ids = ids.combine_chunks()
+  n = len(ids)
+  if buckets == 1 or n == 0:
+    return np.zeros(n, np.int64)
+  offsets = np.frombuffer(ids.buffers()[1], np.int32)[
+      ids.offset:ids.offset + n + 1].astype(np.int64)
+  data = np.frombuffer(ids.buffers()[2], np.uint8)
+  starts, ends = offsets[:-1, None], offsets[1:, None]
+  span = np.arange(8)[None, :]
+  head = starts + span
+  tail = ends - 1 - span
+  idx = np.concatenate([head, tail], axis=1)
+  inside = np.concatenate([head < ends, tail >= starts], axis=1)
+  picked = np.where(inside, data[np.clip(idx, 0, max(len(data) - 1, 0))], 0)
+  with np.errstate(over='ignore'):
+    h = (picked.astype(np.uint64) * _WEIGHTS[None, :]).sum(
+        axis=1, dtype=np.uint64)
+    h ^= (ends[:, 0] - starts[:, 0]).astype(np.uint64) * _MIX2
+    h ^= h >> np.uint64(30)
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= _MIX2
+    h ^= h >> np.uint64(31)
+  return (h % np.uint64(buckets)).astype(np.int64)
+
+
+def split_buckets(table: pa.Table, buckets: int) -> Iterable[Tuple[int, pa.Table]]:
+  if table.num_rows == 0:
+    return
+  b = bucket_of(table.column('order_id'), buckets)
+  order = np.argsort(b, kind='stable')
+  sorted_b = b[order]
+  table = table.take(pa.array(order))
+  bounds = np.searchsorted(sorted_b, np.arange(buckets + 1))
+  for i in range(buckets):
+    lo, hi = int(bounds[i]), int(bounds[i + 1])
+    if hi > lo:
+      yield i, table.slice(lo, hi - lo)
+
+
+def keep_first_seen(table: pa.Table) -> Tuple[pa.Table, int]:
+  """(one row per order_id with the smallest k, number of dropped copies)."""
+  counts = table.group_by('order_id', use_threads=False).aggregate(
+      [('k', 'min'), ('k', 'count')])
+  if counts.num_rows == table.num_rows:
+    return table, 0
+  dups = counts.filter(pc.greater(counts['k_count'], 1))
+  is_dup = pc.is_in(table['order_id'], value_set=dups['order_id'])
+  unique = table.filter(pc.invert(is_dup))
+  candidates = table.filter(is_dup)
+  firsts = dups.select(['order_id', 'k_min']).rename_columns(
+      ['order_id', 'k'])
+  kept = candidates.join(firsts, keys=['order_id', 'k'], join_type='inner',
+                         use_threads=False)
+  kept = kept.select(table.column_names).cast(table.schema)
+  return pa.concat_tables([unique, kept]), table.num_rows - counts.num_rows
+
+
+def unit_ms(policy: WindowPolicy) -> int:
+  if policy.kind == FIXED:
+    return policy.size_seconds * 1000
+  if policy.kind == SLIDING:
+    return math.gcd(policy.size_seconds, policy.period_seconds) * 1000
+  return 1  # sessions: the event time itself
+
+
+def _catalog_arrays(catalog: Catalog) -> Tuple[pa.Array, pa.Array]:
+  ids = sorted(catalog)
+  return (pa.array(ids, pa.string()),
+          pa.array([catalog[p][0] for p in ids], pa.string()))
+
+
+def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
+                      catalog: Catalog, policy: WindowPolicy
+                      ) -> List[Tuple[int, str, SalesSummary]]:
+  """[(unit start ms, scope, partial SalesSummary)] of deduplicated rows."""
+  per_customer = policy.kind == SESSIONS
+  size = unit_ms(policy)
+  summaries: Dict[Tuple[int, str], SalesSummary] = {}
+
+  def summary_for(unit: int, scope: str) -> SalesSummary:
+    s = summaries.get((unit, scope))
+    if s is None:
+      s = summaries[(unit, scope)] = SalesSummary()
+    return s
+
+  if exotic:
+    is_exotic = pc.is_valid(table['exotic'])
+    for idx, t in zip(table.filter(is_exotic)['exotic'].to_pylist(),
+                      table.filter(is_exotic)['event_ms'].to_pylist()):
+      order = exotic[idx]
+      category, name = catalog.get(order.product_id, (UNKNOWN_CATEGORY, ''))
+      order = order._replace(category=category, product_name=name)
+      unit = t if per_customer else t - t % size
+      summary_for(unit, order.customer_id if per_customer else '').add(order)
+    table = table.filter(pc.invert(is_exotic))
+  if table.num_rows == 0:
+    return [(u, s, m) for (u, s), m in summaries.items()]
+
+  event_ms = table['event_ms'].to_numpy()
+  units = event_ms if per_customer else event_ms - np.mod(event_ms, size)
+  cat_ids, cat_names = _catalog_arrays(catalog)
+  index = pc.index_in(table['product_id'], value_set=cat_ids)
+  category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
+  # For fixed and sliding windows the scope is '' (a null key here).
+  scope = (table['customer_id'] if per_customer else
+           pa.nulls(table.num_rows, pa.string()))
+  t = pa.table({
+      'unit': pa.array(units, pa.int64()),
+      'scope': scope,
+      'category': category,
+      'product_id': table['product_id'],
+      'customer_id': table['customer_id'],
+      'quantity': table['quantity'],
+      'amount': table['amount'],
+  })
+  by_product = t.group_by(['unit', 'scope', 'product_id'],
+                          use_threads=False).aggregate(
+      [('quantity', 'sum'), ('quantity', 'count'), ('amount', 'sum')])
+  by_category = t.group_by(['unit', 'scope', 'category'],
+                           use_threads=False).aggregate(
+      [('quantity', 'sum'), ('quantity', 'count'), ('amount', 'sum'),
+       ('customer_id', 'distinct')])
+
+  for unit, sc, cat, units_, orders, revenue, customers in zip(
+      *(by_category[c].to_pylist() for c in (
+          'unit', 'scope', 'category', 'quantity_sum', 'quantity_count',
+          'amount_sum', 'customer_id_distinct'))):
+    summary = summary_for(unit, sc or '')
+    stats = _CategoryStats()
+    stats.orders, stats.units, stats.revenue = orders, units_, revenue
+    stats.customers = set(customers)
+    mine = summary.categories.get(cat)
+    if mine is None:
+      summary.categories[cat] = stats
+    else:
+      mine.merge(stats)
+  for unit, sc, product, units_, orders, revenue in zip(
+      *(by_product[c].to_pylist() for c in (
+          'unit', 'scope', 'product_id', 'quantity_sum', 'quantity_count',
+          'amount_sum'))):
+    summary = summary_for(unit, sc or '')
+    category, name = catalog.get(product, (UNKNOWN_CATEGORY, ''))
+    stats = _ProductStats(name, category)
+    stats.orders, stats.units, stats.revenue = orders, units_, revenue
+    mine = summary.products.get(product)
+    if mine is None:
+      summary.products[product] = stats
+    else:
+      mine.merge(stats)
+  return [(u, s, m) for (u, s), m in summaries.items()]

@@ -1,0 +1,407 @@
+"""Vectorized parse + validate: a chunk of records -> an Arrow table of valid
+orders, plus DeadLetters for the rest.
+
+Exactness strategy (docs/semantics.md): every row first goes through cheap
+vectorized checks (pyarrow.compute) that only accept values whose meaning is
+unambiguous (e.g. an ID that is a string of printable ASCII, optionally padded
+with spaces; a price with at most 6 decimals; an ISO time of one of four fixed
+shapes). A row that passes all of them is valid, and its normalised values
+are exactly those `transforms.validate.check_order` would produce. Every other
+row (dirty, or merely unusual) is handed to `check_order` itself, so dead
+letters carry exactly the record path's reason and detail, and unusual valid
+rows get exactly the record path's values.
+
+JSON is decoded with orjson; a line orjson rejects is re-decoded with the
+record path's own `decode_payload` (stdlib json), so what is `malformed` and
+its detail are the record path's.
+
+Revenue: `amount` = quantity * unit_price * fx_rate as an exact
+decimal128(38, 6 + rate_scale) (prices carried at scale 6, rates at their own
+scale). Rows whose exact revenue does not fit that type are kept as Python
+`EnrichedOrder`s ("exotic" rows) and aggregated with the record path's code.
+"""
+from __future__ import annotations
+
+import decimal
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.currency import revenue_usd
+from transforms.event_time import MAX_EPOCH_MS
+from transforms.parse import decode_payload, payload_text
+from transforms.records import DeadLetter, EnrichedOrder, Order
+from transforms.validate import MAX_QUANTITY, MIN_QUANTITY, Rejection, check_order
+
+PRICE_SCALE = 6
+PRICE_TYPE = pa.decimal128(13, PRICE_SCALE)  # <= 1000000 with 6 decimals
+QTY_DEC = pa.decimal128(5, 0)
+POSITION_BITS = 40  # k = source_rank << 40 | position
+
+_PRINTABLE_ID = r'^ *[!-~]+ *$'
+_BLANK = r'^ *$'
+_QTY_TEXT = r'^ *[0-9]{1,5} *$'
+_PRICE_TEXT = r'^ *[0-9]{1,7}(\.[0-9]{1,6})? *$'
+_PRICE_REPR = r'^[0-9]{1,7}(\.[0-9]{1,6})?$'
+_EPOCH_TEXT = r'^ *[0-9]{1,15} *$'
+_ISO_TEXT = (r'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'
+             r'(\.[0-9]{3})?(Z|[+-][0-9]{2}:[0-9]{2})$')
+_COUNTRY_TEXT = r'^ *[A-Za-z]{2} *$'
+
+
+class Rates(NamedTuple):
+  """The FX table prepared for Arrow arithmetic."""
+  codes: pa.Array  # string
+  values: pa.Array  # decimal128(18, scale)
+  amount_type: pa.DataType  # decimal128(38, 6 + scale)
+  decimals: Dict[str, decimal.Decimal]
+
+
+def prepare_rates(rates: Dict[str, decimal.Decimal]) -> Rates:
+  items = sorted(rates.items())
+  scale = max(max(0, -r.as_tuple().exponent) for _, r in items)
+  if scale > 12:
+    raise ValueError('FX rates with more than 12 decimals are not supported '
+                     'by the vectorized engine')
+  rate_type = pa.decimal128(18, scale)
+  values = pa.array([r for _, r in items], type=rate_type)
+  return Rates(pa.array([c for c, _ in items], pa.string()), values,
+               pa.decimal128(38, PRICE_SCALE + scale), dict(rates))
+
+
+def valid_schema(rates: Rates) -> pa.Schema:
+  return pa.schema([
+      ('order_id', pa.string()),
+      ('customer_id', pa.string()),
+      ('product_id', pa.string()),
+      ('quantity', pa.int64()),
+      ('amount', rates.amount_type),
+      ('event_ms', pa.int64()),
+      ('k', pa.int64()),
+      ('exotic', pa.int32()),
+  ])
+
+
+class Checked(NamedTuple):
+  """The result of validating one chunk."""
+  table: pa.Table  # valid_schema
+  exotic: List[EnrichedOrder]  # referenced by table['exotic']
+  dead: List[DeadLetter]
+  read: int
+
+
+# --- JSON Lines ---------------------------------------------------------------
+
+_SLOW = object()  # orjson failed: decode with the record path's decoder
+
+
+def decode_jsonl(data: bytes, first_line: int
+                 ) -> Tuple[List[Any], List[int], List[bytes]]:
+  """Decodes the lines of a chunk; blank lines are skipped, not counted.
+
+  Returns (objects, line numbers, raw lines); an object is _SLOW when orjson
+  rejected the line.
+  """
+  lines = data.split(b'\n')
+  if lines and not lines[-1]:
+    lines.pop()
+  loads = orjson.loads
+  error = orjson.JSONDecodeError
+  objs: List[Any] = []
+  numbers: List[int] = []
+  raws: List[bytes] = []
+  for i, line in enumerate(lines):
+    try:
+      obj = loads(line)
+    except error:
+      if not line.strip():
+        continue
+      obj = _SLOW
+    objs.append(obj)
+    numbers.append(first_line + i)
+    raws.append(line)
+  return objs, numbers, raws
+
+
+# --- vectorized checks ----------------------------------------------------------
+
+def _strs(values: Sequence[Any]) -> pa.Array:
+  return pa.array([v if type(v) is str else None for v in values], pa.string())
+
+
+def _ints(values: Sequence[Any], lo: int, hi: int) -> pa.Array:
+  """Python ints in [lo, hi] (not bools) as int64; everything else null."""
+  return pa.array([v if type(v) is int and lo <= v <= hi else None
+                   for v in values], pa.int64())
+
+
+def _match(arr: pa.Array, pattern: str) -> pa.Array:
+  return pc.fill_null(pc.match_substring_regex(arr, pattern), False)
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+  y = y - (m <= 2)
+  era = np.floor_divide(y, 400)
+  yoe = y - era * 400
+  mp = (m + 9) % 12
+  doy = (153 * mp + 2) // 5 + d - 1
+  doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+
+
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _iso_ms(text: pa.Array) -> Tuple[np.ndarray, np.ndarray]:
+  """(ok mask, epoch ms) for strings of the fixed ISO shapes."""
+  shape_ok = _match(text, _ISO_TEXT).to_numpy(zero_copy_only=False)
+  n = len(text)
+  ms = np.zeros(n, np.int64)
+  if not shape_ok.any():
+    return shape_ok, ms
+  t = pc.fill_null(pc.if_else(pa.array(shape_ok), text,
+                              '1970-01-01T00:00:00Z'), '1970-01-01T00:00:00Z')
+
+  def part(start: int, stop: int) -> np.ndarray:
+    return pc.cast(pc.utf8_slice_codeunits(t, start, stop),
+                   pa.int64()).to_numpy()
+
+  year, month, day = part(0, 4), part(5, 7), part(8, 10)
+  hour, minute, second = part(11, 13), part(14, 16), part(17, 19)
+  length = pc.utf8_length(t).to_numpy()
+  has_ms = (length == 24) | (length == 29)
+  millis = np.where(has_ms, pc.cast(pc.utf8_slice_codeunits(
+      pc.if_else(pa.array(has_ms), t, 'xxxxxxxxxxxxxxxxxxxx000'), 20, 23),
+      pa.int64()).to_numpy(), 0)
+  has_offset = (length == 25) | (length == 29)
+  tail = pc.utf8_slice_codeunits(t, -6, None)
+  tail = pc.if_else(pa.array(has_offset), tail, '+00:00')
+  sign = np.where(pc.starts_with(tail, '-').to_numpy(zero_copy_only=False),
+                  -1, 1)
+  off_h = pc.cast(pc.utf8_slice_codeunits(tail, 1, 3), pa.int64()).to_numpy()
+  off_m = pc.cast(pc.utf8_slice_codeunits(tail, 4, 6), pa.int64()).to_numpy()
+  leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+  month_ok = (month >= 1) & (month <= 12)
+  dim = _DAYS_IN_MONTH[np.where(month_ok, month, 1)] + (
+      (month == 2) & leap)
+  ok = (shape_ok & (year >= 1) & month_ok & (day >= 1) & (day <= dim) &
+        (hour <= 23) & (minute <= 59) & (second <= 59) & (off_h <= 23) &
+        (off_m <= 59))
+  days = _days_from_civil(year, np.where(month_ok, month, 1), day)
+  ms = (days * 86_400_000 + hour * 3_600_000 + minute * 60_000 +
+        second * 1000 + millis - sign * (off_h * 3_600_000 + off_m * 60_000))
+  return ok, ms
+
+
+def _np(mask: pa.Array) -> np.ndarray:
+  return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+
+
+def fast_columns(objs: Sequence[Any], rates: Rates
+                 ) -> Tuple[np.ndarray, Dict[str, pa.Array]]:
+  """(ok mask, normalised columns) for decoded records.
+
+  A row with ok=True is valid and its column values are exactly check_order's.
+  Columns hold garbage/nulls where ok is False.
+  """
+  n = len(objs)
+  recs = [o if type(o) is dict else None for o in objs]
+  ok = np.fromiter((r is not None for r in recs), bool, n)
+  empty: Dict[str, Any] = {}
+  recs = [r if r is not None else empty for r in recs]
+  cols: Dict[str, pa.Array] = {}
+
+  for name in ('order_id', 'customer_id', 'product_id'):
+    s = _strs([r.get(name) for r in recs])
+    ok &= _np(pc.match_substring_regex(s, _PRINTABLE_ID))
+    cols[name] = pc.utf8_trim(s, ' ')
+
+  raw = [r.get('quantity') for r in recs]
+  q_int = _ints(raw, MIN_QUANTITY, MAX_QUANTITY)
+  q_str = _strs(raw)
+  q_str_ok = _match(q_str, _QTY_TEXT)
+  q_str_val = pc.cast(pc.utf8_trim(pc.if_else(q_str_ok, q_str, '0'), ' '),
+                      pa.int64())
+  q_str_val = pc.if_else(
+      pc.and_(pc.greater_equal(q_str_val, MIN_QUANTITY),
+              pc.less_equal(q_str_val, MAX_QUANTITY)), q_str_val, None)
+  quantity = pc.coalesce(q_int, q_str_val)
+  ok &= _np(pc.is_valid(quantity))
+  cols['quantity'] = quantity
+
+  raw = [r.get('unit_price') for r in recs]
+  p_int = _ints(raw, 1, 1_000_000)
+  floats = pa.array([v if type(v) is float else None for v in raw],
+                    pa.float64())
+  p_float = pc.cast(floats, pa.string())  # shortest round-trip digits
+  p_float = pc.if_else(_match(p_float, _PRICE_REPR), p_float, None)
+  p_str = _strs(raw)
+  p_str = pc.if_else(_match(p_str, _PRICE_TEXT), pc.utf8_trim(p_str, ' '),
+                     None)
+  p_text = pc.coalesce(p_float, p_str)
+  price = pc.coalesce(
+      pc.cast(pc.cast(p_int, pa.decimal128(19, 0)), PRICE_TYPE),
+      pc.cast(p_text, PRICE_TYPE))
+  price_ok = pc.and_(
+      pc.greater(price, pa.scalar(decimal.Decimal(0), PRICE_TYPE)),
+      pc.less_equal(price, pa.scalar(decimal.Decimal(1_000_000), PRICE_TYPE)))
+  ok &= _np(price_ok)
+
+  s = _strs([r.get('currency') for r in recs])
+  code = pc.ascii_upper(pc.utf8_trim(s, ' '))
+  rate_index = pc.index_in(code, value_set=rates.codes)
+  ok &= _np(pc.and_(pc.match_substring_regex(s, _PRINTABLE_ID),
+                    pc.is_valid(rate_index)))
+  rate = pc.take(rates.values, rate_index)
+
+  raw = [r.get('event_time') for r in recs]
+  t_int = _ints(raw, 0, MAX_EPOCH_MS)
+  t_str = _strs(raw)
+  epoch_ok = _match(t_str, _EPOCH_TEXT)
+  t_epoch = pc.cast(pc.utf8_trim(pc.if_else(epoch_ok, t_str, '0'), ' '),
+                    pa.int64())
+  t_epoch = pc.if_else(pc.and_(epoch_ok, pc.less_equal(t_epoch, MAX_EPOCH_MS)),
+                       t_epoch, None)
+  iso_ok, iso_ms = _iso_ms(t_str)
+  t_iso = pa.array(iso_ms, pa.int64(), mask=~iso_ok)
+  event_ms = pc.coalesce(t_int, t_epoch, t_iso)
+  ok &= _np(pc.is_valid(event_ms))
+  cols['event_ms'] = event_ms
+
+  raw = [r.get('country') for r in recs]
+  c_none = np.fromiter((v is None for v in raw), bool, n)
+  c_str = _strs(raw)
+  ok &= c_none | _np(pc.or_(pc.match_substring_regex(c_str, _BLANK),
+                            pc.match_substring_regex(c_str, _COUNTRY_TEXT)))
+
+  if ok.any():
+    mask = pa.array(ok)
+    qty = pc.if_else(mask, quantity, 1)
+    price_safe = pc.if_else(mask, price,
+                            pa.scalar(decimal.Decimal(1), PRICE_TYPE))
+    rate_safe = pc.if_else(mask, rate, pa.scalar(decimal.Decimal(1),
+                                                 rates.values.type))
+    amount = pc.multiply(
+        pc.multiply(pc.cast(pc.cast(qty, pa.int16()), QTY_DEC), price_safe),
+        rate_safe)
+    cols['amount'] = pc.cast(amount, rates.amount_type)
+  else:
+    cols['amount'] = pa.nulls(n, rates.amount_type)
+  return ok, cols
+
+
+_WIDE = decimal.Context(prec=80)
+
+
+def _fitted(amount: decimal.Decimal,
+            amount_type: pa.Decimal128Type) -> Optional[decimal.Decimal]:
+  """The amount at the type's scale if that is exact and in range, else None."""
+  try:
+    scaled = amount.quantize(decimal.Decimal(1).scaleb(-amount_type.scale),
+                             context=_WIDE)
+  except decimal.InvalidOperation:
+    return None
+  if scaled != amount or abs(scaled) >= decimal.Decimal(10) ** (
+      amount_type.precision - amount_type.scale):
+    return None
+  return scaled
+
+
+def check_chunk(objs: Sequence[Any], numbers: Sequence[int],
+                payloads: Sequence[Any], source: str, source_rank: int,
+                rates: Rates, schema: pa.Schema,
+                decode_errors: Optional[Dict[int, str]] = None) -> Checked:
+  """Validates decoded records; the slow rows go through check_order.
+
+  objs[i] is a decoded record, or _SLOW (decode payloads[i] with the record
+  path's decoder). decode_errors: index -> a source's decode error (CSV rows
+  with the wrong number of fields): those rows are `malformed`.
+  """
+  n = len(objs)
+  ok, cols = fast_columns(objs, rates)
+  if decode_errors:
+    for i in decode_errors:
+      ok[i] = False
+  dead: List[DeadLetter] = []
+  slow_valid: List[Tuple[int, Order]] = []
+  currencies = rates.decimals
+  for i in np.flatnonzero(~ok).tolist():
+    rejection: Optional[Rejection] = None
+    record = objs[i]
+    if decode_errors and i in decode_errors:
+      rejection = Rejection('malformed', decode_errors[i])
+    elif record is _SLOW:
+      try:
+        record = decode_payload(payloads[i])
+      except (ValueError, RecursionError) as e:
+        rejection = Rejection('malformed', str(e)[:200])
+    if rejection is None:
+      result = check_order(record, currencies, source, None, numbers[i])
+      if isinstance(result, Rejection):
+        rejection = result
+      else:
+        slow_valid.append((i, result))
+    if rejection is not None:
+      dead.append(DeadLetter(reason=rejection.reason, detail=rejection.detail,
+                             payload=payload_text(payloads[i]), source=source,
+                             partition=None, position=numbers[i]))
+
+  positions = np.asarray(numbers, np.int64)
+  k = (np.int64(source_rank) << POSITION_BITS) | positions
+  mask = pa.array(ok)
+  fast = pa.table({
+      'order_id': pc.filter(cols['order_id'], mask),
+      'customer_id': pc.filter(cols['customer_id'], mask),
+      'product_id': pc.filter(cols['product_id'], mask),
+      'quantity': pc.filter(cols['quantity'], mask),
+      'amount': pc.filter(cols['amount'], mask),
+      'event_ms': pc.filter(cols['event_ms'], mask),
+      'k': pa.array(k[ok]),
+      'exotic': pa.nulls(int(ok.sum()), pa.int32()),
+  }, schema=schema)
+  exotic: List[EnrichedOrder] = []
+  if slow_valid:
+    amount_type = schema.field('amount').type
+    rows = {name: [] for name in schema.names}
+    for i, order in slow_valid:
+      revenue = revenue_usd(order, currencies)
+      fitted = _fitted(revenue, amount_type)
+      fits = fitted is not None
+      rows['order_id'].append(order.order_id)
+      rows['customer_id'].append(order.customer_id)
+      rows['product_id'].append(order.product_id)
+      rows['quantity'].append(order.quantity)
+      rows['amount'].append(fitted)
+      rows['event_ms'].append(order.event_time_ms)
+      rows['k'].append(int(k[i]))
+      if fits:
+        rows['exotic'].append(None)
+      else:
+        rows['exotic'].append(len(exotic))
+        exotic.append(EnrichedOrder(
+            order_id=order.order_id, customer_id=order.customer_id,
+            product_id=order.product_id, quantity=order.quantity,
+            revenue_usd=revenue, event_time_ms=order.event_time_ms,
+            category='', product_name='', country=order.country))
+    fast = pa.concat_tables([fast, pa.table(rows, schema=schema)])
+  return Checked(fast, exotic, dead, n)
+
+
+def check_jsonl(data: bytes, first_line: int, source: str, source_rank: int,
+                rates: Rates, schema: pa.Schema) -> Checked:
+  objs, numbers, raws = decode_jsonl(data, first_line)
+  return check_chunk(objs, numbers, _StrippedLines(raws), source,
+                     source_rank, rates, schema)
+
+
+class _StrippedLines:
+  """raws[i].rstrip(b'\\r\\n'), computed only for the rows that need it."""
+
+  def __init__(self, raws: List[bytes]) -> None:
+    self._raws = raws
+
+  def __getitem__(self, i: int) -> bytes:
+    return self._raws[i].rstrip(b'\r\n')
