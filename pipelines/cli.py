@@ -15,7 +15,8 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Sequence
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.metrics.metric import MetricsFilter
@@ -135,6 +136,9 @@ class RunSummary:
   windows: int = 0
   result_rows: int = 0
   state: str = ''
+  # False when the runner could not report counters (e.g. gone after Ctrl-C)
+  counted: bool = False
+  as_of: str = ''
 
   @property
   def dead_letter_total(self) -> int:
@@ -153,13 +157,16 @@ class RunSummary:
 
 def summarize(result: beam.runners.runner.PipelineResult) -> RunSummary:
   """Reads the run's counters (namespace `sales`)."""
-  summary = RunSummary(state=str(result.state))
+  summary = RunSummary()
   try:
+    summary.state = str(result.state)
     counters = result.metrics().query(
         MetricsFilter().with_namespace(METRICS_NAMESPACE))['counters']
   except Exception as e:  # some runners cannot report after a cancel
-    _LOG.warning('metrics unavailable: %s', e)
+    _LOG.info('metrics unavailable: %s', e)
     return summary
+  summary.counted = True
+  summary.as_of = time.strftime('%H:%M:%S')
   totals: Dict[str, int] = {}
   for counter in counters:
     value = counter.committed if counter.committed is not None else (
@@ -198,7 +205,12 @@ def _top_categories(output_dir: str, limit: int = 5) -> List[str]:
 
 
 def print_summary(summary: RunSummary, config: SalesConfig) -> None:
-  lines = [
+  if not summary.counted:
+    print('counts unavailable: the runner could not report them')
+    return
+  lines = [] if config.bounded else [
+      f'counts as of {summary.as_of} (streaming; the job was cancelled)']
+  lines += [
       f'records read      {summary.records_read}',
       f'valid orders      {summary.valid}',
       f'duplicates        {summary.duplicates}',
@@ -225,27 +237,45 @@ def _log_thread_error(args: threading.ExceptHookArgs) -> None:
              getattr(args.thread, 'name', '?'), args.exc_value)
 
 
+SNAPSHOT_SECONDS = 10
+
+
 def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
-                 noise: Optional[RunNoiseFilter] = None) -> str:
+                 noise: Optional[RunNoiseFilter] = None
+                 ) -> Tuple[str, Optional[RunSummary]]:
   """Waits for the run; a streaming run ends on Ctrl-C with a cancel.
 
-  Returns the status recorded in the database sinks' run table.
+  Returns the status recorded in the database sinks' run table, and for a
+  streaming run the last counters read while it ran (a terminal's Ctrl-C
+  may stop a local runner before it can report them once more).
   """
   if bounded:
     result.wait_until_finish()
-    return 'succeeded'
+    return 'succeeded', None
+  snapshot: Optional[RunSummary] = None
+  next_snapshot = time.monotonic() + SNAPSHOT_SECONDS
   interrupted = threading.Event()
   previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
   try:
     while not interrupted.is_set():
-      if PipelineState.is_terminal(result.state):
-        break
+      try:
+        if PipelineState.is_terminal(result.state):
+          break
+      except Exception:
+        # A terminal's Ctrl-C reaches the whole process group: a local job
+        # service (Prism) may be gone before our handler has run.
+        if not interrupted.wait(1):
+          raise
+      if time.monotonic() >= next_snapshot and not interrupted.is_set():
+        taken = summarize(result)
+        snapshot = taken if taken.counted else snapshot
+        next_snapshot = time.monotonic() + SNAPSHOT_SECONDS
       interrupted.wait(2)
   finally:
     signal.signal(signal.SIGINT, previous)
   if not interrupted.is_set():
     result.wait_until_finish()  # raises if the job failed
-    return 'succeeded'
+    return 'succeeded', snapshot
   print('stopping: cancelling the pipeline', file=sys.stderr)
   # After a cancel the job service and the worker channels go away; Beam's
   # reader threads and data plane report that as errors. It is the expected
@@ -257,7 +287,7 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
     result.cancel()
   except Exception as e:  # already finished, or the runner is gone
     _LOG.debug('cancel: %s', e)
-  return 'cancelled'
+  return 'cancelled', snapshot
 
 
 def build_and_run(argv: List[str],
@@ -282,8 +312,10 @@ def build_and_run(argv: List[str],
     build_graph = build_vectorized_graph
   build_graph(pipeline, config, source_for(config), sinks)
   result = pipeline.run()
-  status = wait_for_end(result, config.bounded, noise)
+  status, snapshot = wait_for_end(result, config.bounded, noise)
   summary = summarize(result)
+  if not summary.counted and snapshot is not None:
+    summary = snapshot
   for _, sink in sinks:
     # Database sinks record each run and its counts in pipeline_runs.
     if hasattr(sink, 'finish_run'):

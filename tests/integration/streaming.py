@@ -40,15 +40,17 @@ def kafka_stream_args(bootstrap: str, topic: str, group: str) -> List[str]:
 
 @contextlib.contextmanager
 def streaming_pipeline(*args: str, env=None) -> Iterator[subprocess.Popen]:
-  """Starts a streaming run; on exit stops it with Ctrl-C (SIGINT) and
-  checks that it shut down cleanly."""
+  """Starts a streaming run; on exit stops it as a terminal's Ctrl-C does
+  (SIGINT to the whole process group, the local runner included) and checks
+  that it shut down cleanly."""
   proc = subprocess.Popen(cli(*args), cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=env)
+                          stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True)
   try:
     yield proc
   finally:
     if proc.poll() is None:
-      proc.send_signal(signal.SIGINT)
+      os.killpg(proc.pid, signal.SIGINT)
     try:
       out, err = proc.communicate(timeout=90)
     except subprocess.TimeoutExpired:
