@@ -61,6 +61,9 @@ def _all_option_classes() -> List[type]:
   return list(seen.values())
 
 
+_FORWARDING_RUNNERS = ('flinkrunner', 'portablerunner', 'sparkrunner')
+
+
 def check_flags(argv: Sequence[str]) -> None:
   """Rejects unknown flags and bad values with one clear line."""
   # Loading these modules registers every runner's options class.
@@ -71,7 +74,13 @@ def check_flags(argv: Sequence[str]) -> None:
       cls._add_argparse_args(parser)  # pylint: disable=protected-access
     except argparse.ArgumentError:
       pass  # an option registered twice by two classes
-  _, unknown = parser.parse_known_args(list(argv))
+  known, unknown = parser.parse_known_args(list(argv))
+  runner = (getattr(known, 'runner', None) or '').rsplit('.', 1)[-1].lower()
+  if unknown and runner in _FORWARDING_RUNNERS:
+    # These runners hand unknown options to a Java job service
+    # (e.g. --checkpointing_interval for Flink), as Beam itself does.
+    _LOG.info('passing options through to %s: %s', runner, unknown)
+    return
   if unknown:
     raise UsageError(f'unknown flag {unknown[0]} (see --help)')
 

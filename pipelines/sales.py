@@ -55,7 +55,8 @@ def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'ConvertToUsd' >> ConvertToUsd(fx_rates)
       | 'JoinCatalog' >> join_catalog
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
-      | 'AggregateSales' >> AggregateSales(config.top_n, policy.per_customer))
+      | 'AggregateSales' >> AggregateSales(config.top_n, policy.per_customer,
+                                        config.bounded))
 
   outputs = {
       RESULTS: aggregates[RESULTS],

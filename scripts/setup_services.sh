@@ -9,3 +9,4 @@ runners/prism/setup.sh >/dev/null
 runners/postgres/postgres.sh start >/dev/null
 runners/kafka/broker.sh setup >/dev/null
 runners/pubsub/setup.sh >/dev/null
+runners/flink/setup.sh >/dev/null

@@ -116,3 +116,13 @@ def test_streaming_catalog_join_rereads_a_changed_file(tmp_path):
   time.sleep(0.02)
   fn.start_bundle()
   assert next(fn.process(order))[6:8] == ('toys', 'New')
+
+
+def test_an_empty_pane_emits_no_rows():
+  from transforms.aggregate import SalesSummary, _EmitRowsFn
+  from apache_beam.transforms.window import IntervalWindow
+  from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
+  pane = PaneInfo(True, True, PaneInfoTiming.ON_TIME, 0, 0)
+  rows = list(_EmitRowsFn(5).process(('', SalesSummary()),
+                                     IntervalWindow(0, 3600), pane))
+  assert rows == []

@@ -1,0 +1,146 @@
+"""Beam pipeline arguments for running on Flink, without network at run time.
+
+Dependency-free (stdlib only). Every argument list pins
+``--flink_job_server_jar`` (and the matching ``--beam_services`` entry) to the
+jar that ``runners/flink/setup.sh`` put in the cache, so Beam never tries to
+download a job server.
+
+    from runners.flink import flink_options
+    args = flink_options.local_args()                       # embedded MiniCluster
+    args = flink_options.cluster_args(streaming=True, checkpoint_ms=10_000)
+
+Environments (where the Python user code runs):
+  LOOPBACK  inside the submitting Python process; only with [local]/[auto]
+  EXTERNAL  in a worker pool started by runners/flink/cluster.sh (port 50000)
+  PROCESS   a subprocess per worker, started by the Flink TaskManager (or the
+            job server's MiniCluster) through runners/flink/sdk_boot.sh
+"""
+
+import json
+import os
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SETUP_SCRIPT = "runners/flink/setup.sh"
+DEFAULT_FLINK_VERSION = "1.19"
+DEFAULT_MASTER = "localhost:8081"
+DEFAULT_WORKER_POOL = "localhost:50000"
+BOOT_COMMAND = str(HERE / "sdk_boot.sh")
+
+
+class FlinkSetupError(RuntimeError):
+  """The Flink job server / distribution is not in the cache."""
+
+
+def cache_dir() -> Path:
+  """``${SALES_CACHE:-~/.cache/sales-pipeline}/flink``."""
+  root = os.environ.get("SALES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sales-pipeline")
+  return Path(root) / "flink"
+
+
+def installed_versions() -> dict:
+  """The key=value pairs setup.sh wrote to ``versions.env`` ({} if none)."""
+  out = {}
+  f = cache_dir() / "versions.env"
+  if f.is_file():
+    for line in f.read_text().splitlines():
+      if "=" in line and not line.lstrip().startswith("#"):
+        k, v = line.split("=", 1)
+        out[k.strip()] = v.strip().strip('"')
+  return out
+
+
+def flink_version() -> str:
+  """The Flink minor version the cached job server was built for."""
+  return installed_versions().get("FLINK_MINOR", DEFAULT_FLINK_VERSION)
+
+
+def find_job_server_jar() -> str:
+  """Path of the cached Flink job server jar; raises if setup.sh has not run."""
+  override = os.environ.get("FLINK_JOB_SERVER_JAR")
+  candidates = [Path(override)] if override else []
+  candidates.append(cache_dir() / "job-server.jar")
+  for c in candidates:
+    if c.is_file():
+      return str(c.resolve())
+  raise FlinkSetupError(
+      "Beam's Flink job server jar is missing (looked at %s). Run `%s` first "
+      "(it fetches it from Maven Central into the cache; Beam is never allowed "
+      "to download it at run time)." % (", ".join(map(str, candidates)), SETUP_SCRIPT))
+
+
+def _base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
+               shutdown_sources_after_idle_ms=None, extra_flink_version=None):
+  jar = job_server_jar or find_job_server_jar()
+  version = extra_flink_version or flink_version()
+  args = [
+      "--runner=FlinkRunner",
+      "--flink_version=%s" % version,
+      "--flink_job_server_jar=%s" % jar,
+      # Belt and braces: the gradle target Beam would otherwise resolve (and
+      # download) for this Flink version maps to the same local jar.
+      "--beam_services=%s" % json.dumps(
+          {":runners:flink:%s:job-server:shadowJar" % version: jar}),
+  ]
+  if parallelism:
+    args.append("--parallelism=%d" % parallelism)
+  if streaming:
+    args.append("--streaming")
+  if checkpoint_ms:
+    args.append("--checkpointing_interval=%d" % checkpoint_ms)
+  if shutdown_sources_after_idle_ms is not None:
+    # With checkpointing on, Beam keeps finished sources alive (default -1) so
+    # a bounded streaming job never ends unless this is set.
+    args.append("--shutdown_sources_after_idle_ms=%d" % shutdown_sources_after_idle_ms)
+  return args
+
+
+def environment_args(environment: str, worker_pool: str = DEFAULT_WORKER_POOL,
+                     boot_command: str = BOOT_COMMAND) -> list:
+  """Args selecting where the Python SDK harness runs."""
+  env = environment.upper()
+  if env == "LOOPBACK":
+    return ["--environment_type=LOOPBACK"]
+  if env == "EXTERNAL":
+    return ["--environment_type=EXTERNAL", "--environment_config=%s" % worker_pool]
+  if env == "PROCESS":
+    return ["--environment_type=PROCESS",
+            "--environment_config=%s" % json.dumps({"command": boot_command})]
+  raise ValueError("environment must be LOOPBACK, EXTERNAL or PROCESS (no Docker here), not %r" % environment)
+
+
+def local_args(job_server_jar: str = None, streaming: bool = False, checkpoint_ms: int = None,
+               parallelism: int = 1, environment: str = "LOOPBACK",
+               shutdown_sources_after_idle_ms: int = None) -> list:
+  """Flink's embedded MiniCluster inside the job server JVM (``[local]``)."""
+  return (_base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
+                     shutdown_sources_after_idle_ms)
+          + ["--flink_master=[local]"] + environment_args(environment))
+
+
+def cluster_args(master: str = DEFAULT_MASTER, worker_pool: str = DEFAULT_WORKER_POOL,
+                 streaming: bool = False, checkpoint_ms: int = None, parallelism: int = None,
+                 environment: str = "EXTERNAL", job_server_jar: str = None,
+                 job_name: str = None, shutdown_sources_after_idle_ms: int = None) -> list:
+  """A standalone Flink session cluster (runners/flink/cluster.sh start).
+
+  The job server runs locally and submits to ``master`` over Flink's REST
+  API. LOOPBACK is not offered here: the TaskManager is a different process
+  from the submitter, and a cluster job must not depend on the submitter.
+  """
+  if environment.upper() == "LOOPBACK":
+    raise ValueError("LOOPBACK needs the submitting process to live as long as the job; "
+                     "use EXTERNAL (cluster.sh's worker pool) or PROCESS on a cluster")
+  args = (_base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
+                     shutdown_sources_after_idle_ms)
+          + ["--flink_master=%s" % master]
+          + environment_args(environment, worker_pool=worker_pool))
+  if job_name:
+    args.append("--job_name=%s" % job_name)
+  return args
+
+
+if __name__ == "__main__":  # `python runners/flink/flink_options.py [local|cluster]`
+  import sys
+  mode = sys.argv[1] if len(sys.argv) > 1 else "local"
+  print(" ".join(local_args() if mode == "local" else cluster_args()))

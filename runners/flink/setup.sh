@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# Fetch everything the Flink runner path needs into the cache dir, from the
+# package registries only (Maven Central through `mvn`, PyPI through `pip`).
+#
+#   runners/flink/setup.sh            # idempotent; prints where things are
+#   FORCE=1 runners/flink/setup.sh    # rebuild the job server jar / dist
+#
+# Results (under ${SALES_CACHE:-$HOME/.cache/sales-pipeline}/flink):
+#   job-server.jar   -> Beam's Flink job server (symlink to the versioned jar)
+#   flink-<ver>/     -> a Flink distribution (lib/, opt/, plugins/, bin/) for a
+#                       standalone session cluster, started by cluster.sh
+#   versions.env     -> what was installed (sourced by cluster.sh)
+#
+# Why the job server may be *built* here rather than downloaded:
+#   Beam publishes `beam-runners-flink-<flink>-job-server` as one shaded jar.
+#   When that artifact is not available from the registry (the Maven Central
+#   we can reach does not serve it for any Beam version), we assemble the same
+#   shaded jar from Beam's published library artifacts
+#   (`beam-runners-flink-<flink>` + its dependencies) with maven-shade-plugin,
+#   main class org.apache.beam.runners.flink.FlinkJobServerDriver.
+set -euo pipefail
+
+FLINK_MINOR="${FLINK_MINOR:-1.19}"                 # Beam's Flink runner line
+FLINK_VERSION="${FLINK_VERSION:-1.19.3}"           # Flink distribution
+BEAM_VERSION="${BEAM_VERSION:-2.77.0}"             # what we would like
+# Beam Java version used when the job-server artifact for BEAM_VERSION is not
+# on the registry and we have to assemble it from library artifacts.
+BEAM_JAVA_FALLBACK="${BEAM_JAVA_FALLBACK:-2.62.0}"
+
+CACHE_ROOT="${SALES_CACHE:-$HOME/.cache/sales-pipeline}"
+CACHE="$CACHE_ROOT/flink"
+BUILD="$CACHE/build"
+PY="${PYTHON:-}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$HERE/../.." && pwd)"
+if [[ -z "$PY" ]]; then
+  if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PY="$REPO_ROOT/.venv/bin/python"; else PY=python3; fi
+fi
+
+log() { echo "[flink-setup] $*" >&2; }
+mkdir -p "$CACHE" "$BUILD"
+
+MVN=(mvn -B -q -s "$BUILD/settings.xml")
+# Route every repository a Beam pom declares to Maven Central itself.
+cat > "$BUILD/settings.xml" <<'EOF'
+<settings>
+  <mirrors>
+    <mirror>
+      <id>central-only</id>
+      <mirrorOf>*</mirrorOf>
+      <url>https://repo.maven.apache.org/maven2</url>
+    </mirror>
+  </mirrors>
+</settings>
+EOF
+
+# ---------------------------------------------------------------- job server
+ADD_OPENS="java.base/java.lang java.base/java.lang.reflect java.base/java.io java.base/java.net java.base/java.nio java.base/sun.nio.ch java.base/java.text java.base/java.time java.base/java.util java.base/java.util.concurrent java.base/java.util.concurrent.atomic java.base/java.util.concurrent.locks"
+ADD_EXPORTS="java.base/sun.net.util java.rmi/sun.rmi.registry java.security.jgss/sun.security.krb5"
+
+# KafkaIO in the runner's classpath: Java cross-language transforms expanded
+# with --defaultEnvironmentType=EMBEDDED run inside the Flink JVMs.
+KAFKA_CLIENTS_VERSION="${KAFKA_CLIENTS_VERSION:-3.9.1}"
+kafka_deps() {
+  cat <<EOF
+    <dependency>
+      <groupId>org.apache.beam</groupId>
+      <artifactId>beam-sdks-java-io-kafka</artifactId>
+      <version>$1</version>
+      <exclusions>
+        <!-- Confluent schema-registry support lives outside Maven Central. -->
+        <exclusion><groupId>io.confluent</groupId><artifactId>*</artifactId></exclusion>
+      </exclusions>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-clients</artifactId>
+      <version>$KAFKA_CLIENTS_VERSION</version>
+    </dependency>
+    <!-- The in-process (EMBEDDED) Java SDK harness needs jamm's MemoryMeter. -->
+    <dependency>
+      <groupId>com.github.jbellis</groupId>
+      <artifactId>jamm</artifactId>
+      <version>0.4.0</version>
+    </dependency>
+EOF
+}
+# Bump when the job server recipe changes, so cached jars are rebuilt.
+JOB_SERVER_RECIPE="3:kafka-clients-$KAFKA_CLIENTS_VERSION:jamm-0.4.0"
+
+build_job_server() {
+  local beam="$1" out="$2" dir="$BUILD/job-server-$FLINK_MINOR-$beam"
+  local EXTRA_DEPS; EXTRA_DEPS="$(kafka_deps "$beam")"
+  mkdir -p "$dir"
+  cat > "$dir/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.sales-pipeline</groupId>
+  <artifactId>beam-runners-flink-$FLINK_MINOR-job-server</artifactId>
+  <version>$beam</version>
+  <properties><project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.beam</groupId>
+      <artifactId>beam-runners-flink-$FLINK_MINOR</artifactId>
+      <version>$beam</version>
+    </dependency>
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-jdk14</artifactId>
+      <version>1.7.30</version>
+    </dependency>
+$EXTRA_DEPS
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-shade-plugin</artifactId>
+        <version>3.5.1</version>
+        <executions>
+          <execution>
+            <phase>package</phase>
+            <goals><goal>shade</goal></goals>
+            <configuration>
+              <createDependencyReducedPom>false</createDependencyReducedPom>
+              <filters>
+                <filter>
+                  <artifact>*:*</artifact>
+                  <excludes>
+                    <exclude>META-INF/*.SF</exclude>
+                    <exclude>META-INF/*.DSA</exclude>
+                    <exclude>META-INF/*.RSA</exclude>
+                    <exclude>module-info.class</exclude>
+                  </excludes>
+                </filter>
+              </filters>
+              <transformers>
+                <transformer implementation="org.apache.maven.plugins.shade.resource.ServicesResourceTransformer"/>
+                <transformer implementation="org.apache.maven.plugins.shade.resource.AppendingTransformer">
+                  <resource>reference.conf</resource>
+                </transformer>
+                <transformer implementation="org.apache.maven.plugins.shade.resource.ManifestResourceTransformer">
+                  <mainClass>org.apache.beam.runners.flink.FlinkJobServerDriver</mainClass>
+                  <manifestEntries>
+                    <Add-Opens>$ADD_OPENS</Add-Opens>
+                    <Add-Exports>$ADD_EXPORTS</Add-Exports>
+                    <Multi-Release>true</Multi-Release>
+                  </manifestEntries>
+                </transformer>
+              </transformers>
+            </configuration>
+          </execution>
+        </executions>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+EOF
+  log "assembling Flink $FLINK_MINOR job server from Beam $beam library artifacts (maven-shade) ..."
+  (cd "$dir" && "${MVN[@]}" package -DskipTests) >"$dir/build.log" 2>&1 || {
+    tail -40 "$dir/build.log" >&2; log "job server build failed (log: $dir/build.log)"; exit 1; }
+  cp "$dir/target/beam-runners-flink-$FLINK_MINOR-job-server-$beam.jar" "$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
+JOB_SERVER_JAR=""
+JOB_SERVER_BEAM=""
+JOB_SERVER_ORIGIN=""
+for cand in "$CACHE"/beam-runners-flink-"$FLINK_MINOR"-job-server-*.jar; do
+  [[ -f "$cand" && -z "${FORCE:-}" ]] || continue
+  if [[ "$(cat "$cand.origin" 2>/dev/null)" == shaded* && "$(cat "$cand.recipe" 2>/dev/null)" != "$JOB_SERVER_RECIPE" ]]; then
+    log "job server recipe changed; rebuilding $cand"; continue
+  fi
+  JOB_SERVER_JAR="$cand"
+done
+if [[ -n "$JOB_SERVER_JAR" ]]; then
+  JOB_SERVER_BEAM="$(basename "$JOB_SERVER_JAR" .jar)"; JOB_SERVER_BEAM="${JOB_SERVER_BEAM##*-}"
+  JOB_SERVER_ORIGIN="$(cat "$JOB_SERVER_JAR.origin" 2>/dev/null || echo cached)"
+  log "job server jar cached: $JOB_SERVER_JAR"
+else
+  # 1) the real published shaded jar, if the registry has it
+  art="org.apache.beam:beam-runners-flink-$FLINK_MINOR-job-server:$BEAM_VERSION"
+  log "trying $art from Maven Central ..."
+  if "${MVN[@]}" dependency:copy -Dartifact="$art" -DoutputDirectory="$CACHE" \
+        >"$BUILD/copy-$BEAM_VERSION.log" 2>&1; then
+    JOB_SERVER_JAR="$CACHE/beam-runners-flink-$FLINK_MINOR-job-server-$BEAM_VERSION.jar"
+    JOB_SERVER_BEAM="$BEAM_VERSION"; JOB_SERVER_ORIGIN="maven:$art"
+  else
+    log "not on the registry: $art"
+    # 2) assemble it from library artifacts (first BEAM_VERSION, then fallback)
+    for beam in "$BEAM_VERSION" "$BEAM_JAVA_FALLBACK"; do
+      out="$CACHE/beam-runners-flink-$FLINK_MINOR-job-server-$beam.jar"
+      if ( build_job_server "$beam" "$out" ); then
+        JOB_SERVER_JAR="$out"; JOB_SERVER_BEAM="$beam"
+        JOB_SERVER_ORIGIN="shaded from org.apache.beam:beam-runners-flink-$FLINK_MINOR:$beam"
+        break
+      fi
+      log "cannot assemble from Beam $beam"
+    done
+  fi
+  [[ -n "$JOB_SERVER_JAR" ]] || { log "no Flink job server could be obtained"; exit 1; }
+  echo "$JOB_SERVER_ORIGIN" > "$JOB_SERVER_JAR.origin"
+  echo "$JOB_SERVER_RECIPE" > "$JOB_SERVER_JAR.recipe"
+fi
+ln -sfn "$(basename "$JOB_SERVER_JAR")" "$CACHE/job-server.jar"
+
+# ---------------------------------------------------------- Flink distribution
+# PyPI's apache-flink-libraries sdist carries Flink's own lib/, opt/, plugins/
+# and bin/bash-java-utils.jar (no shell scripts, no conf: cluster.sh writes
+# the config and launches the entrypoints itself).
+FLINK_HOME="$CACHE/flink-$FLINK_VERSION"
+if [[ -f "$FLINK_HOME/lib/flink-dist-$FLINK_VERSION.jar" && -z "${FORCE:-}" ]]; then
+  log "Flink distribution cached: $FLINK_HOME"
+else
+  dl="$BUILD/pypi"
+  mkdir -p "$dl"
+  sdist="$dl/apache-flink-libraries-$FLINK_VERSION.tar.gz"
+  if [[ ! -f "$sdist" ]]; then
+    log "downloading apache-flink-libraries==$FLINK_VERSION from PyPI ..."
+    "$PY" -m pip download --quiet --no-deps -d "$dl" "apache-flink-libraries==$FLINK_VERSION" >&2
+  fi
+  tmp="$FLINK_HOME.tmp"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  tar -xzf "$sdist" -C "$tmp" --strip-components=2 \
+    "apache-flink-libraries-$FLINK_VERSION/deps/lib" \
+    "apache-flink-libraries-$FLINK_VERSION/deps/opt" \
+    "apache-flink-libraries-$FLINK_VERSION/deps/plugins" \
+    "apache-flink-libraries-$FLINK_VERSION/deps/bin" \
+    "apache-flink-libraries-$FLINK_VERSION/deps/licenses"
+  tar -xzf "$sdist" -C "$tmp" --strip-components=1 \
+    "apache-flink-libraries-$FLINK_VERSION/LICENSE" "apache-flink-libraries-$FLINK_VERSION/NOTICE" 2>/dev/null || true
+  # The table/scala jars are not needed by a Beam job and cost JVM start time.
+  mkdir -p "$tmp/opt"
+  for j in "$tmp"/lib/flink-table-* "$tmp"/lib/flink-scala_*; do
+    [[ -e "$j" ]] && mv "$j" "$tmp/opt/"
+  done
+  rm -rf "$FLINK_HOME"; mv "$tmp" "$FLINK_HOME"
+  log "Flink $FLINK_VERSION distribution at $FLINK_HOME"
+fi
+
+cat > "$CACHE/versions.env" <<EOF
+FLINK_MINOR=$FLINK_MINOR
+FLINK_VERSION=$FLINK_VERSION
+FLINK_HOME=$FLINK_HOME
+JOB_SERVER_JAR=$JOB_SERVER_JAR
+JOB_SERVER_BEAM_JAVA_VERSION=$JOB_SERVER_BEAM
+JOB_SERVER_ORIGIN="$JOB_SERVER_ORIGIN"
+EOF
+
+echo "FLINK_CACHE=$CACHE"
+echo "JOB_SERVER_JAR=$CACHE/job-server.jar -> $(basename "$JOB_SERVER_JAR") (Beam Java $JOB_SERVER_BEAM; $JOB_SERVER_ORIGIN)"
+echo "FLINK_HOME=$FLINK_HOME (Flink $FLINK_VERSION)"
