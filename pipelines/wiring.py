@@ -31,7 +31,8 @@ def source_for(config: SalesConfig) -> beam.PTransform:
         bounded=config.kafka_bounded,
         event_time='kafka' if config.event_time_from == 'transport' else
         'payload',
-        idle_timeout_s=config.kafka_idle_timeout_seconds)
+        idle_timeout_s=config.kafka_idle_timeout_seconds,
+        ignore_committed=config.generation > 0)
   if config.source == 'pubsub':
     from transforms.sources.pubsub_source import (ReadFromPubSubDataflow,
                                                   ReadFromPubSubNative)
@@ -41,15 +42,20 @@ def source_for(config: SalesConfig) -> beam.PTransform:
   raise ValueError(f'unknown source {config.source!r}')
 
 
-def sink_for_url(url: str) -> Tuple[str, beam.PTransform]:
-  """A (step name, sink transform) pair for one --sink URL."""
+def sink_for_url(url: str,
+                 generation: int = 0) -> Tuple[str, beam.PTransform]:
+  """A (step name, sink transform) pair for one --sink URL.
+
+  generation: for database sinks, how this run's panes rank against earlier
+  runs' (see --recover).
+  """
   scheme = url.split(':', 1)[0].lower()
   if scheme == 'sqlite':
     from transforms.sinks.sqlite_sink import WriteToSQLite
-    return 'WriteToSQLite', WriteToSQLite(url)
+    return 'WriteToSQLite', WriteToSQLite(url, generation=generation)
   if scheme in ('postgresql', 'postgres'):
     from transforms.sinks.postgres_sink import WriteToPostgres
-    return 'WriteToPostgres', WriteToPostgres(url)
+    return 'WriteToPostgres', WriteToPostgres(url, generation=generation)
   if scheme == 'kafka':
     from transforms.sinks.kafka_sink import WriteToKafka
     servers, topic = parse_kafka_url(url)
@@ -88,7 +94,7 @@ def sinks_for(config: SalesConfig) -> List[Tuple[str, beam.PTransform]]:
     sinks.append(('WriteOutputFiles', WriteOutputFiles(config.output)))
   seen = set()
   for url in config.sinks:
-    name, sink = sink_for_url(url)
+    name, sink = sink_for_url(url, config.generation)
     # Two sinks of one kind need distinct step names.
     suffix = 2
     unique = name

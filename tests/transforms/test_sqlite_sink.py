@@ -282,3 +282,23 @@ def test_any_payload_is_storable(db):
   [row] = dead_letters_of(db)
   assert row['payload'] == 'a\ufffdb\ufffdc'
   assert row['detail'] == 'bad \ufffd byte'
+
+
+def test_a_recovery_generation_outranks_higher_panes_of_earlier_runs(db):
+  # The crashed run got to pane 5; the recovery run recomputes the window
+  # from scratch, so its pane 1 (generation 7) must replace pane 5.
+  write(db, results=[result(pane_index=5, timing='LATE', orders=4,
+                            revenue='40')],
+        tops=[top(1, 'p1', '40', pane_index=5), top(2, 'p2', '1',
+                                                     pane_index=5)])
+  write(db, results=[result(pane_index=1, timing='ON_TIME', orders=6,
+                            revenue='60')],
+        tops=[top(1, 'p9', '60', pane_index=1)], generation=7)
+  [row] = categories(db)
+  assert (row['generation'], row['pane_index'], row['orders']) == (7, 1, 6)
+  assert [(t['rank'], t['product_id']) for t in tops_of(db)] == [(1, 'p9')]
+  # ...and an ordinary run (generation 0) can no longer overwrite it.
+  write(db, results=[result(pane_index=9, orders=1, revenue='1')],
+        tops=[top(1, 'p0', '1', pane_index=9)])
+  assert categories(db)[0]['orders'] == 6
+  assert tops_of(db)[0]['product_id'] == 'p9'

@@ -51,8 +51,11 @@ rounded to cents ROUND_HALF_UP when written, never before. Booleans are
 Which row wins
 --------------
 
-A pane is ranked by ``(pane_index, is_final)``: a higher pane index is
-newer; at the same index a final pane beats a non-final one. A row is
+A pane is ranked by ``(generation, pane_index, is_final)``: a higher pane
+index is newer; at the same index a final pane beats a non-final one. The
+generation is 0 for ordinary runs; a recovery run (``--recover``, which
+replays the source and recomputes every window from scratch) writes with a
+higher one, so its panes replace those of the run it recovers. A row is
 replaced only by a strictly newer pane, so
 
 * an older pane arriving late (retry, replay, out-of-order writers) is a
@@ -132,6 +135,7 @@ _WINDOW_COLUMNS = [
     ('customer_id', 'text', True),
 ]
 _PANE_COLUMNS = [
+    ('generation', 'bigint', True),
     ('pane_timing', 'text', True),
     ('pane_index', 'int', True),
     ('is_final', 'bool', True),
@@ -273,8 +277,8 @@ def category_upsert_sql(d: Dialect) -> str:
   t = CATEGORY_TABLE
   return (f'{_insert_sql(d, t, cols)}\n'
           f'ON CONFLICT ({", ".join(key)}) DO UPDATE SET {sets}\n'
-          f'WHERE (excluded.pane_index, excluded.is_final) > '
-          f'({t}.pane_index, {t}.is_final)')
+          f'WHERE (excluded.generation, excluded.pane_index, excluded.is_final)'
+          f' > ({t}.generation, {t}.pane_index, {t}.is_final)')
 
 
 def dead_letter_upsert_sql(d: Dialect) -> str:
@@ -296,8 +300,9 @@ def _window_where(d: Dialect) -> str:
 
 
 def top_current_pane_sql(d: Dialect) -> str:
-  return (f'SELECT pane_index, is_final FROM {TOP_TABLE} WHERE '
-          f'{_window_where(d)} ORDER BY pane_index DESC, is_final DESC LIMIT 1')
+  return (f'SELECT generation, pane_index, is_final FROM {TOP_TABLE} WHERE '
+          f'{_window_where(d)} ORDER BY generation DESC, pane_index DESC, '
+          f'is_final DESC LIMIT 1')
 
 
 def top_delete_sql(d: Dialect) -> str:
@@ -352,9 +357,11 @@ def _window_params(d: Dialect, key: Tuple[int, int, str]) -> Dict[str, Any]:
           'customer_id': clean_text(key[2])}
 
 
-def category_params(d: Dialect, row: CategoryResult, now) -> Dict[str, Any]:
+def category_params(d: Dialect, row: CategoryResult, now,
+                    generation: int = 0) -> Dict[str, Any]:
   out = _window_params(d, window_key(row))
   out.update(
+      generation=generation,
       category=clean_text(row.category), orders=int(row.orders),
       units=int(row.units),
       revenue_usd=d.money(row.revenue_usd),
@@ -365,9 +372,11 @@ def category_params(d: Dialect, row: CategoryResult, now) -> Dict[str, Any]:
   return out
 
 
-def top_product_params(d: Dialect, row: TopProduct, now) -> Dict[str, Any]:
+def top_product_params(d: Dialect, row: TopProduct, now,
+                       generation: int = 0) -> Dict[str, Any]:
   out = _window_params(d, window_key(row))
   out.update(
+      generation=generation,
       rank=int(row.rank), product_id=clean_text(row.product_id),
       product_name=clean_text(row.product_name),
       category=clean_text(row.category),
@@ -437,13 +446,16 @@ class Buffer:
 
 
 def write_buffer(cursor, d: Dialect, buffer: Buffer, run_id: Optional[str],
-                 now) -> Tuple[int, int]:
+                 now, generation: int = 0) -> Tuple[int, int]:
   """Writes a buffer inside the caller's transaction.
 
+  generation: ranks this writer's panes above every pane of a lower
+  generation (a recovery run's recomputed panes replace the earlier run's).
   Returns (rows changed, rows skipped as older or identical).
   """
   if buffer.kind == RESULTS:
-    params = [category_params(d, r, now) for r in buffer.sorted_rows()]
+    params = [category_params(d, r, now, generation)
+              for r in buffer.sorted_rows()]
     cursor.executemany(category_upsert_sql(d), params)
     changed = max(cursor.rowcount, 0)
     total = len(params)
@@ -453,29 +465,32 @@ def write_buffer(cursor, d: Dialect, buffer: Buffer, run_id: Optional[str],
     changed = max(cursor.rowcount, 0)
     total = len(params)
   else:
-    changed, total = _write_top_products(cursor, d, buffer, now)
+    changed, total = _write_top_products(cursor, d, buffer, now, generation)
   if run_id is not None and total:
     cursor.execute(run_progress_sql(d, buffer.kind),
                    {'written': changed, 'updated_at': now, 'run_id': run_id})
   return changed, total - changed
 
 
-def _write_top_products(cursor, d: Dialect, buffer: Buffer,
-                        now) -> Tuple[int, int]:
+def _write_top_products(cursor, d: Dialect, buffer: Buffer, now,
+                        generation: int = 0) -> Tuple[int, int]:
   changed = total = 0
-  for key, rank, rows in buffer.sorted_windows():
+  for key, pane, rows in buffer.sorted_windows():
+    rank = (generation,) + pane
     total += len(rows)
     where = _window_params(d, key)
     d.lock(cursor, f'{TOP_TABLE}|{key[0]}|{key[1]}|{key[2]}')
     cursor.execute(top_current_pane_sql(d), where)
     found = cursor.fetchone()
-    current = None if found is None else (int(found[0]), bool(found[1]))
+    current = None if found is None else (int(found[0]), int(found[1]),
+                                          bool(found[2]))
     if current is not None and current > rank:
       continue  # an older pane: the table already has a newer list
     if current is not None and current < rank:
       cursor.execute(top_delete_sql(d), where)  # the newer list replaces it
     cursor.executemany(top_insert_sql(d),
-                       [top_product_params(d, r, now) for r in rows])
+                       [top_product_params(d, r, now, generation)
+                        for r in rows])
     changed += max(cursor.rowcount, 0)
   return changed, total
 
@@ -517,7 +532,8 @@ class _UpsertFn(beam.DoFn):
   """Buffers rows of one kind and upserts them once per bundle."""
 
   def __init__(self, store: Store, kind: str, run_id: Optional[str],
-               batch_size: int):
+               batch_size: int, generation: int = 0):
+    self._generation = generation
     self._store_proto = store
     self._kind = kind
     self._run_id = run_id
@@ -562,7 +578,8 @@ class _UpsertFn(beam.DoFn):
     d = self._store.dialect
     buffer = self._buffer
     changed, skipped = self._store.run_in_transaction(
-        lambda cur: write_buffer(cur, d, buffer, self._run_id, d.now()))
+        lambda cur: write_buffer(cur, d, buffer, self._run_id, d.now(),
+                                 self._generation))
     self._changed.inc(changed)
     self._skipped.inc(skipped)
     _LOG.debug('%s: %s rows changed, %s unchanged in %s', self._kind, changed,
@@ -588,11 +605,15 @@ class WriteToDatabase(beam.PTransform):
   run_id: the id of this run in ``pipeline_runs`` (default: a new one, see
     ``new_run_id``); ``track_run=False`` writes no ``pipeline_runs`` row.
   batch_size: rows buffered before a mid-bundle flush.
+  generation: 0 normally; a recovery run (--recover) writes with a higher
+    generation, so its recomputed panes replace the earlier run's rows.
   """
 
   def __init__(self, store: Store, run_id: Optional[str] = None,
-               track_run: bool = True, batch_size: int = 1000, label=None):
+               track_run: bool = True, batch_size: int = 1000, label=None,
+               generation: int = 0):
     super().__init__(label)
+    self.generation = generation
     self._store = store
     self.run_id = (run_id or new_run_id()) if track_run else None
     self._batch_size = batch_size
@@ -611,7 +632,8 @@ class WriteToDatabase(beam.PTransform):
       if kind in pcolls:
         name = ''.join(p.title() for p in kind.split('_'))
         out[kind] = pcolls[kind] | f'Upsert{name}' >> beam.ParDo(
-            _UpsertFn(self._store, kind, self.run_id, self._batch_size))
+            _UpsertFn(self._store, kind, self.run_id, self._batch_size,
+                      self.generation))
     return out
 
   def finish_run(self, status: str,

@@ -281,10 +281,10 @@ class WriteToPostgres(database.WriteToDatabase):
   def __init__(self, url: str, run_id: Optional[str] = None,
                track_run: bool = True, batch_size: int = 1000,
                max_attempts: int = 6, connect_timeout_s: int = 10,
-               label=None):
+               label=None, generation: int = 0):
     self.url = postgres_conninfo(url)
     super().__init__(
         PostgresStore(self.url, max_attempts=max_attempts,
                       connect_timeout_s=connect_timeout_s),
         run_id=run_id, track_run=track_run, batch_size=batch_size,
-        label=label)
+        label=label, generation=generation)

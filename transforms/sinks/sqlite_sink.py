@@ -190,8 +190,10 @@ class WriteToSQLite(database.WriteToDatabase):
 
   def __init__(self, url_or_path: str, run_id: Optional[str] = None,
                track_run: bool = True, batch_size: int = 1000,
-               busy_timeout_s: float = 30.0, label=None):
+               busy_timeout_s: float = 30.0, label=None,
+               generation: int = 0):
     self.path = sqlite_path(url_or_path)
     super().__init__(SQLiteStore(self.path, busy_timeout_s=busy_timeout_s),
                      run_id=run_id, track_run=track_run,
-                     batch_size=batch_size, label=label)
+                     batch_size=batch_size, label=label,
+                     generation=generation)

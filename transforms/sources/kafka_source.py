@@ -348,7 +348,8 @@ class _ListPartitionsFn(beam.DoFn):
   """Impulse -> one PartitionSpec per partition (start/stop offsets)."""
   def __init__(self, bootstrap_servers, topic, group_id, consumer_config,
                consumer_config_file, bounded, start_offset, partitions,
-               metadata_timeout_s):
+               metadata_timeout_s, ignore_committed=False):
+    self._ignore_committed = ignore_committed
     self._bootstrap = bootstrap_servers
     self._topic = topic
     self._group_id = group_id
@@ -387,7 +388,9 @@ class _ListPartitionsFn(beam.DoFn):
       for tp in committed:
         low, high = consumer.get_watermark_offsets(
             TopicPartition(self._topic, tp.partition), timeout=self._timeout)
-        if tp.offset >= 0:
+        if self._ignore_committed:
+          start, how = low, 'start of retention (recovery replay)'
+        elif tp.offset >= 0:
           start = min(max(tp.offset, low), high)
           how = 'committed'
         elif self._start_offset == 'latest':
@@ -673,6 +676,8 @@ class ReadFromKafkaNative(beam.PTransform):
     commit_offsets: commit consumed offsets to ``group_id`` on bundle
       finalization (default True).
     partitions: optional list of partition numbers to read.
+    ignore_committed: start every partition at the start of its retention,
+      whatever the group committed (a recovery replay, see --recover).
   """
   def __init__(
       self,
@@ -693,8 +698,10 @@ class ReadFromKafkaNative(beam.PTransform):
       poll_timeout_s: float = 0.5,
       max_read_s: float = 1.0,
       max_records_per_read: int = 10000,
-      metadata_timeout_s: float = 30.0):
+      metadata_timeout_s: float = 30.0,
+      ignore_committed: bool = False):
     super().__init__()
+    self._ignore_committed = ignore_committed
     if event_time not in ('payload', 'kafka'):
       raise ValueError("event_time must be 'payload' or 'kafka'")
     if start_offset not in ('earliest', 'latest'):
@@ -730,7 +737,8 @@ class ReadFromKafkaNative(beam.PTransform):
             _ListPartitionsFn(
                 self._bootstrap, self._topic, self._group_id, self._config,
                 self._config_file, self._bounded, self._start_offset,
-                self._partitions, self._metadata_timeout_s))
+                self._partitions, self._metadata_timeout_s,
+                self._ignore_committed))
         | 'DistributePartitions' >> beam.Reshuffle()
         | 'ReadPartitions' >> beam.ParDo(
             read_cls(

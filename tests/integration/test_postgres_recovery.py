@@ -1,0 +1,56 @@
+"""Fault test: SIGKILL a streaming run mid-way, restart it with the same
+consumer group and --recover, and the PostgreSQL tables end up equal to the
+bounded run's: nothing lost, nothing counted twice."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
+from tests.integration.streaming import (ROOT, SAMPLE, cli, kafka_stream_args,
+                                         run_bounded, streaming_pipeline,
+                                         wait_for)
+from tests.integration.test_postgres_streaming import (describe_difference,
+                                                       drop_tables, query,
+                                                       snapshot)
+from tools.replay_to_kafka import replay
+
+pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.prism,
+              pytest.mark.integration]
+
+
+def test_sigkill_then_recover_converges_to_the_bounded_tables(
+    postgres_database, kafka_broker, kafka_topic_factory):  # noqa: F811
+  url = postgres_database
+  run_bounded('--input', SAMPLE, '--output', '', '--sink', url)
+  expected = snapshot(url)
+  drop_tables(url)
+
+  topic = kafka_topic_factory(partitions=3)
+  args = [*kafka_stream_args(kafka_broker.bootstrap, topic, 'fault'),
+          '--sink', url]
+  first = subprocess.Popen(cli(*args), cwd=ROOT, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, start_new_session=True)
+  try:
+    # Paced, so the kill lands in the middle of the stream.
+    replay(SAMPLE, topic, kafka_broker.bootstrap, rate=250.0,
+           shuffle_seconds=3600, seed=21, partitions=3)
+    assert wait_for(lambda: query(
+        url, 'SELECT count(*) FROM sales_by_category') > [(50,)], 180, first)
+  finally:
+    os.killpg(first.pid, signal.SIGKILL)  # the pipeline and its Prism
+    first.wait(30)
+  killed_at = snapshot(url)
+  assert killed_at != expected, 'the kill came too late to test anything'
+  time.sleep(1)
+
+  with streaming_pipeline(*args, '--recover') as proc:
+    converged = wait_for(lambda: snapshot(url) == expected, 300, proc)
+    assert converged, describe_difference(snapshot(url), expected)
+  statuses = sorted(s for (s,) in query(url, 'SELECT status FROM '
+                                        'pipeline_runs'))
+  # the killed run never finished; the recovery run was stopped by Ctrl-C
+  assert statuses == ['cancelled', 'running'], statuses
