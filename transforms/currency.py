@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import decimal
 import io
-from typing import Dict, Iterable, Tuple
+from typing import Dict
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems

@@ -18,7 +18,6 @@ are not pip-installed: the venv must already have them.
 """
 
 import argparse
-import json
 import logging
 import os
 import sys

@@ -4,9 +4,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from typing import Callable, Iterator, List
 
 from tests.fixtures.prism import prism_streaming_args
@@ -71,3 +73,41 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float,
       raise AssertionError(f'pipeline exited: {proc.stderr.read()[-3000:]}')
     time.sleep(2)
   return predicate()
+
+
+# --- reading a SQLite sink, for batch = stream comparisons -----------------
+
+VALUE_COLUMNS = ('window_start, window_end, customer_id, category, orders, '
+                 'units, revenue_usd, distinct_customers, avg_order_value_usd')
+
+
+def sqlite_table(db: str, sql: str) -> list:
+  if not os.path.exists(db):
+    return []
+  try:
+    with sqlite3.connect(db) as conn:
+      return sorted(conn.execute(sql).fetchall())
+  except sqlite3.OperationalError:  # table not created yet
+    return []
+
+
+def results(db: str) -> list:
+  """The value columns of every result row (no pane columns)."""
+  return sqlite_table(db, f'SELECT {VALUE_COLUMNS} FROM sales_by_category')
+
+
+def top_products(db: str) -> list:
+  return sqlite_table(db, 'SELECT window_start, window_end, rank, product_id, '
+                      'revenue_usd FROM top_products')
+
+
+def dead_letter_reasons(db: str) -> Counter:
+  return Counter(
+      r for (r,) in sqlite_table(db, 'SELECT reason FROM dead_letters'))
+
+
+def bounded_db(tmp_path) -> str:
+  """The bounded run over the sample, written to SQLite; returns its path."""
+  db = str(tmp_path / 'batch.db')
+  run_bounded('--input', SAMPLE, '--output', '', '--sink', f'sqlite:///{db}')
+  return db

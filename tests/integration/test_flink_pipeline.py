@@ -2,7 +2,6 @@
 for bounded and streaming runs, and a real standalone session cluster for
 the deployment path. Expected rows come from the local runner's run of the
 same input (itself checked against tests/reference.py)."""
-import os
 
 import pyarrow.parquet as pq
 import pytest
@@ -10,11 +9,10 @@ import pytest
 from runners.flink import flink_options
 from tests.fixtures.flink import flink_cluster, require_flink_setup, rest  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, run_bounded,
-                                         streaming_pipeline, wait_for)
-from tests.integration.test_stream_equals_batch import (bounded_db,
-                                                        dead_letter_reasons,
-                                                        results)
+from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
+                                         dead_letter_reasons, results,
+                                         run_bounded, streaming_pipeline,
+                                         wait_for)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.flink, pytest.mark.integration, pytest.mark.slow]

@@ -14,14 +14,13 @@ import threading
 import time
 from decimal import Decimal
 
-import apache_beam as beam
 import psycopg
 import pytest
-from apache_beam.testing import test_pipeline
 
 from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
     postgres_database, postgres_server)
-from transforms.records import CategoryResult, DeadLetter, TopProduct
+from tests.fixtures.sink_rows import HOUR, T0, dead, result, top, write_rows
+from transforms.records import DeadLetter
 from transforms.sinks import database
 from transforms.sinks.database import SinkError
 from transforms.sinks.postgres_sink import (PostgresStore, WriteToPostgres,
@@ -29,46 +28,13 @@ from transforms.sinks.postgres_sink import (PostgresStore, WriteToPostgres,
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
-HOUR = 3_600_000
-T0 = 1_793_624_400_000  # 2026-11-02T13:00:00Z
 UTC = datetime.timezone.utc
 TABLES = ('sales_by_category', 'top_products', 'dead_letters', 'pipeline_runs')
 
 
-def result(category='books', pane_index=0, timing='ON_TIME', final=True,
-           orders=2, revenue='10.005', start=T0):
-  return CategoryResult(
-      window_start_ms=start, window_end_ms=start + HOUR, customer_id='',
-      category=category, orders=orders, units=orders * 3,
-      revenue_usd=Decimal(revenue), distinct_customers=orders,
-      avg_order_value_usd=Decimal(revenue) / orders, pane_timing=timing,
-      pane_index=pane_index, is_final=final)
-
-
-def top(rank, product, revenue, pane_index=0, timing='ON_TIME', final=True):
-  return TopProduct(
-      window_start_ms=T0, window_end_ms=T0 + HOUR, customer_id='', rank=rank,
-      product_id=product, product_name=product.upper(), category='books',
-      orders=1, units=2, revenue_usd=Decimal(revenue), pane_timing=timing,
-      pane_index=pane_index, is_final=final)
-
-
-def dead(position, source='in/orders.jsonl', partition=None,
-         reason='malformed'):
-  return DeadLetter(reason=reason, detail='not JSON', payload='{oops',
-                    source=source, partition=partition, position=position)
-
-
 def write(url, results=(), tops=(), dead_letters=(), **kwargs):
-  sink = WriteToPostgres(url, **kwargs)
-  with test_pipeline.TestPipeline(runner='FnApiRunner') as p:
-    pcolls = {
-        'results': p | 'Results' >> beam.Create(list(results)),
-        'top_products': p | 'Top' >> beam.Create(list(tops)),
-        'dead_letters': p | 'Dead' >> beam.Create(list(dead_letters)),
-    }
-    _ = pcolls | sink
-  return sink
+  return write_rows(WriteToPostgres(url, **kwargs), results, tops,
+                    dead_letters)
 
 
 def rows(url, query):

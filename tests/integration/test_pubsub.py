@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
-import sys
 import threading
 import time
-from collections import Counter
 from decimal import Decimal
 
 import apache_beam as beam
@@ -25,6 +22,8 @@ from apache_beam.transforms import window
 
 from runners.local import prism_binary
 from tests.fixtures.prism import prism_streaming_args
+from tests.integration.streaming import (WINDOW_FLAGS, cli, dead_letter_reasons,
+                                         results, top_products)
 from runners.pubsub.admin import (bounded_shuffle, create_subscription,
                                   create_topic, publish, pull, read_events)
 from tests.fixtures.pubsub import pubsub_emulator, pubsub_names  # noqa: F401  pylint: disable=unused-import
@@ -297,52 +296,16 @@ def test_sink_publishes_results_top_products_and_dead_letters_as_json(
 # ---------------------------------------------------------------------------
 # Batch = stream, through the CLI
 # ---------------------------------------------------------------------------
-# The sample re-sends some orders up to 47 h of event time after newer
-# events: the lateness and the dedupe memory must cover that.
-THREE_DAYS = str(3 * 24 * 3600)
-WINDOW_FLAGS = ['--allowed_lateness_seconds', THREE_DAYS,
-                '--dedupe_ttl_seconds', THREE_DAYS]
-VALUE_COLUMNS = ('window_start, window_end, customer_id, category, orders, '
-                 'units, revenue_usd, distinct_customers, avg_order_value_usd')
-
-
-def _cli(*args):
-  return [sys.executable, '-m', 'pipeline', *args]
-
-
-def _table(db, sql):
-  if not os.path.exists(db):
-    return []
-  try:
-    with sqlite3.connect(db) as conn:
-      return sorted(conn.execute(sql).fetchall())
-  except sqlite3.OperationalError:  # table not created yet
-    return []
-
-
-def _results(db):
-  return _table(db, f'SELECT {VALUE_COLUMNS} FROM sales_by_category')
-
-
-def _top_products(db):
-  return _table(db, 'SELECT window_start, window_end, rank, product_id, '
-                'revenue_usd FROM top_products')
-
-
-def _reasons(db):
-  return Counter(r for (r,) in _table(db, 'SELECT reason FROM dead_letters'))
-
-
 @pytest.mark.prism
 def test_streaming_from_pubsub_converges_to_the_bounded_run(
     pubsub_names, tmp_path):
   batch_db = str(tmp_path / 'batch.db')
   proc = subprocess.run(
-      _cli('--input', SAMPLE, '--output', '', '--sink',
+      cli('--input', SAMPLE, '--output', '', '--sink',
            f'sqlite:///{batch_db}'),
       cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr
-  expected = _results(batch_db)
+  expected = results(batch_db)
   assert expected
 
   topic, sub = pubsub_names()
@@ -353,7 +316,7 @@ def test_streaming_from_pubsub_converges_to_the_bounded_run(
   stream_db = str(tmp_path / 'stream.db')
   started = time.monotonic()
   proc = subprocess.Popen(
-      _cli('--source', 'pubsub', '--pubsub_subscription', sub, '--streaming',
+      cli('--source', 'pubsub', '--pubsub_subscription', sub, '--streaming',
            '--early_firing_seconds', '1', '--sink', f'sqlite:///{stream_db}',
            *WINDOW_FLAGS, '--runner=PrismRunner',
            f'--prism_location={prism_binary()}',
@@ -362,20 +325,20 @@ def test_streaming_from_pubsub_converges_to_the_bounded_run(
       env=dict(os.environ))
   try:
     deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and _results(stream_db) != expected:
+    while time.monotonic() < deadline and results(stream_db) != expected:
       assert proc.poll() is None, proc.stderr.read()[-3000:]
       time.sleep(1)
-    got = _results(stream_db)
+    got = results(stream_db)
     assert got == expected, (f'{len(set(got) ^ set(expected))} rows differ; '
                              f'streamed {len(got)} rows, batch '
                              f'{len(expected)}')
     converged_s = time.monotonic() - started
-    assert _top_products(stream_db) == _top_products(batch_db)
+    assert top_products(stream_db) == top_products(batch_db)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and (_reasons(stream_db) !=
-                                           _reasons(batch_db)):
+    while time.monotonic() < deadline and (dead_letter_reasons(stream_db) !=
+                                           dead_letter_reasons(batch_db)):
       time.sleep(1)
-    assert _reasons(stream_db) == _reasons(batch_db)
+    assert dead_letter_reasons(stream_db) == dead_letter_reasons(batch_db)
     # Every message was acknowledged once its bundle was finalized.
     time.sleep(2)
     assert pull(sub, max_messages=10, ack=False) == []

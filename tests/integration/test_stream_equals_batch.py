@@ -6,52 +6,17 @@ lateness. `python -m pipeline --source kafka --streaming` on Prism, writing
 to SQLite, must converge to exactly the rows that the bounded run over the
 same file writes; Ctrl-C then stops it cleanly.
 """
-import os
-import sqlite3
-from collections import Counter
-
 import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (SAMPLE, kafka_stream_args,
+from tests.integration.streaming import (SAMPLE, bounded_db,
+                                         dead_letter_reasons,
+                                         kafka_stream_args, results,
                                          run_bounded, streaming_pipeline,
-                                         wait_for)
+                                         top_products, wait_for)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prism, pytest.mark.integration]
-
-VALUE_COLUMNS = ('window_start, window_end, customer_id, category, orders, '
-                 'units, revenue_usd, distinct_customers, avg_order_value_usd')
-
-
-def table(db, sql):
-  if not os.path.exists(db):
-    return []
-  try:
-    with sqlite3.connect(db) as conn:
-      return sorted(conn.execute(sql).fetchall())
-  except sqlite3.OperationalError:  # table not created yet
-    return []
-
-
-def results(db):
-  return table(db, f'SELECT {VALUE_COLUMNS} FROM sales_by_category')
-
-
-def top_products(db):
-  return table(db, 'SELECT window_start, window_end, rank, product_id, '
-               'revenue_usd FROM top_products')
-
-
-def dead_letter_reasons(db):
-  return Counter(r for (r,) in table(db, 'SELECT reason FROM dead_letters'))
-
-
-def bounded_db(tmp_path):
-  db = str(tmp_path / 'batch.db')
-  run_bounded('--input', SAMPLE, '--output', '', '--sink', f'sqlite:///{db}')
-  return db
-
 
 def test_streaming_from_kafka_converges_to_the_bounded_run(
     tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811

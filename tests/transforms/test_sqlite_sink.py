@@ -7,57 +7,19 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from decimal import Decimal
 
-import apache_beam as beam
 import pytest
-from apache_beam.testing import test_pipeline
 
-from transforms.records import CategoryResult, DeadLetter, TopProduct
+from tests.fixtures.sink_rows import HOUR, T0, dead, result, top, write_rows
+from transforms.records import DeadLetter
 from transforms.sinks.database import SinkError
 from transforms.sinks.sqlite_sink import (SQLiteStore, WriteToSQLite,
                                           sqlite_path)
 
-HOUR = 3_600_000
-T0 = 1_793_624_400_000  # 2026-11-02T13:00:00Z
-
-
-def result(category='books', pane_index=0, timing='ON_TIME', final=True,
-           orders=2, revenue='10.005', start=T0, customer=''):
-  return CategoryResult(
-      window_start_ms=start, window_end_ms=start + HOUR, customer_id=customer,
-      category=category, orders=orders, units=orders * 3,
-      revenue_usd=Decimal(revenue), distinct_customers=orders,
-      avg_order_value_usd=Decimal(revenue) / orders, pane_timing=timing,
-      pane_index=pane_index, is_final=final)
-
-
-def top(rank, product, revenue, pane_index=0, timing='ON_TIME', final=True,
-        start=T0):
-  return TopProduct(
-      window_start_ms=start, window_end_ms=start + HOUR, customer_id='',
-      rank=rank, product_id=product, product_name=product.upper(),
-      category='books', orders=1, units=2, revenue_usd=Decimal(revenue),
-      pane_timing=timing, pane_index=pane_index, is_final=final)
-
-
-def dead(position, source='in/orders.jsonl', partition=None,
-         reason='malformed'):
-  return DeadLetter(reason=reason, detail='not JSON', payload='{oops',
-                    source=source, partition=partition, position=position)
-
 
 def write(db, results=(), tops=(), dead_letters=(), **kwargs):
-  """Runs one pipeline that writes the given rows; returns the transform."""
-  sink = WriteToSQLite(db, **kwargs)
-  with test_pipeline.TestPipeline(runner='FnApiRunner') as p:
-    pcolls = {
-        'results': p | 'Results' >> beam.Create(list(results)),
-        'top_products': p | 'Top' >> beam.Create(list(tops)),
-        'dead_letters': p | 'Dead' >> beam.Create(list(dead_letters)),
-    }
-    _ = pcolls | sink
-  return sink
+  """Runs one pipeline that writes the given rows; returns the sink."""
+  return write_rows(WriteToSQLite(db, **kwargs), results, tops, dead_letters)
 
 
 def table(path, name, order):
