@@ -255,7 +255,7 @@ def main(argv: Optional[List[str]] = None) -> int:
       results += bench(n, impls, args.repeat, args.seed, args.data_dir,
                        args.keep)
     print('\nscaling (wall s / peak RSS MB; growth vs the previous size)')
-    print(f'{"implementation":<17}' + ''.join(f'{n:>22,}' for n in sizes))
+    print(f'{"implementation":<17}' + ''.join(f'{n:>26,}' for n in sizes))
     for impl in impls:
       cells, prev = [], None
       for n in sizes:
@@ -264,7 +264,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             f' x{r["wall"] / prev["wall"]:.1f}/x{r["rss_mb"] / prev["rss_mb"]:.1f}')
         cells.append(f'{r["wall"]:.1f}s/{r["rss_mb"]:.0f}MB{growth}')
         prev = r
-      print(f'{impl:<17}' + ''.join(f'{c:>22}' for c in cells))
+      print(f'{impl:<17}' + ''.join(f'{c:>26}' for c in cells))
   if args.json:
     with open(args.json, 'w', encoding='utf-8') as f:
       json.dump(results, f, indent=2)

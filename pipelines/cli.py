@@ -246,7 +246,7 @@ def _log_thread_error(args: threading.ExceptHookArgs) -> None:
              getattr(args.thread, 'name', '?'), args.exc_value)
 
 
-SNAPSHOT_SECONDS = 10
+SNAPSHOT_SECONDS = 2
 
 
 def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,

@@ -6,10 +6,12 @@ lateness. `python -m pipeline --source kafka --streaming` on Prism, writing
 to SQLite, must converge to exactly the rows that the bounded run over the
 same file writes; Ctrl-C then stops it cleanly.
 """
+import sqlite3
+
 import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (SAMPLE, bounded_db,
+from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
                                          dead_letter_reasons,
                                          kafka_stream_args, results,
                                          run_bounded, streaming_pipeline,
@@ -57,3 +59,37 @@ def test_bounded_kafka_backfill_equals_the_file_run(
   assert results(backfill_db) == results(batch_db)
   assert dead_letter_reasons(backfill_db) == dead_letter_reasons(batch_db)
   assert 'records read      3000' in proc.stdout
+
+
+def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
+    tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
+  """With the default lateness (1 h), orders sent after their windows have
+  closed become `late` dead letters in the store, with their Kafka
+  position, and change no window."""
+  topic = kafka_topic_factory(partitions=2)
+  on_time = tmp_path / 'on_time.jsonl'
+  late = tmp_path / 'late.jsonl'
+  order = ('{{"order_id":"{}","customer_id":"c","product_id":"P0001",'
+           '"quantity":1,"unit_price":"1","currency":"USD",'
+           '"event_time":"2026-11-0{}T10:00:00Z"}}\n')
+  on_time.write_text(''.join(order.format(f'on-{i}', 2) for i in range(20)))
+  late.write_text(''.join(order.format(f'late-{i}', 2) for i in range(5)))
+  db = str(tmp_path / 'late.db')
+  runner = [a for a in kafka_stream_args(kafka_broker.bootstrap, topic,
+                                         'late') if a not in WINDOW_FLAGS]
+  runner = [a for i, a in enumerate(runner)
+            if not (i and runner[i - 1] in WINDOW_FLAGS)]
+  with streaming_pipeline(*runner, '--kafka_idle_timeout_seconds', '2',
+                          '--sink', f'sqlite:///{db}') as proc:
+    replay(str(on_time), topic, kafka_broker.bootstrap, partitions=2)
+    # idle partitions follow the clock: the 2026-11-02 window closes on time
+    assert wait_for(lambda: results(db) and results(db)[0][4] == 20, 120,
+                    proc)
+    replay(str(late), topic, kafka_broker.bootstrap, partitions=2)
+    assert wait_for(lambda: dead_letter_reasons(db) == {'late': 5}, 120, proc)
+    with sqlite3.connect(db) as conn:
+      positions = conn.execute(
+          "SELECT source, partition, position FROM dead_letters").fetchall()
+    assert {p[0] for p in positions} == {topic}
+    assert len(set(positions)) == 5
+    assert results(db)[0][4] == 20  # the late orders changed no window

@@ -186,3 +186,113 @@ def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
     else:
       mine.merge(stats)
   return [(u, s, m) for (u, s), m in summaries.items()]
+
+
+# --- compact partials (fixed and sliding windows) ------------------------------
+#
+# A `Partial` is what crosses the second shuffle for fixed and sliding windows:
+# three small Arrow IPC streams per (time unit, bucket) instead of a pickled
+# SalesSummary with Python sets of customer ids. They are merged per window by
+# graph.MergePartialsFn, which builds the window's SalesSummary once.
+
+Partial = Tuple[bytes, bytes, bytes]  # categories, products, customers
+
+
+def _ipc(table: pa.Table) -> bytes:
+  sink = pa.BufferOutputStream()
+  # Only large tables are worth compressing (a codec per buffer costs).
+  options = pa.ipc.IpcWriteOptions(
+      compression='zstd' if table.nbytes > (64 << 10) else None)
+  with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+    writer.write_table(table)
+  return sink.getvalue().to_pybytes()
+
+
+def _read_ipc(data: bytes) -> pa.Table:
+  return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def _unit_slices(table: pa.Table) -> Dict[int, pa.Table]:
+  table = table.sort_by('unit')
+  units = table['unit'].to_numpy()
+  starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
+  bounds = np.r_[starts, len(units)]
+  return {int(units[a]): table.slice(a, b - a).drop_columns(['unit'])
+          for a, b in zip(bounds[:-1], bounds[1:])}
+
+
+def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
+                   ) -> List[Tuple[int, Partial]]:
+  """[(unit start ms, Partial)] of deduplicated, non-exotic rows (fixed and
+  sliding windows)."""
+  if table.num_rows == 0:
+    return []
+  size = unit_ms(policy)
+  event_ms = table['event_ms'].to_numpy()
+  units = pa.array(event_ms - np.mod(event_ms, size), pa.int64())
+  cat_ids, cat_names = _catalog_arrays(catalog)
+  ids = sorted(catalog)
+  names = pa.array([catalog[p][1] for p in ids], pa.string())
+  index = pc.index_in(table['product_id'], value_set=cat_ids)
+  category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
+  t = pa.table({'unit': units, 'category': category,
+                'product_id': table['product_id'],
+                'customer_id': table['customer_id'],
+                'quantity': table['quantity'], 'amount': table['amount']})
+  stats = [('quantity', 'sum'), ('quantity', 'count'), ('amount', 'sum')]
+  by_category = t.group_by(['unit', 'category'], use_threads=False
+                           ).aggregate(stats)
+  by_product = t.group_by(['unit', 'product_id', 'category'],
+                          use_threads=False).aggregate(stats)
+  index = pc.index_in(by_product['product_id'], value_set=cat_ids)
+  by_product = by_product.append_column(
+      'name', pc.fill_null(pc.take(names, index), ''))
+  customers = t.group_by(['unit', 'category', 'customer_id'],
+                         use_threads=False).aggregate([])
+  cats, prods, custs = (_unit_slices(x) for x in (by_category, by_product,
+                                                  customers))
+  empty = pa.table({})
+  return [(unit, (_ipc(cats[unit]), _ipc(prods.get(unit, empty)),
+                  _ipc(custs.get(unit, empty)))) for unit in cats]
+
+
+def summary_of_partials(partials: Sequence[Partial]) -> SalesSummary:
+  """One SalesSummary of merged Partials (of one window)."""
+  summary = SalesSummary()
+  if not partials:
+    return summary
+  cats = pa.concat_tables([_read_ipc(p[0]) for p in partials])
+  prods = pa.concat_tables([_read_ipc(p[1]) for p in partials])
+  custs = pa.concat_tables([_read_ipc(p[2]) for p in partials])
+  stats = [('quantity_sum', 'sum'), ('quantity_count', 'sum'),
+           ('amount_sum', 'sum')]
+  cats = cats.group_by('category', use_threads=False).aggregate(stats)
+  custs = custs.group_by(['category', 'customer_id'],
+                         use_threads=False).aggregate([]).sort_by('category')
+  cust_cat = custs['category'].to_numpy(zero_copy_only=False)
+  cust_ids = custs['customer_id'].to_pylist()
+  bounds: Dict[str, Tuple[int, int]] = {}
+  if len(cust_cat):
+    starts = np.flatnonzero(np.r_[True, cust_cat[1:] != cust_cat[:-1]])
+    ends = np.r_[starts[1:], len(cust_cat)]
+    bounds = {cust_cat[a]: (int(a), int(b)) for a, b in zip(starts, ends)}
+  for cat, units_, orders, revenue in zip(
+      *(cats[c].to_pylist() for c in ('category', 'quantity_sum_sum',
+                                      'quantity_count_sum',
+                                      'amount_sum_sum'))):
+    stats_ = _CategoryStats()
+    stats_.orders, stats_.units, stats_.revenue = orders, units_, revenue
+    lo, hi = bounds.get(cat, (0, 0))
+    stats_.customers = set(cust_ids[lo:hi])
+    summary.categories[cat] = stats_
+  prods = prods.group_by(['product_id', 'category', 'name'],
+                         use_threads=False).aggregate(stats)
+  for product, cat, name, units_, orders, revenue in zip(
+      *(prods[c].to_pylist() for c in ('product_id', 'category', 'name',
+                                       'quantity_sum_sum',
+                                       'quantity_count_sum',
+                                       'amount_sum_sum'))):
+    stats_p = _ProductStats(name, cat)
+    stats_p.orders, stats_p.units, stats_p.revenue = orders, units_, revenue
+    summary.products[product] = stats_p
+  return summary

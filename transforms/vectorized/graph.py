@@ -2,21 +2,31 @@
 
     files -> plan chunks -> Reshuffle -> parse+validate chunk (Arrow)
           -> dead letters (DeadLetter, as the record path)
-          -> (bucket = hash(order_id) % B, table) -> GroupByKey
+          -> (bucket = hash(order_id) % B, valid rows as Arrow IPC bytes, or
+              the name of a spill file holding them) -> GroupByKey
           -> keep first seen + pre-aggregate (pyarrow group_by)
-          -> (scope, SalesSummary partial) stamped at its time unit
+          -> (scope, partial) stamped at its time unit: for fixed and
+             sliding windows a Partial (three small IPC tables), for
+             sessions and exotic rows a SalesSummary
           -> ApplyWindowPolicy -> CombinePerKey(merge) -> the record path's
              row emitter -> results, top_products
 
 Windowing, triggers and row emission are the record path's own transforms,
 applied to partial aggregates; so a bounded run yields exactly the record
 path's rows. Unbounded runs and non-file sources use the record path.
+
+What crosses a shuffle is bytes with a bytes coder, never pickled Arrow
+tables (a pickled slice carries its parent's whole buffers). B grows with
+the input (BYTES_PER_BUCKET), and with an in-process runner (whose shuffle
+is held in memory) the valid rows go through local spill files, so that the
+peak memory does not grow with the input's size.
 """
 from __future__ import annotations
 
 import gzip
 import io
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+import pickle
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import pyarrow as pa
@@ -35,13 +45,18 @@ from transforms.parse import DEAD_LETTERS, METRICS_NAMESPACE
 from transforms.sources.files import (_READERS, JSONL, detect_format,
                                       expand_patterns)
 from transforms.vectorized.aggregate import (keep_first_seen,
-                                             partial_summaries, split_buckets)
+                                             partial_summaries, partial_tables,
+                                             split_buckets,
+                                             summary_of_partials)
 from transforms.vectorized.columns import (check_chunk, check_jsonl,
                                            prepare_rates, valid_schema)
-from transforms.windowing import ApplyWindowPolicy
+from transforms.windowing import SESSIONS, ApplyWindowPolicy
 
 DEFAULT_CHUNK_BYTES = 8 << 20
-DEFAULT_BUCKETS = 4
+DEFAULT_BUCKETS = 0  # 0: by input size, BYTES_PER_BUCKET each, at least 4
+MIN_BUCKETS = 4
+BYTES_PER_BUCKET = 64 << 20
+SHUFFLE_COMPRESSION = 'zstd'  # valid rows cross the shuffle ~3x smaller
 RECORD_BATCH = 65536
 
 
@@ -93,10 +108,14 @@ class _PlanChunksFn(beam.DoFn):
 
 
 class _CheckChunkFn(beam.DoFn):
-  """A chunk -> DeadLetters (tagged) and (bucket, (valid table, exotic))."""
+  """A chunk -> DeadLetters (tagged) and (bucket, (valid rows, exotic)).
 
-  def __init__(self, buckets: int) -> None:
+  The valid rows are an Arrow IPC stream, or with `spill_dir` the name of a
+  file holding it (so that the shuffle carries only names)."""
+
+  def __init__(self, buckets: int, spill_dir: str = '') -> None:
     self._buckets = buckets
+    self._spill_dir = spill_dir
     self._read = Metrics.counter(METRICS_NAMESPACE, 'records_read')
     self._valid = Metrics.counter(METRICS_NAMESPACE, 'records_parsed_valid')
     self._rates_key = None
@@ -118,10 +137,11 @@ class _CheckChunkFn(beam.DoFn):
         f.seek(offset)
         data = f.read(length)
       yield from self._emit(check_jsonl(data, line, path, rank, self._rates,
-                                        self._schema))
+                                        self._schema), f'{rank}-{line}')
     elif kind == 'bytes':
       yield from self._emit(check_jsonl(chunk[3], chunk[4], path, rank,
-                                        self._rates, self._schema))
+                                        self._rates, self._schema),
+                            f'{rank}-{chunk[4]}')
     else:
       yield from self._file(path, rank, chunk[3])
 
@@ -145,9 +165,9 @@ class _CheckChunkFn(beam.DoFn):
     checked = check_chunk(objs, [r.position for r in records],
                           [r.payload for r in records], path, rank,
                           self._rates, self._schema, errors)
-    yield from self._emit(checked)
+    yield from self._emit(checked, f'{rank}-{records[0].position}')
 
-  def _emit(self, checked) -> Iterable:
+  def _emit(self, checked, part_id: str) -> Iterable:
     self._read.inc(checked.read)
     self._valid.inc(checked.table.num_rows)
     reasons: Dict[str, int] = {}
@@ -167,7 +187,55 @@ class _CheckChunkFn(beam.DoFn):
                       for i in part['exotic'].to_pylist()], pa.int32()))
       else:
         exotic = []
-      yield bucket, (part, exotic)
+      data = table_to_bytes(part, compress=not self._spill_dir)
+      if self._spill_dir:
+        name = FileSystems.join(self._spill_dir,
+                                f'b{bucket:05d}-{part_id}.arrows')
+        with FileSystems.create(
+            name, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+          f.write(data)
+        data = _SPILLED + name.encode('utf-8')
+      yield bucket, (data, pickle.dumps(exotic) if exotic else b'')
+
+
+_SPILLED = b'spilled:'
+
+
+def _load_part(data: bytes) -> pa.Table:
+  if data.startswith(_SPILLED):
+    name = data[len(_SPILLED):].decode('utf-8')
+    with _open(name) as f:
+      content = f.read()
+    FileSystems.delete([name])
+    return table_from_bytes(content)
+  return table_from_bytes(data)
+
+
+def table_to_bytes(table: pa.Table, compress: bool = True) -> bytes:
+  """An Arrow IPC stream of exactly the table's rows (pickling a sliced table
+  would carry its parent's whole buffers)."""
+  sink = pa.BufferOutputStream()
+  options = pa.ipc.IpcWriteOptions(
+      compression=SHUFFLE_COMPRESSION if compress else None)
+  with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+    writer.write_table(table)
+  return sink.getvalue().to_pybytes()
+
+
+def buckets_for(paths: Sequence[str]) -> int:
+  """Enough buckets that one holds about BYTES_PER_BUCKET of input, so the
+  dedupe step's working set stays the same as the input grows."""
+  total = 0
+  for path in paths:
+    try:
+      total += FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    except Exception:  # pylint: disable=broad-except
+      pass
+  return max(MIN_BUCKETS, -(-total // BYTES_PER_BUCKET))
+
+
+def table_from_bytes(data: bytes) -> pa.Table:
+  return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
 class _DedupeAndSummarizeFn(beam.DoFn):
@@ -180,7 +248,9 @@ class _DedupeAndSummarizeFn(beam.DoFn):
   def process(self, keyed: Tuple[int, Iterable], catalog: Dict) -> Iterable:
     _, parts = keyed
     tables, exotic = [], []
-    for table, extra in parts:
+    for data, extra_bytes in parts:
+      table = _load_part(data)
+      extra = pickle.loads(extra_bytes) if extra_bytes else []
       if extra:
         table = table.set_column(
             table.schema.get_field_index('exotic'), 'exotic',
@@ -191,6 +261,16 @@ class _DedupeAndSummarizeFn(beam.DoFn):
     table, dropped = keep_first_seen(table)
     if dropped:
       self._duplicates.inc(dropped)
+    if self._policy.kind != SESSIONS:
+      if exotic:
+        is_exotic = pc.is_valid(table['exotic'])
+        for unit, scope, summary in partial_summaries(
+            table.filter(is_exotic), exotic, catalog, self._policy):
+          yield window.TimestampedValue((scope, summary), unit / 1000.0)
+        table = table.filter(pc.invert(is_exotic))
+      for unit, partial in partial_tables(table, catalog, self._policy):
+        yield window.TimestampedValue(('', partial), unit / 1000.0)
+      return
     for unit, scope, summary in partial_summaries(table, exotic, catalog,
                                                   self._policy):
       yield window.TimestampedValue((scope, summary), unit / 1000.0)
@@ -217,12 +297,43 @@ class MergeSummariesFn(beam.CombineFn):
     return acc
 
 
+class MergePartialsFn(beam.CombineFn):
+  """Merges Partials (aggregate.partial_tables) and SalesSummary partials
+  (exotic rows) into one SalesSummary per window."""
+
+  def create_accumulator(self) -> Tuple[List, SalesSummary]:
+    return [], SalesSummary()
+
+  def add_input(self, acc: Tuple[List, SalesSummary], value: Any
+                ) -> Tuple[List, SalesSummary]:
+    if isinstance(value, SalesSummary):
+      acc[1].merge(value)
+    else:
+      acc[0].append(value)
+    return acc
+
+  def merge_accumulators(self, accs: Iterable[Tuple[List, SalesSummary]]
+                         ) -> Tuple[List, SalesSummary]:
+    partials: List = []
+    merged = SalesSummary()
+    for acc in accs:
+      partials.extend(acc[0])
+      merged.merge(acc[1])
+    return partials, merged
+
+  def extract_output(self, acc: Tuple[List, SalesSummary]) -> SalesSummary:
+    summary = summary_of_partials(acc[0])
+    summary.merge(acc[1])
+    return summary
+
+
 class ReadCheckedChunks(beam.PTransform):
   """PBegin -> {'valid': (bucket, (table, exotic)), 'dead_letters': ...}."""
 
   def __init__(self, paths: List[str], input_format: str, fx_rates,
-               buckets: int, chunk_bytes: int) -> None:
+               buckets: int, chunk_bytes: int, spill_dir: str = '') -> None:
     super().__init__()
+    self._spill_dir = spill_dir
     self._paths = paths
     self._input_format = input_format
     self._fx_rates = fx_rates
@@ -237,17 +348,48 @@ class ReadCheckedChunks(beam.PTransform):
             _PlanChunksFn(self._input_format, self._chunk_bytes))
         | 'SpreadChunks' >> beam.Reshuffle()
         | 'CheckChunks' >> beam.ParDo(
-            _CheckChunkFn(self._buckets), fx_rates=self._fx_rates
+            _CheckChunkFn(self._buckets, self._spill_dir),
+            fx_rates=self._fx_rates
         ).with_outputs(DEAD_LETTERS, main='valid'))
+
+
+_IN_PROCESS_RUNNERS = ('fnapirunner', 'directrunner', 'bundlebaseddirectrunner')
+
+
+def _in_process_runner(pipeline: beam.Pipeline) -> bool:
+  from apache_beam.options.pipeline_options import StandardOptions
+  runner = pipeline.options.view_as(StandardOptions).runner
+  if runner is None:
+    runner = type(pipeline.runner).__name__
+  if not isinstance(runner, str):
+    runner = type(runner).__name__
+  return runner.rsplit('.', 1)[-1].lower() in _IN_PROCESS_RUNNERS
+
+
+def _spill_dir() -> str:
+  """A private temporary directory, removed when this process ends."""
+  import atexit
+  import shutil
+  import tempfile
+  path = tempfile.mkdtemp(prefix='sales-arrow-spill-')
+  atexit.register(shutil.rmtree, path, True)
+  return path
 
 
 def build_vectorized_graph(pipeline: beam.Pipeline, config: SalesConfig,
                            source: beam.PTransform,
                            sinks: Sequence[Tuple[str, beam.PTransform]] = (),
                            buckets: int = DEFAULT_BUCKETS,
-                           chunk_bytes: int = DEFAULT_CHUNK_BYTES
+                           chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                           spill: Optional[bool] = None
                            ) -> Dict[str, beam.PCollection]:
-  """Same signature and outputs as pipelines.sales.build_sales_graph."""
+  """Same signature and outputs as pipelines.sales.build_sales_graph.
+
+  spill: pass the valid rows from the parse step to the dedupe step through
+  local files, so that the shuffle carries only file names (default: when
+  the runner runs in this process, whose shuffle is held in memory; other
+  runners' shuffles spill to disk by themselves).
+  """
   if config.source != 'files' or not config.bounded or (
       config.event_time_from != 'payload'):
     from pipelines.sales import build_sales_graph
@@ -260,16 +402,24 @@ def build_vectorized_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'CatalogPath' >> beam.Create([config.catalog])
       | 'LoadCatalog' >> beam.Map(load_catalog))
   paths = expand_patterns(config.inputs)
+  if not buckets:
+    buckets = buckets_for(paths)
+  if spill is None:
+    spill = _in_process_runner(pipeline)
+  spill_dir = _spill_dir() if spill else ''
   checked = pipeline | 'ReadAndCheck' >> ReadCheckedChunks(
-      paths, config.input_format, fx_rates, buckets, chunk_bytes)
+      paths, config.input_format, fx_rates, buckets, chunk_bytes, spill_dir)
   aggregates = (
       checked['valid']
+      | 'AsBytes' >> beam.Map(lambda kv: kv).with_output_types(
+          Tuple[int, Tuple[bytes, bytes]])
       | 'ShuffleByOrderId' >> beam.GroupByKey()
       | 'DedupeAndPreAggregate' >> beam.ParDo(
           _DedupeAndSummarizeFn(policy), catalog=catalog)
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
-      | 'MergeSummaries' >> beam.CombinePerKey(MergeSummariesFn())
-      | 'EmitRows' >> beam.ParDo(_EmitRowsFn(config.top_n)).with_outputs(
+      | 'MergeSummaries' >> beam.CombinePerKey(
+          MergeSummariesFn() if policy.kind == SESSIONS else MergePartialsFn())
+      | 'EmitRows' >> beam.ParDo(_EmitRowsFn(config.top_n, bounded=True)).with_outputs(
           TOP_PRODUCTS, main=RESULTS))
   outputs = {
       RESULTS: aggregates[RESULTS],
