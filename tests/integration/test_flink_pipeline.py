@@ -3,12 +3,14 @@ for bounded and streaming runs, and a real standalone session cluster for
 the deployment path. Expected rows come from the local runner's run of the
 same input (itself checked against tests/reference.py)."""
 
+import psycopg
 import pyarrow.parquet as pq
 import pytest
 
 from runners.flink import flink_options
 from tests.fixtures.flink import flink_cluster, require_flink_setup, rest  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
                                          dead_letter_reasons, results,
                                          run_bounded, streaming_pipeline,
@@ -31,17 +33,28 @@ def local_runner_output(tmp_path_factory):
 
 
 def test_bounded_sample_on_flink_local_equals_the_local_runner(
-    tmp_path, local_runner_output):
+    tmp_path, local_runner_output, postgres_database):  # noqa: F811
   require_flink_setup()
   out = tmp_path / 'flink'
   proc = run_bounded('--input', SAMPLE, '--output', str(out),
-                     *flink_options.local_args())
+                     '--sink', postgres_database, *flink_options.local_args())
   for name in ('sales_by_category.parquet', 'top_products.parquet'):
     assert parquet(out / name) == parquet(local_runner_output / name)
   assert sorted((out / 'dead_letters.jsonl').read_text().splitlines()) == (
       sorted((local_runner_output / 'dead_letters.jsonl').read_text()
              .splitlines()))
   assert 'records read      3000' in proc.stdout
+  # the PostgreSQL sink works the same from Flink
+  with psycopg.connect(postgres_database) as conn:
+    stored = sorted(conn.execute(
+        'SELECT window_start, category, orders, units, revenue_usd, '
+        'distinct_customers FROM sales_by_category').fetchall())
+  local = sorted(
+      (r['window_start'], r['category'], r['orders'], r['units'],
+       r['revenue_usd'], r['distinct_customers'])
+      for r in pq.read_table(
+          local_runner_output / 'sales_by_category.parquet').to_pylist())
+  assert stored == local
 
 
 def test_streaming_from_kafka_on_flink_converges_to_the_bounded_run(
