@@ -107,17 +107,3 @@ class ApplyWindowPolicy(beam.PTransform):
         trigger=policy.trigger_fn(),
         accumulation_mode=mode,
         allowed_lateness=policy.effective_lateness_seconds())
-
-
-def describe(policy: WindowPolicy) -> str:
-  """One line for logs and the run summary."""
-  shape = {FIXED: f'fixed {policy.size_seconds}s',
-           SLIDING: f'sliding {policy.size_seconds}s every '
-                    f'{policy.period_seconds}s',
-           SESSIONS: f'sessions per customer, gap {policy.gap_seconds}s'}
-  if policy.bounded:
-    return f'{shape[policy.kind]}, one on-time pane per window (bounded)'
-  return (f'{shape[policy.kind]}, early every {policy.early_firing_seconds}s, '
-          f'late per element, lateness {policy.allowed_lateness_seconds}s, '
-          f'{policy.accumulation}')
-

@@ -13,7 +13,8 @@
 * dead_letters  -> ``<topic>.dead_letters``  key ``<source>|<partition>|<position>``
 
 Values are JSON objects with the row's fields; Decimals are strings rounded
-to cents (ROUND_HALF_UP), times are epoch ms. Keys carry the row's identity
+to cents (ROUND_HALF_UP); times are epoch ms, and result rows also carry
+window_start/window_end as ISO-8601 UTC. Keys carry the row's identity
 (window and dimension), so a compacted topic keeps the latest pane of each
 row and consumers can upsert on the key; ``pane_index`` in the value lets a
 consumer refuse an older pane that arrives after a newer one.
@@ -28,35 +29,16 @@ from __future__ import annotations
 
 import json
 import logging
-from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 import apache_beam as beam
 
+from transforms.sinks.rows import dead_letter_dict, json_ready
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sources.kafka_source import check_no_literal_secrets
 from transforms.sources.kafka_source import resolve_client_config
 
 _LOG = logging.getLogger(__name__)
-
-_CENT = Decimal('0.01')
-
-
-def money(value: Any) -> Optional[str]:
-  """A Decimal (or number) as a string rounded to cents, HALF_UP."""
-  if value is None:
-    return None
-  if not isinstance(value, Decimal):
-    value = Decimal(str(value))
-  return str(value.quantize(_CENT, rounding=ROUND_HALF_UP))
-
-
-def _row_dict(row) -> Dict[str, Any]:
-  out = {}
-  for k, v in row._asdict().items():
-    out[k] = money(v) if isinstance(v, Decimal) else v
-  return out
-
 
 def result_key(row: CategoryResult) -> str:
   return '%d|%d|%s|%s' % (
@@ -83,7 +65,9 @@ def encode_row(row) -> tuple:
     key = dead_letter_key(row)
   else:
     raise TypeError('cannot write %r to Kafka' % type(row))
-  value = json.dumps(_row_dict(row), sort_keys=True, separators=(',', ':'))
+  body = (dead_letter_dict(row) if isinstance(row, DeadLetter) else
+          json_ready(row))
+  value = json.dumps(body, sort_keys=True, separators=(',', ':'))
   return key.encode('utf-8'), value.encode('utf-8')
 
 
