@@ -163,15 +163,22 @@ start() {
     log "starting (pid $!, log $LOGFILE)"
   fi
   local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
+  local pid
+  pid="$(cat "$PIDFILE")"
   until healthy; do
-    if ! pid_alive; then
+    # Only that the process exists: right after the fork its command line
+    # may still read `setsid`, before it becomes the JVM.
+    if ! kill -0 "$pid" 2>/dev/null; then
       log "broker exited during start; last lines of its output:"
       tail -n 30 "$KAFKA_DATA_DIR/broker.out" "$LOGFILE" >&2 || true
       rm -f "$PIDFILE"
       exit 1
     fi
     if (( SECONDS >= deadline )); then
-      log "not healthy after ${KAFKA_START_TIMEOUT}s; see $LOGFILE"; exit 1
+      log "not healthy after ${KAFKA_START_TIMEOUT}s; stopping it; see $LOGFILE"
+      kill "$pid" 2>/dev/null || true
+      rm -f "$PIDFILE"
+      exit 1
     fi
     sleep 0.3
   done
