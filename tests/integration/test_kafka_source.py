@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from decimal import Decimal
 
@@ -20,7 +19,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import window
 
-from tests.fixtures.prism import prism_streaming_args
+from tests.fixtures.collect import (AppendJson, read_lines, streaming_options,
+                                    wait_until)
 from tests.fixtures.kafka import kafka_broker, kafka_topic, kafka_topic_factory  # noqa: F401,E501  pylint: disable=unused-import
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks.kafka_sink import WriteToKafka
@@ -30,10 +30,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.integration]
 
 # 2026-11-02T00:00:00Z, the start of the sample data.
 T0 = 1793577600000
-
-
-def _streaming_options():
-  return PipelineOptions(prism_streaming_args())
 
 
 def _produce(bootstrap, topic, records):
@@ -68,52 +64,17 @@ def _committed(bootstrap, topic, group, partitions):
     c.close()
 
 
-class _AppendJson(beam.DoFn):
-  """Appends one JSON line per element (with its timestamp) to a file."""
-  _lock = threading.Lock()
-
-  def __init__(self, path):
-    self._path = path
-
-  def process(self, element, ts=beam.DoFn.TimestampParam,
-              win=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
-    row = {'value': element, 'ts_ms': ts.micros // 1000}
-    if isinstance(win, window.IntervalWindow):
-      row['window'] = [win.start.micros // 1000, win.end.micros // 1000]
-      row['timing'] = pane.timing
-    with self._lock, open(self._path, 'a', encoding='utf-8') as f:
-      f.write(json.dumps(row) + '\n')
-
-
-def _lines(path):
-  if not os.path.exists(path):
-    return []
-  with open(path, encoding='utf-8') as f:
-    return [json.loads(l) for l in f if l.strip()]
-
-
-def _wait(predicate, timeout_s, result=None):
-  deadline = time.monotonic() + timeout_s
-  while time.monotonic() < deadline:
-    if result is not None and str(result.state) in ('FAILED', 'CANCELLED'):
-      raise AssertionError('pipeline %s' % result.state)
-    if predicate():
-      return True
-    time.sleep(0.3)
-  return False
-
-
 def _record_fields(r):
   return [r.partition, r.position, r.payload.decode('utf-8', 'replace'),
           r.source_watermark_ms, r.transport_time_ms]
 
 
 def _run_collect(bootstrap, topic, group, out_path, **read_kwargs):
-  p = beam.Pipeline(options=_streaming_options())
+  p = beam.Pipeline(options=streaming_options())
   (p
    | ReadFromKafkaNative(bootstrap, topic, group, **read_kwargs)
    | beam.Map(_record_fields)
-   | beam.ParDo(_AppendJson(out_path)))
+   | beam.ParDo(AppendJson(out_path)))
   return p.run()
 
 
@@ -130,13 +91,13 @@ def test_streaming_reads_every_partition_exactly_once(
   result = _run_collect(kafka_broker.bootstrap, kafka_topic, 'g-' + kafka_topic,
                         out, idle_timeout_s=2)
   try:
-    assert _wait(lambda: len(_lines(out)) >= len(expected), 45, result), (
-        'read %d of %d' % (len(_lines(out)), len(expected)))
+    assert wait_until(lambda: len(read_lines(out)) >= len(expected), 45, result), (
+        'read %d of %d' % (len(read_lines(out)), len(expected)))
     time.sleep(2)  # anything read twice would show up now
   finally:
     result.cancel()
 
-  rows = _lines(out)
+  rows = read_lines(out)
   got = sorted((r['value'][0], r['value'][1]) for r in rows)
   assert got == expected  # every (partition, offset) once, nothing else
   for r in rows:
@@ -168,22 +129,22 @@ def test_idle_partitions_do_not_hold_back_the_watermark(
   _produce(kafka_broker.bootstrap, kafka_topic, records)
   out = str(tmp_path / 'windows.jsonl')
 
-  p = beam.Pipeline(options=_streaming_options())
+  p = beam.Pipeline(options=streaming_options())
   (p
    | ReadFromKafkaNative(kafka_broker.bootstrap, kafka_topic,
                          'g-' + kafka_topic, idle_timeout_s=2)
    | beam.WindowInto(window.FixedWindows(10))
    | beam.Map(lambda r: ('all', 1))
    | beam.CombinePerKey(sum)
-   | beam.ParDo(_AppendJson(out)))
+   | beam.ParDo(AppendJson(out)))
   result = p.run()
   try:
-    assert _wait(
-        lambda: any(r['window'][0] == T0 for r in _lines(out)), 45, result), (
-            'window [T0, T0+10s) never closed: %s' % _lines(out))
+    assert wait_until(
+        lambda: any(r['window'][0] == T0 for r in read_lines(out)), 45, result), (
+            'window [T0, T0+10s) never closed: %s' % read_lines(out))
   finally:
     result.cancel()
-  first = [r for r in _lines(out) if r['window'][0] == T0]
+  first = [r for r in read_lines(out) if r['window'][0] == T0]
   assert first[0]['value'] == ['all', 5]
   assert first[0]['timing'] == beam.utils.windowed_value.PaneInfoTiming.ON_TIME
 
@@ -250,15 +211,15 @@ def test_restart_resumes_from_committed_offsets(
   out1 = str(tmp_path / 'run1.jsonl')
   result = _run_collect(bootstrap, kafka_topic, group, out1)
   try:
-    assert _wait(lambda: len(_lines(out1)) >= 15, 40, result)
+    assert wait_until(lambda: len(read_lines(out1)) >= 15, 40, result)
     # Offsets are committed by the bundle finalizer shortly after.
-    assert _wait(
+    assert wait_until(
         lambda: _committed(bootstrap, kafka_topic, group, 3) == {
             0: 5, 1: 5, 2: 5}, 20, result), _committed(
                 bootstrap, kafka_topic, group, 3)
   finally:
     result.cancel()
-  assert sorted((r['value'][0], r['value'][1]) for r in _lines(out1)) == first
+  assert sorted((r['value'][0], r['value'][1]) for r in read_lines(out1)) == first
 
   second = _produce(bootstrap, kafka_topic,
                     [(i % 3, {'order_id': 'b%d' % i, 'event_time': T0 + i})
@@ -266,14 +227,14 @@ def test_restart_resumes_from_committed_offsets(
   out2 = str(tmp_path / 'run2.jsonl')
   result = _run_collect(bootstrap, kafka_topic, group, out2)
   try:
-    assert _wait(lambda: len(_lines(out2)) >= 6, 40, result)
+    assert wait_until(lambda: len(read_lines(out2)) >= 6, 40, result)
     time.sleep(2)  # a re-read of committed records would show up now
   finally:
     result.cancel()
-  got = sorted((r['value'][0], r['value'][1]) for r in _lines(out2))
+  got = sorted((r['value'][0], r['value'][1]) for r in read_lines(out2))
   assert got == second
   assert all(json.loads(r['value'][2])['order_id'].startswith('b')
-             for r in _lines(out2))
+             for r in read_lines(out2))
 
 
 def test_sink_writes_keyed_json_rows(kafka_broker, kafka_topic_factory):

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import threading
 import time
 from decimal import Decimal
 
@@ -21,7 +20,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import window
 
 from runners.local import prism_binary
-from tests.fixtures.prism import prism_streaming_args
+from tests.fixtures.collect import (AppendJson, read_lines, streaming_options,
+                                    wait_until)
 from tests.integration.streaming import (WINDOW_FLAGS, cli, dead_letter_reasons,
                                          results, top_products)
 from runners.pubsub.admin import (bounded_shuffle, create_subscription,
@@ -39,51 +39,12 @@ SAMPLE = os.path.join(ROOT, 'data', 'sample', 'orders.jsonl')
 # 2026-11-02T00:00:00Z, the start of the sample data.
 T0 = 1793577600000
 
-def _streaming_options():
-  return PipelineOptions(prism_streaming_args())
-
-
-class _AppendJson(beam.DoFn):
-  """Appends one JSON line per element (with its timestamp) to a file."""
-  _lock = threading.Lock()
-
-  def __init__(self, path):
-    self._path = path
-
-  def process(self, element, ts=beam.DoFn.TimestampParam,
-              win=beam.DoFn.WindowParam, pane=beam.DoFn.PaneInfoParam):
-    row = {'value': element, 'ts_ms': ts.micros // 1000}
-    if isinstance(win, window.IntervalWindow):
-      row['window'] = [win.start.micros // 1000, win.end.micros // 1000]
-      row['timing'] = pane.timing
-    with self._lock, open(self._path, 'a', encoding='utf-8') as f:
-      f.write(json.dumps(row) + '\n')
-
-
-def _lines(path):
-  if not os.path.exists(path):
-    return []
-  with open(path, encoding='utf-8') as f:
-    return [json.loads(line) for line in f if line.strip()]
-
-
-def _wait(predicate, timeout_s, result=None):
-  deadline = time.monotonic() + timeout_s
-  while time.monotonic() < deadline:
-    if result is not None and str(result.state) in ('FAILED', 'CANCELLED'):
-      raise AssertionError(f'pipeline {result.state}')
-    if predicate():
-      return True
-    time.sleep(0.3)
-  return False
-
-
 def _record_fields(r):
   return [r.source, r.position, r.payload.decode('utf-8', 'replace'),
           r.source_watermark_ms, r.transport_time_ms]
 
 
-def _publish_lines(topic, lines, attributes=None):
+def _publishread_lines(topic, lines, attributes=None):
   from google.cloud import pubsub_v1
   publisher = pubsub_v1.PublisherClient()
   futures = [
@@ -108,23 +69,23 @@ def test_reads_every_message_once_at_event_time_and_acks_it(
   lines += ['{"order_id": "bad", "event_time": "yesterday"}',
             'not json at all']
   before_ms = int(time.time() * 1000) - 5000
-  ids = _publish_lines(topic, lines)
+  ids = _publishread_lines(topic, lines)
   out = str(tmp_path / 'out.jsonl')
 
-  p = beam.Pipeline(options=_streaming_options())
+  p = beam.Pipeline(options=streaming_options())
   _ = (p
        | ReadFromPubSubNative(subscription=sub, idle_timeout_s=2)
        | beam.Map(_record_fields)
-       | beam.ParDo(_AppendJson(out)))
+       | beam.ParDo(AppendJson(out)))
   result = p.run()
   try:
-    assert _wait(lambda: len(_lines(out)) >= len(lines), 60, result), (
-        f'read {len(_lines(out))} of {len(lines)}')
+    assert wait_until(lambda: len(read_lines(out)) >= len(lines), 60, result), (
+        f'read {len(read_lines(out))} of {len(lines)}')
     time.sleep(3)  # anything read twice would show up now; acks go out
   finally:
     result.cancel()
 
-  rows = _lines(out)
+  rows = read_lines(out)
   positions = sorted(r['value'][1] for r in rows)
   assert positions == sorted(int(i.lstrip('m')) for i in ids)  # once each
   for r in rows:
@@ -148,21 +109,21 @@ def test_event_time_from_a_message_attribute(pubsub_names, tmp_path):
   lines = [json.dumps({'order_id': f'o{i}', 'event_time': 'garbage'})
            for i in range(10)]
   attrs = [{'ts': str(T0 + i * 60000)} for i in range(10)]
-  _publish_lines(topic, lines, attrs)
+  _publishread_lines(topic, lines, attrs)
   out = str(tmp_path / 'out.jsonl')
 
-  p = beam.Pipeline(options=_streaming_options())
+  p = beam.Pipeline(options=streaming_options())
   _ = (p
        | ReadFromPubSubNative(subscription=sub, event_time='transport',
                               timestamp_attribute='ts', idle_timeout_s=2)
        | beam.Map(_record_fields)
-       | beam.ParDo(_AppendJson(out)))
+       | beam.ParDo(AppendJson(out)))
   result = p.run()
   try:
-    assert _wait(lambda: len(_lines(out)) >= 10, 60, result)
+    assert wait_until(lambda: len(read_lines(out)) >= 10, 60, result)
   finally:
     result.cancel()
-  got = sorted((r['ts_ms'], r['value'][4]) for r in _lines(out))
+  got = sorted((r['ts_ms'], r['value'][4]) for r in read_lines(out))
   assert got == [(T0 + i * 60000, T0 + i * 60000) for i in range(10)]
 
 
@@ -173,24 +134,24 @@ def test_an_idle_subscription_does_not_hold_back_the_watermark(
   # close (ON_TIME) because the idle rule lets the watermark follow the
   # clock after 2 s without messages.
   topic, sub = pubsub_names()
-  _publish_lines(topic, [
+  _publishread_lines(topic, [
       json.dumps({'order_id': f'o{i}', 'event_time': T0 + i * 1000})
       for i in range(5)
   ])
   out = str(tmp_path / 'windows.jsonl')
-  p = beam.Pipeline(options=_streaming_options())
+  p = beam.Pipeline(options=streaming_options())
   _ = (p
        | ReadFromPubSubNative(subscription=sub, idle_timeout_s=2)
        | beam.WindowInto(window.FixedWindows(10))
        | beam.Map(lambda r: ('all', 1))
        | beam.CombinePerKey(sum)
-       | beam.ParDo(_AppendJson(out)))
+       | beam.ParDo(AppendJson(out)))
   result = p.run()
   try:
-    assert _wait(lambda: _lines(out), 60, result), 'the window never closed'
+    assert wait_until(lambda: read_lines(out), 60, result), 'the window never closed'
   finally:
     result.cancel()
-  rows = _lines(out)
+  rows = read_lines(out)
   assert rows[0]['value'] == ['all', 5]
   assert rows[0]['window'] == [T0, T0 + 10000]
   assert rows[0]['timing'] == 1  # PaneInfoTiming.ON_TIME
@@ -203,8 +164,8 @@ def test_reading_a_topic_creates_a_subscription(pubsub_names, tmp_path):
   assert source.subscription.startswith(
       topic.replace('/topics/', '/subscriptions/') + '-sales-')
   out = str(tmp_path / 'out.jsonl')
-  p = beam.Pipeline(options=_streaming_options())
-  _ = (p | source | beam.Map(_record_fields) | beam.ParDo(_AppendJson(out)))
+  p = beam.Pipeline(options=streaming_options())
+  _ = (p | source | beam.Map(_record_fields) | beam.ParDo(AppendJson(out)))
   result = p.run()
   try:
     from google.api_core import exceptions
@@ -217,14 +178,14 @@ def test_reading_a_topic_creates_a_subscription(pubsub_names, tmp_path):
         return True
       except exceptions.NotFound:
         return False
-    assert _wait(exists, 60, result), 'no subscription was created'
+    assert wait_until(exists, 60, result), 'no subscription was created'
     client.close()
     # Only messages published after the subscription exists are read.
-    _publish_lines(topic, [json.dumps({'order_id': 'o1', 'event_time': T0})])
-    assert _wait(lambda: _lines(out), 30, result)
+    _publishread_lines(topic, [json.dumps({'order_id': 'o1', 'event_time': T0})])
+    assert wait_until(lambda: read_lines(out), 30, result)
   finally:
     result.cancel()
-  [row] = _lines(out)
+  [row] = read_lines(out)
   assert row['value'][0] == source.subscription
   assert row['ts_ms'] == T0
 
