@@ -501,9 +501,21 @@ def _write_top_products(cursor, d: Dialect, buffer: Buffer, now,
 class Store:
   """One connection to one database; implemented per database.
 
-  Must be picklable before ``open()`` (it travels inside a DoFn).
+  Must be picklable before ``open()`` (it travels inside a DoFn); the open
+  connection, ``_conn``, is never pickled or copied.
   """
   dialect: Dialect
+  _conn: Any = None
+
+  def __getstate__(self):
+    state = dict(self.__dict__)
+    state['_conn'] = None
+    return state
+
+  def __copy__(self):
+    clone = type(self).__new__(type(self))
+    clone.__dict__.update(self.__getstate__())
+    return clone
 
   def describe(self) -> str:
     """Where this store writes, safe to log (never a password)."""

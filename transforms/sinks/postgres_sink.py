@@ -188,16 +188,6 @@ class PostgresStore(database.Store):
     self.connect_timeout_s = connect_timeout_s
     self._conn = None
 
-  def __getstate__(self):
-    state = dict(self.__dict__)
-    state['_conn'] = None
-    return state
-
-  def __copy__(self):
-    clone = type(self).__new__(type(self))
-    clone.__dict__.update(self.__getstate__())
-    return clone
-
   def describe(self) -> str:
     return describe_conninfo(self.conninfo)
 

@@ -102,16 +102,6 @@ class SQLiteStore(database.Store):
     self.max_delay_s = max_delay_s
     self._conn: Optional[sqlite3.Connection] = None
 
-  def __getstate__(self):
-    state = dict(self.__dict__)
-    state['_conn'] = None
-    return state
-
-  def __copy__(self):
-    clone = type(self).__new__(type(self))
-    clone.__dict__.update(self.__getstate__())
-    return clone
-
   def describe(self) -> str:
     return f'sqlite:///{self.path}'
 
