@@ -28,11 +28,11 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import random
 import sys
 import time
 from typing import List, Optional, Tuple
 
+from tools.shuffle import bounded_shuffle
 from transforms.sources.kafka_source import parse_event_time_ms
 from transforms.sources.kafka_source import resolve_client_config
 
@@ -66,37 +66,6 @@ def read_events(path: str) -> List[Tuple[Optional[int], Optional[str], str]]:
       t, key = _line_info(line)
       events.append((t, key, line))
   return events
-
-
-def bounded_shuffle(events, shuffle_seconds: float, seed: Optional[int]):
-  """Sort by event time, then shuffle inside S-second event-time buckets.
-
-  Lines without an event time take the event time of the line before them
-  in the file (or the first known time) so they travel with their
-  neighbours.
-  """
-  if shuffle_seconds <= 0:
-    return list(events)
-  rng = random.Random(seed)
-  first_known = next((t for t, _, _ in events if t is not None), 0)
-  keyed = []
-  last = first_known
-  for i, (t, k, line) in enumerate(events):
-    eff = t if t is not None else last
-    last = eff
-    keyed.append((eff, i, (t, k, line)))
-  keyed.sort(key=lambda x: (x[0], x[1]))
-  span_ms = int(shuffle_seconds * 1000)
-  out, bucket, bucket_start = [], [], None
-  for eff, _, ev in keyed:
-    if bucket_start is None or eff - bucket_start >= span_ms:
-      rng.shuffle(bucket)
-      out.extend(bucket)
-      bucket, bucket_start = [], eff
-    bucket.append(ev)
-  rng.shuffle(bucket)
-  out.extend(bucket)
-  return out
 
 
 def ensure_topic(bootstrap: str, topic: str, partitions: int,

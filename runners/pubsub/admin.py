@@ -25,11 +25,11 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import random
 import sys
 import time
 from typing import List, Optional, Tuple
 
+from tools.shuffle import bounded_shuffle
 from transforms.sources.pubsub_source import payload_event_time_ms
 
 Event = Tuple[Optional[int], str]
@@ -44,31 +44,6 @@ def read_events(path: str) -> List[Event]:
       if line.strip():
         events.append((payload_event_time_ms(line.encode('utf-8')), line))
   return events
-
-
-def bounded_shuffle(events: List[Event], shuffle_seconds: float,
-                    seed: Optional[int]) -> List[Event]:
-  """Sort by event time, then shuffle inside S-second event-time spans."""
-  if shuffle_seconds <= 0:
-    return list(events)
-  rng = random.Random(seed)
-  last = next((t for t, _ in events if t is not None), 0)
-  keyed = []
-  for i, (t, line) in enumerate(events):
-    last = t if t is not None else last
-    keyed.append((last, i, (t, line)))
-  keyed.sort(key=lambda x: (x[0], x[1]))
-  span = int(shuffle_seconds * 1000)
-  out, bucket, start = [], [], None
-  for eff, _, ev in keyed:
-    if start is None or eff - start >= span:
-      rng.shuffle(bucket)
-      out.extend(bucket)
-      bucket, start = [], eff
-    bucket.append(ev)
-  rng.shuffle(bucket)
-  out.extend(bucket)
-  return out
 
 
 def create_topic(topic: str) -> None:
