@@ -27,7 +27,8 @@ scale). Rows whose exact revenue does not fit that type are kept as Python
 from __future__ import annotations
 
 import decimal
-from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (Any, Dict, Iterable, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 import numpy as np
 import orjson
@@ -112,12 +113,18 @@ def decode_jsonl(data: bytes, first_line: int
   lines = data.split(b'\n')
   if lines and not lines[-1]:
     lines.pop()
+  return _decode_numbered(enumerate(lines, start=first_line))
+
+
+def _decode_numbered(numbered: Iterable[Tuple[int, bytes]]
+                     ) -> Tuple[List[Any], List[int], List[bytes]]:
+  """(line number, raw line) pairs -> (objects, line numbers, raw lines)."""
   loads = orjson.loads
   error = orjson.JSONDecodeError
   objs: List[Any] = []
   numbers: List[int] = []
   raws: List[bytes] = []
-  for i, line in enumerate(lines):
+  for number, line in numbered:
     try:
       obj = loads(line)
     except error:
@@ -125,7 +132,7 @@ def decode_jsonl(data: bytes, first_line: int
         continue
       obj = _SLOW
     objs.append(obj)
-    numbers.append(first_line + i)
+    numbers.append(number)
     raws.append(line)
   return objs, numbers, raws
 
@@ -719,22 +726,8 @@ def check_jsonl_bytes(data: bytes, first_line: int, source: str,
   slow = np.ones(n, bool)
   slow[ok_rows] = False
   slow_idx = np.flatnonzero(slow)
-  loads = orjson.loads
-  error = orjson.JSONDecodeError
-  objs: List[Any] = []
-  numbers: List[int] = []
-  raws: List[bytes] = []
-  for i in slow_idx.tolist():
-    line = data[starts[i]:ends[i]]
-    try:
-      obj = loads(line)
-    except error:
-      if not line.strip():
-        continue
-      obj = _SLOW
-    objs.append(obj)
-    numbers.append(first_line + i)
-    raws.append(line)
+  objs, numbers, raws = _decode_numbered(
+      (first_line + i, data[starts[i]:ends[i]]) for i in slow_idx.tolist())
   parts = []
   k = (np.int64(source_rank) << POSITION_BITS) | (
       ok_rows.astype(np.int64) + first_line)
