@@ -26,7 +26,7 @@ from apache_beam.runners.runner import PipelineState
 
 from pipelines.options import SalesConfig, SalesOptions, config_from_options
 from pipelines.sales import build_sales_graph
-from pipelines.wiring import SinkUrlError, sink_for_url, sinks_for, source_for
+from pipelines.wiring import SinkUrlError, sinks_for, source_for
 from runners.local import RunnerSetupError, resolve_runner_args
 from transforms.currency import ConfigFileError, load_fx_rates
 from transforms.enrich import load_catalog
@@ -121,7 +121,7 @@ def _pop_log_level(argv: List[str]) -> str:
 
 
 def preflight(config: SalesConfig) -> None:
-  """Checks inputs, reference files and sink URLs before building a graph."""
+  """Checks inputs and reference files before building a graph."""
   load_fx_rates(config.fx_rates)
   load_catalog(config.catalog)
   if config.source == 'files':
@@ -130,8 +130,6 @@ def preflight(config: SalesConfig) -> None:
         detect_format(path)
       if not os.access(path, os.R_OK) and '://' not in path:
         raise InputError(f'cannot read {path}: permission denied')
-  for url in config.sinks:
-    sink_for_url(url)
 
 
 @dataclasses.dataclass
@@ -303,18 +301,17 @@ def build_and_run(argv: List[str],
                   noise: Optional[RunNoiseFilter] = None) -> RunSummary:
   """Parses flags, builds the graph, runs it to the end (or Ctrl-C)."""
   check_flags(argv)
-  streaming = bool(PipelineOptions(argv).view_as(StandardOptions).streaming)
   try:
-    config = config_from_options(PipelineOptions(argv), streaming)
+    config = config_from_options(PipelineOptions(argv))
   except ValueError as e:
     raise UsageError(str(e)) from None
   preflight(config)
+  sinks = sinks_for(config)  # an unknown --sink URL fails here, before a run
   beam_args = resolve_runner_args(argv, config.bounded)
   options = PipelineOptions(beam_args)
   if not config.bounded:
     options.view_as(StandardOptions).streaming = True
   pipeline = beam.Pipeline(options=options)
-  sinks = sinks_for(config)
   build_graph = build_sales_graph
   if config.engine == 'arrow':
     from transforms.vectorized.graph import build_vectorized_graph
