@@ -14,6 +14,7 @@ exactly one final pane.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, List
 
 import apache_beam as beam
@@ -58,6 +59,11 @@ class WindowPolicy:
     """Sessions are per customer: the customer is part of every row's key."""
     return self.kind == SESSIONS
 
+  @functools.cached_property
+  def _window_fn(self) -> window.WindowFn:
+    # Built once: the lateness check asks for it for every streamed record.
+    return self.window_fn()
+
   def window_fn(self) -> window.WindowFn:
     if self.kind == FIXED:
       return window.FixedWindows(self.size_seconds)
@@ -84,7 +90,7 @@ class WindowPolicy:
     ending window is the first to go. (Sessions: the element's own proto
     window [t, t + gap), which is what a runner checks before merging.)
     """
-    windows: List[Any] = self.window_fn().assign(
+    windows: List[Any] = self._window_fn.assign(
         window.WindowFn.AssignContext(event_time_ms / 1000.0))
     end_ms = min(int(w.end.micros // 1000) for w in windows)
     return end_ms + self.effective_lateness_seconds() * 1000
