@@ -57,11 +57,17 @@ start() {
   : >"$LOGFILE"
   # setsid: the emulator outlives this shell and is not hit by its Ctrl-C.
   setsid "$bin" -host 127.0.0.1 -port "$PUBSUB_PORT" >>"$LOGFILE" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
+  local pid=$!
+  echo "$pid" >"$PIDFILE"
   local waited=0
   while ! port_open; do
-    if ! pid_alive; then
-      log "exited during start; log: $LOGFILE"
+    # kill -0, not pid_alive: until the forked child has exec'd the binary its
+    # command line is still this script's, which pid_alive would read as
+    # "exited" (the likely cause of a CI start failure with an empty log).
+    if ! kill -0 "$pid" 2>/dev/null; then
+      local rc=0
+      wait "$pid" || rc=$?
+      log "exited during start (exit status $rc); log: $LOGFILE"
       tail -n 20 "$LOGFILE" >&2 || true
       rm -f "$PIDFILE"
       exit 1
