@@ -23,6 +23,7 @@ def source_for(config: SalesConfig) -> beam.PTransform:
     return ReadOrderFiles(config.inputs, config.input_format)
   if config.source == 'kafka':
     from transforms.sources.kafka_source import ReadFromKafkaNative
+    from transforms.vectorized.streaming import arrow_streaming_applies
     return ReadFromKafkaNative(
         bootstrap_servers=config.kafka_bootstrap_servers,
         topic=config.kafka_topic,
@@ -32,7 +33,8 @@ def source_for(config: SalesConfig) -> beam.PTransform:
         event_time='kafka' if config.event_time_from == 'transport' else
         'payload',
         idle_timeout_s=config.kafka_idle_timeout_seconds,
-        ignore_committed=config.generation > 0)
+        ignore_committed=config.generation > 0,
+        emit_batches=arrow_streaming_applies(config))
   if config.source == 'pubsub':
     from transforms.sources.pubsub_source import (ReadFromPubSubDataflow,
                                                   ReadFromPubSubNative)

@@ -59,34 +59,47 @@ class CatalogSideInput(beam.PTransform):
             | 'LoadCatalog' >> beam.Map(load_catalog))
 
 
-class _RefreshingJoinFn(beam.DoFn):
-  """Holds the catalog itself and re-reads it every `refresh_seconds`.
+class RefreshingCatalog:
+  """A catalog a streaming DoFn holds itself, re-read every
+  `refresh_seconds` (0: never) when `refresh()` is called (at bundle start).
 
   A refreshing side input in the global window is the textbook pattern, but
   Prism 2.77 refuses triggered global-window side inputs
-  (apache/beam#31438), so a streaming run keeps the catalog here instead.
+  (apache/beam#31438), so streaming steps keep the catalog instead.
   A failed re-read keeps the previous catalog and logs why.
   """
 
   def __init__(self, path: str, refresh_seconds: float) -> None:
     self._path = path
     self._refresh_seconds = refresh_seconds
-    self._catalog: Catalog = {}
-    self._loaded_at = 0.0
-
-  def setup(self) -> None:
-    self._catalog = load_catalog(self._path)
+    self.catalog: Catalog = load_catalog(path)
     self._loaded_at = time.monotonic()
 
-  def start_bundle(self) -> None:
+  def refresh(self) -> Catalog:
     if (self._refresh_seconds > 0 and
         time.monotonic() - self._loaded_at >= self._refresh_seconds):
       try:
-        self._catalog = load_catalog(self._path)
+        self.catalog = load_catalog(self._path)
       except ConfigFileError as e:
         _LOG.warning('catalog refresh failed, keeping the previous one: %s',
                      e)
       self._loaded_at = time.monotonic()
+    return self.catalog
+
+
+class _RefreshingJoinFn(beam.DoFn):
+  """Joins with a RefreshingCatalog held by the DoFn."""
+
+  def __init__(self, path: str, refresh_seconds: float) -> None:
+    self._path = path
+    self._refresh_seconds = refresh_seconds
+    self._catalog: Catalog = {}
+
+  def setup(self) -> None:
+    self._source = RefreshingCatalog(self._path, self._refresh_seconds)
+
+  def start_bundle(self) -> None:
+    self._catalog = self._source.refresh()
 
   def process(self, order: EnrichedOrder) -> Iterable[EnrichedOrder]:
     yield _join(order, self._catalog)

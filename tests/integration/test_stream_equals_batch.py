@@ -20,8 +20,12 @@ from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prism, pytest.mark.integration]
 
+ENGINES = pytest.mark.parametrize('engine', ['records', 'arrow'])
+
+
+@ENGINES
 def test_streaming_from_kafka_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, engine):  # noqa: F811
   batch_db = bounded_db(tmp_path)
   expected = results(batch_db)
   assert expected
@@ -34,7 +38,7 @@ def test_streaming_from_kafka_converges_to_the_bounded_run(
   stream_db = str(tmp_path / 'stream.db')
   with streaming_pipeline(
       *kafka_stream_args(kafka_broker.bootstrap, topic, 'parity'),
-      '--sink', f'sqlite:///{stream_db}') as proc:
+      '--engine', engine, '--sink', f'sqlite:///{stream_db}') as proc:
     converged = wait_for(lambda: results(stream_db) == expected, 300, proc)
     got = results(stream_db)
     assert converged, (f'{len(set(got) ^ set(expected))} rows differ; '
@@ -61,8 +65,9 @@ def test_bounded_kafka_backfill_equals_the_file_run(
   assert 'records read      3000' in proc.stdout
 
 
+@ENGINES
 def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
-    tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, engine):  # noqa: F811
   """With the default lateness (1 h), orders sent after their windows have
   closed become `late` dead letters in the store, with their Kafka
   position, and change no window."""
@@ -80,6 +85,7 @@ def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
   runner = [a for i, a in enumerate(runner)
             if not (i and runner[i - 1] in WINDOW_FLAGS)]
   with streaming_pipeline(*runner, '--kafka_idle_timeout_seconds', '2',
+                          '--engine', engine,
                           '--sink', f'sqlite:///{db}') as proc:
     replay(str(on_time), topic, kafka_broker.bootstrap, partitions=2)
     # idle partitions follow the clock: the 2026-11-02 window closes on time

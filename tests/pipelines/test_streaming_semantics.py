@@ -6,17 +6,20 @@ panes, the late data and the dedupe state against DESIGN.md's rules. The
 expected figures are worked out by hand in the comments.
 """
 from decimal import Decimal
+
 import apache_beam as beam
+import pytest
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
-from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.test_stream import ElementEvent, TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from pipelines.sales import build_sales_graph
 from tests.helpers import config, order, raw
 from transforms.dedupe import DeduplicateOrders
-from transforms.records import ALL_CATEGORIES, Order
+from transforms.records import ALL_CATEGORIES, Order, RawBatch
+from transforms.vectorized.streaming import build_vectorized_streaming_graph
 
 STREAMING = ('--streaming', '--catalog_refresh_seconds=0')
 
@@ -29,15 +32,44 @@ def event(order_id: str, t_s: float, watermark_s: float, position: int,
   return TimestampedValue(record, t_s)
 
 
-def run_graph(stream: TestStream, expected_totals, expected_dead, flags=()):
+ENGINES = pytest.mark.parametrize('engine', ['records', 'arrow'])
+
+
+def as_batches(stream: TestStream) -> TestStream:
+  """The same test stream as the Kafka source emits it for the vectorized
+  engine: each add_elements step becomes one RawBatch of its records
+  (partition 0, offsets = positions), stamped at their earliest time."""
+  batched = TestStream()
+  for ev in stream._events:  # pylint: disable=protected-access
+    if isinstance(ev, ElementEvent):
+      recs = [tv.value for tv in ev.timestamped_values]
+      batch = RawBatch(
+          recs[0].source, 0, [r.position for r in recs],
+          [r.payload.encode() if isinstance(r.payload, str) else r.payload
+           for r in recs],
+          [r.source_watermark_ms for r in recs], [None] * len(recs))
+      ts = min(tv.timestamp for tv in ev.timestamped_values)
+      batched._events.append(ElementEvent([TimestampedValue(batch, ts)]))  # pylint: disable=protected-access
+    else:
+      batched._events.append(ev)  # pylint: disable=protected-access
+  return batched
+
+
+def run_graph(stream: TestStream, expected_totals, expected_dead, flags=(),
+              engine: str = 'records'):
   """Runs the graph, asserts its total rows and dead letters, returns counters.
 
   A total row is (window_start_ms, customer_id, timing, index, orders,
-  revenue_usd); a dead letter is (reason, position).
+  revenue_usd); a dead letter is (reason, position). engine='arrow' runs
+  the vectorized streaming graph on the same records in batches.
   """
   cfg = config(STREAMING + tuple(flags), streaming=True)
   pipeline = beam.Pipeline(options=PipelineOptions(['--streaming']))
-  outputs = build_sales_graph(pipeline, cfg, stream)
+  if engine == 'arrow':
+    outputs = build_vectorized_streaming_graph(pipeline, cfg,
+                                               as_batches(stream))
+  else:
+    outputs = build_sales_graph(pipeline, cfg, stream)
   rows = (outputs['results']
           | 'Totals' >> beam.Filter(lambda r: r.category == ALL_CATEGORIES)
           | 'TotalFields' >> beam.Map(lambda r: (
@@ -56,7 +88,8 @@ def run_graph(stream: TestStream, expected_totals, expected_dead, flags=()):
   return counters
 
 
-def test_early_on_time_and_late_panes_accumulate_and_too_late_is_counted():
+@ENGINES
+def test_early_on_time_and_late_panes_accumulate_and_too_late_is_counted(engine):
   stream = (TestStream()
             .advance_watermark_to(0)
             .add_elements([event('a', 10, 0, 1), event('b', 20, 0, 2)])
@@ -73,7 +106,7 @@ def test_early_on_time_and_late_panes_accumulate_and_too_late_is_counted():
       (0, '', 'EARLY', 0, 2, Decimal('42.00')),
       (0, '', 'ON_TIME', 1, 3, Decimal('63.00')),
       (0, '', 'LATE', 2, 4, Decimal('84.00')),
-  ], [('late', 5)])
+  ], [('late', 5)], engine=engine)
   # All 5 records are accounted for by the outputs themselves: 4 orders in
   # the last pane + 1 late dead letter. (The legacy DirectRunner that runs
   # TestStream reports counters of the first bundle only, so counters are
@@ -81,7 +114,8 @@ def test_early_on_time_and_late_panes_accumulate_and_too_late_is_counted():
   del counters
 
 
-def test_discarding_mode_panes_hold_only_new_orders():
+@ENGINES
+def test_discarding_mode_panes_hold_only_new_orders(engine):
   stream = (TestStream()
             .advance_watermark_to(0)
             .add_elements([event('a', 10, 0, 1), event('b', 20, 0, 2)])
@@ -91,17 +125,18 @@ def test_discarding_mode_panes_hold_only_new_orders():
             .advance_watermark_to_infinity())
   run_graph(stream, [(0, '', 'EARLY', 0, 2, Decimal('42.00')),
                      (0, '', 'ON_TIME', 1, 1, Decimal('21.00'))], [],
-            ['--accumulation=discarding'])
+            ['--accumulation=discarding'], engine=engine)
 
 
-def test_duplicates_are_dropped_and_counted_in_streaming():
+@ENGINES
+def test_duplicates_are_dropped_and_counted_in_streaming(engine):
   stream = (TestStream()
             .advance_watermark_to(0)
             .add_elements([event('a', 10, 0, 1), event('a', 10, 0, 2),
                            event('b', 20, 0, 3), event('a', 10, 0, 4)])
             .advance_watermark_to_infinity())
   counters = run_graph(stream, [(0, '', 'ON_TIME', 0, 2, Decimal('42.00'))],
-                       [], ['--early_firing_seconds=0'])
+                       [], ['--early_firing_seconds=0'], engine=engine)
   assert counters['duplicates'] == 2
   # read (4) = valid (2) + dead letters (0) + duplicates (2)
   assert counters['records_read'] == 4
@@ -131,7 +166,8 @@ def test_dedupe_state_expires_after_its_time_to_live():
     assert_that(kept, equal_to([1, 3]))
 
 
-def test_sessions_are_per_customer_and_close_after_the_gap():
+@ENGINES
+def test_sessions_are_per_customer_and_close_after_the_gap(engine):
   # Gap 60 s. Customer c1: orders at 0 s and 30 s -> session [0, 90);
   # then 300 s -> a new session [300, 360). Customer c2 at 10 s -> [10, 70).
   stream = (TestStream()
@@ -149,4 +185,20 @@ def test_sessions_are_per_customer_and_close_after_the_gap():
       (10_000, 'c2', 'ON_TIME', 0, 1, Decimal('21.00')),
       (300_000, 'c1', 'ON_TIME', 0, 1, Decimal('21.00')),
   ], [], ['--window=sessions', '--session_gap_seconds=60',
-          '--early_firing_seconds=0'])
+          '--early_firing_seconds=0'], engine=engine)
+
+
+@ENGINES
+def test_the_graph_forgets_an_order_id_after_the_dedupe_ttl(engine):
+  # TTL 100 s from the first copy at t=0: the copy at t=50 is a duplicate;
+  # the watermark passes 150 s, so the copy at t=200 counts again: 2 orders
+  # of $21.00 in the hour window [0, 3600).
+  stream = (TestStream()
+            .advance_watermark_to(0)
+            .add_elements([event('x', 0, 0, 1), event('x', 50, 0, 2)])
+            .advance_watermark_to(150)
+            .add_elements([event('x', 200, 150, 3)])
+            .advance_watermark_to_infinity())
+  run_graph(stream, [(0, '', 'ON_TIME', 0, 2, Decimal('42.00'))], [],
+            ['--early_firing_seconds=0', '--dedupe_ttl_seconds=100'],
+            engine=engine)

@@ -13,7 +13,8 @@
 
 Windowing, triggers and row emission are the record path's own transforms,
 applied to partial aggregates; so a bounded run yields exactly the record
-path's rows. Unbounded runs and non-file sources use the record path.
+path's rows. Unbounded Kafka reads run the streaming variant
+(transforms/vectorized/streaming.py); other sources use the record path.
 
 What crosses a shuffle is bytes with a bytes coder, never pickled Arrow
 tables (a pickled slice carries its parent's whole buffers). B grows with
@@ -176,17 +177,8 @@ class _CheckChunkFn(beam.DoFn):
       yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
     for reason, count in reasons.items():
       Metrics.counter(METRICS_NAMESPACE, f'dead_letter:{reason}').inc(count)
-    for bucket, part in split_buckets(checked.table, self._buckets):
-      if checked.exotic:
-        used = sorted(set(pc.drop_null(part['exotic']).to_pylist()))
-        remap = {old: new for new, old in enumerate(used)}
-        exotic = [checked.exotic[i] for i in used]
-        part = part.set_column(
-            part.schema.get_field_index('exotic'), 'exotic',
-            pa.array([None if i is None else remap[i]
-                      for i in part['exotic'].to_pylist()], pa.int32()))
-      else:
-        exotic = []
+    for bucket, part, exotic in bucket_parts(checked.table, checked.exotic,
+                                             self._buckets):
       data = table_to_bytes(part, compress=not self._spill_dir)
       if self._spill_dir:
         name = FileSystems.join(self._spill_dir,
@@ -196,6 +188,43 @@ class _CheckChunkFn(beam.DoFn):
           f.write(data)
         data = _SPILLED + name.encode('utf-8')
       yield bucket, (data, pickle.dumps(exotic) if exotic else b'')
+
+
+def bucket_parts(table: pa.Table, exotic: Sequence[Any], buckets: int
+                 ) -> Iterable[Tuple[int, pa.Table, List[Any]]]:
+  """(bucket, rows, their exotic orders) per non-empty bucket of order_id;
+  each part's `exotic` column is renumbered into its own list."""
+  for bucket, part in split_buckets(table, buckets):
+    mine: List[Any] = []
+    if exotic:
+      used = sorted(set(pc.drop_null(part['exotic']).to_pylist()))
+      remap = {old: new for new, old in enumerate(used)}
+      mine = [exotic[i] for i in used]
+      part = part.set_column(
+          part.schema.get_field_index('exotic'), 'exotic',
+          pa.array([None if i is None else remap[i]
+                    for i in part['exotic'].to_pylist()], pa.int32()))
+    yield bucket, part, mine
+
+
+def unit_partials(table: pa.Table, exotic: Sequence[Any], catalog: Dict,
+                  policy) -> Iterable[window.TimestampedValue]:
+  """Deduplicated rows -> (scope, partial) per time unit, stamped at the
+  unit's start: a Partial for fixed and sliding windows, a SalesSummary for
+  sessions and exotic rows (aggregate.partial_tables/partial_summaries)."""
+  if policy.kind != SESSIONS:
+    if exotic:
+      is_exotic = pc.is_valid(table['exotic'])
+      for unit, scope, summary in partial_summaries(
+          table.filter(is_exotic), exotic, catalog, policy):
+        yield window.TimestampedValue((scope, summary), unit / 1000.0)
+      table = table.filter(pc.invert(is_exotic))
+    for unit, partial in partial_tables(table, catalog, policy):
+      yield window.TimestampedValue(('', partial), unit / 1000.0)
+    return
+  for unit, scope, summary in partial_summaries(table, exotic, catalog,
+                                                policy):
+    yield window.TimestampedValue((scope, summary), unit / 1000.0)
 
 
 _SPILLED = b'spilled:'
@@ -261,19 +290,7 @@ class _DedupeAndSummarizeFn(beam.DoFn):
     table, dropped = keep_first_seen(table)
     if dropped:
       self._duplicates.inc(dropped)
-    if self._policy.kind != SESSIONS:
-      if exotic:
-        is_exotic = pc.is_valid(table['exotic'])
-        for unit, scope, summary in partial_summaries(
-            table.filter(is_exotic), exotic, catalog, self._policy):
-          yield window.TimestampedValue((scope, summary), unit / 1000.0)
-        table = table.filter(pc.invert(is_exotic))
-      for unit, partial in partial_tables(table, catalog, self._policy):
-        yield window.TimestampedValue(('', partial), unit / 1000.0)
-      return
-    for unit, scope, summary in partial_summaries(table, exotic, catalog,
-                                                  self._policy):
-      yield window.TimestampedValue((scope, summary), unit / 1000.0)
+    yield from unit_partials(table, exotic, catalog, self._policy)
 
 
 class MergeSummariesFn(beam.CombineFn):
@@ -390,6 +407,10 @@ def build_vectorized_graph(pipeline: beam.Pipeline, config: SalesConfig,
   the runner runs in this process, whose shuffle is held in memory; other
   runners' shuffles spill to disk by themselves).
   """
+  from transforms.vectorized.streaming import (
+      arrow_streaming_applies, build_vectorized_streaming_graph)
+  if arrow_streaming_applies(config):
+    return build_vectorized_streaming_graph(pipeline, config, source, sinks)
   if config.source != 'files' or not config.bounded or (
       config.event_time_from != 'payload'):
     from pipelines.sales import build_sales_graph
