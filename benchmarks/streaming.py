@@ -440,12 +440,15 @@ def run_one(runner: str, beam_args: List[str], broker, args,
   backlog = make_backlog(args.events, args.seed, span_s=120)
   gen_s = time.monotonic() - t
   prod = producer(broker.bootstrap)
-  t = time.monotonic()
-  produce_all(prod, topic, backlog)
-  result['produce_backlog_s'] = round(time.monotonic() - t, 2)
-  print(f'[{runner}] generated {args.events} events in {gen_s:.1f}s, '
-        f'produced in {result["produce_backlog_s"]}s', flush=True)
-  del backlog
+  result['load'] = args.load
+  if args.load == 'backlog':
+    t = time.monotonic()
+    produce_all(prod, topic, backlog)
+    result['produce_backlog_s'] = round(time.monotonic() - t, 2)
+    print(f'[{runner}] generated {args.events} events in {gen_s:.1f}s, '
+          f'produced in {result["produce_backlog_s"]}s', flush=True)
+    backlog = None
+  args.live_backlog = backlog
 
   pipeline_args = [
       '--source', 'kafka', '--streaming',
@@ -513,6 +516,9 @@ def _tail(path: str, n: int = 1500) -> str:
 
 def _measure(runner, proc, sampler, broker, prod, topic, tag, args, launched,
              kafka_pids, err_path) -> Dict[str, Any]:
+  if args.load == 'live':
+    return _measure_live(runner, proc, sampler, prod, topic, tag, args,
+                         launched, kafka_pids, err_path)
   n = args.events
   deadline = time.monotonic() + args.timeout
   res: Dict[str, Any] = {}
@@ -555,7 +561,74 @@ def _measure(runner, proc, sampler, broker, prod, topic, tag, args, launched,
   if res.get('timeout'):
     return res
 
-  # Freshness phase: timed waves on top of the drained backlog.
+  res.update(_freshness(runner, proc, sampler, prod, topic, tag, args,
+                        err_path, n))
+  return res
+
+
+WARMUP_EVENTS = 1000
+
+
+def _measure_live(runner, proc, sampler, prod, topic, tag, args, launched,
+                  kafka_pids, err_path) -> Dict[str, Any]:
+  """--load live: the pipeline runs first (a warm-up wave is in the sink),
+  then the N events are produced as fast as the producer goes; the rate is
+  N over the time from the first produce to the sink showing all of them.
+  Needs no offset commits (Flink commits only with checkpoints)."""
+  n = args.events
+  res: Dict[str, Any] = {}
+  deadline = time.monotonic() + args.timeout
+  produce_all(prod, topic, wave_events(9999, WARMUP_EVENTS, tag + 'warm'))
+  while sampler.latest_sink() < WARMUP_EVENTS:
+    if proc.poll() is not None:
+      raise RuntimeError(f'pipeline exited ({proc.returncode}): '
+                         f'{_tail(err_path)}')
+    if time.monotonic() > deadline:
+      raise RuntimeError(f'[{runner}] warm-up not in the sink after '
+                         f'{args.timeout}s')
+    time.sleep(0.1)
+  res['startup_s'] = round(time.monotonic() - launched, 2)
+  print(f'[{runner}] warm-up visible {res["startup_s"]}s after launch',
+        flush=True)
+  time.sleep(args.settle)
+  base = sampler.latest_sink()
+  backlog, args.live_backlog = args.live_backlog, None
+  cpu0, cpu_k0 = tree_cpu(proc.pid), pids_cpu(kafka_pids)
+  t0 = time.monotonic()
+  producing = threading.Thread(target=produce_all,
+                               args=(prod, topic, backlog), daemon=True)
+  producing.start()
+  while sampler.latest_sink() < base + n:
+    if proc.poll() is not None:
+      raise RuntimeError(f'pipeline exited: {_tail(err_path)}')
+    if time.monotonic() > deadline:
+      res['timeout'] = True
+      print(f'[{runner}] timeout: sink has {sampler.latest_sink() - base} '
+            f'of {n}', flush=True)
+      return res
+    time.sleep(0.05)
+  done = next(t for t, v in sampler.sink if v >= base + n)
+  producing.join()
+  cpu1, cpu_k1 = tree_cpu(proc.pid), pids_cpu(kafka_pids)
+  seconds = done - t0
+  res['sink'] = {'events_per_s': round(n / seconds), 'seconds': round(
+      seconds, 2), 'events': n}
+  res['source'] = {'events_per_s': None, 'seconds': None}
+  res['cpu_s_throughput_phase'] = {
+      'wall_s': round(time.monotonic() - t0, 2),
+      'pipeline_tree': cpu_delta(cpu0, cpu1),
+      'kafka_jvm': round(cpu_k1 - cpu_k0, 2)}
+  print(f'[{runner}] live throughput: {n} events produced and in the sink '
+        f'in {seconds:.2f}s = {res["sink"]["events_per_s"]}/s', flush=True)
+  res.update(_freshness(runner, proc, sampler, prod, topic, tag, args,
+                        err_path, base + n))
+  return res
+
+
+def _freshness(runner, proc, sampler, prod, topic, tag, args, err_path,
+               n) -> Dict[str, Any]:
+  """Timed waves on top of the drained backlog (n events in the sink)."""
+  res: Dict[str, Any] = {}
   time.sleep(args.settle)
   base = sampler.latest_sink()
   if base != n:
@@ -684,6 +757,12 @@ def main(argv: Optional[List[str]] = None) -> int:
   ap.add_argument('--events', type=int, default=200_000,
                   help='backlog events for the throughput phase')
   ap.add_argument('--partitions', type=int, default=4)
+  ap.add_argument('--load', choices=('backlog', 'live'), default='backlog',
+                  help='backlog: N events in the topic before the pipeline '
+                  'starts, rate from the first offset commit (Prism); live: '
+                  'the pipeline runs first, then N events are produced at '
+                  'full speed, rate from the first produce to the sink '
+                  '(any runner; Flink commits offsets only with checkpoints)')
   ap.add_argument('--runner', choices=('prism', 'flink', 'all'),
                   default='prism')
   ap.add_argument('--early-firing', type=int, default=1,

@@ -69,6 +69,7 @@ pipeline graph, options or command line. Secret properties
 """
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -416,34 +417,12 @@ def _noop():
   pass
 
 
+# An idle partition's read resumes after this pause (a self-checkpoint with
+# a delay), after polling for poll_timeout_s.
+IDLE_RESUME_S = 0.5
+
 # Records per RawBatch element (emit_batches=True): at most one consume() call.
 BATCH_RECORDS = 5000
-
-
-class _BatchBuilder:
-  """Collects one consume() call's records of a partition into a RawBatch."""
-
-  def __init__(self, topic: str, partition: int) -> None:
-    self.topic, self.partition = topic, partition
-    self.offsets: list = []
-    self.payloads: list = []
-    self.watermarks: list = []
-    self.transport: list = []
-    self.min_ts: Optional[Timestamp] = None
-
-  def add(self, offset: int, payload: bytes, watermark_ms: Optional[int],
-          transport_ms: Optional[int], ts: Timestamp) -> None:
-    self.offsets.append(offset)
-    self.payloads.append(payload)
-    self.watermarks.append(watermark_ms)
-    self.transport.append(transport_ms)
-    if self.min_ts is None or ts < self.min_ts:
-      self.min_ts = ts
-
-  def element(self) -> TimestampedValue:
-    return TimestampedValue(
-        RawBatch(self.topic, self.partition, self.offsets, self.payloads,
-                 self.watermarks, self.transport), self.min_ts)
 
 
 class _ReadPartitionFn(beam.DoFn):
@@ -547,6 +526,86 @@ class _ReadPartitionFn(beam.DoFn):
       return transport_ms
     return payload_event_time_ms(msg.value(), self._event_time_field)
 
+  # -- the read, one RawBatch per consume() call --------------------------------
+  def _claim_batch(self, msgs, entry, tracker, wm, topic: str, partition: int):
+    """Claims a consume() call's records and turns them into one RawBatch.
+
+    The same offsets, claims, timestamps and watermark updates as the
+    record-at-a-time loop in `_read`, in plain integers and with one claim
+    for the whole batch (the largest offset below the restriction's stop;
+    an OffsetRestrictionTracker claims every offset up to it). Returns
+    (element, records, last offset), or None when nothing was claimed; sets
+    self._batch_done when the restriction ends inside this batch.
+    """
+    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaError
+    self._batch_done = False
+    offsets, payloads, transport = [], [], []
+    for msg in msgs:
+      err = msg.error()
+      if err is not None:
+        if err.code() == KafkaError._PARTITION_EOF:
+          continue
+        if err.retriable() or not err.fatal():
+          _LOG.warning('Kafka %s[%d]: %s', topic, partition, err)
+          continue
+        raise RuntimeError('Kafka %s[%d]: %s' % (topic, partition, err))
+      offsets.append(msg.offset())
+      payloads.append(msg.value() or b'')
+      ts_type, ts = msg.timestamp()
+      transport.append(None if ts_type == TIMESTAMP_NOT_AVAILABLE or
+                       ts is None or ts < 0 else ts)
+    if not offsets:
+      return None
+    entry[1] = offsets[-1] + 1
+    stop = tracker.current_restriction().stop
+    keep = len(offsets)
+    if offsets[-1] >= stop:
+      keep = bisect.bisect_left(offsets, stop)
+      self._batch_done = True
+    if keep == 0 or not tracker.try_claim(offsets[keep - 1]):
+      self._batch_done = True
+      if keep == 0:
+        tracker.try_claim(stop)  # the range is done (as the record loop)
+      return None
+    if self._batch_done:
+      tracker.try_claim(stop)  # the range is done (as the record loop)
+    if keep < len(offsets):
+      offsets, payloads, transport = (offsets[:keep], payloads[:keep],
+                                      transport[:keep])
+    current = wm.current_watermark()
+    hi = None if current is None or current <= MIN_TIMESTAMP else (
+        current.micros)
+    ooo_us = self._ooo.micros
+    kafka_time = self._event_time == 'kafka'
+    field = self._event_time_field
+    watermarks = []
+    low = None
+    for payload, transport_ms in zip(payloads, transport):
+      watermarks.append(None if hi is None else hi // 1000)
+      event_ms = (transport_ms if kafka_time else
+                  payload_event_time_ms(payload, field))
+      if event_ms is not None:
+        us = event_ms * 1000
+        if hi is None or us - ooo_us > hi:
+          hi = us - ooo_us
+      elif hi is not None:
+        us = hi  # an unparseable time: at the current watermark
+      elif transport_ms is not None:
+        us = transport_ms * 1000
+      else:
+        us = Timestamp.now().micros
+      if low is None or us < low:
+        low = us
+    if hi is not None:
+      wm.advance_to(Timestamp(micros=hi))
+    wm.mark_activity(time.time())
+    if self._bounded:
+      watermarks = [None] * len(offsets)
+    element = TimestampedValue(
+        RawBatch(topic, partition, offsets, payloads, watermarks, transport),
+        Timestamp(micros=low))
+    return element, len(offsets), offsets[-1]
+
   # -- the read ---------------------------------------------------------------
   def _read(self, spec: PartitionSpec, tracker, wm: PartitionWatermarkEstimator,
             finalizer):
@@ -569,7 +628,20 @@ class _ReadPartitionFn(beam.DoFn):
           num_messages=min(self._consume_batch, self._max_records - read) or 1,
           timeout=self._poll_timeout_s)
       got_data = False
-      batch = _BatchBuilder(topic, partition) if self._emit_batches else None
+      if self._emit_batches:
+        claimed = self._claim_batch(msgs, entry, tracker, wm, topic,
+                                    partition)
+        if claimed is not None:
+          element, n, last = claimed
+          got_data = True
+          read += n
+          last_claimed = last
+          yield element
+        if claimed is None or n < len(msgs):
+          # Nothing claimable left in this batch: the end of a bounded
+          # range, or a checkpoint took the rest (the residual re-reads it).
+          done = done or self._batch_done
+        msgs = ()
       for msg in msgs:
         err = msg.error()
         if err is not None:
@@ -607,9 +679,6 @@ class _ReadPartitionFn(beam.DoFn):
         wm.mark_activity(time.time())
         payload = msg.value() if msg.value() is not None else b''
         watermark_ms = None if self._bounded else current_ms
-        if batch is not None:
-          batch.add(offset, payload, watermark_ms, transport_ms, ts)
-          continue
         yield TimestampedValue(
             RawRecord(
                 payload=payload,
@@ -619,8 +688,6 @@ class _ReadPartitionFn(beam.DoFn):
                 source_watermark_ms=watermark_ms,
                 transport_time_ms=transport_ms),
             ts)
-      if batch is not None and batch.offsets:
-        yield batch.element()
       if done:
         break
 
@@ -667,7 +734,7 @@ class _ReadPartitionFn(beam.DoFn):
       # Self-checkpoint: lets the runner commit the output, report the
       # watermark and finalize the bundle; resume right away if there was
       # data, after a short pause if the partition was idle.
-      tracker.defer_remainder(Duration(seconds=0 if read else 0.5))
+      tracker.defer_remainder(Duration(seconds=0 if read else IDLE_RESUME_S))
 
   def process(
       self,
