@@ -111,6 +111,52 @@ def test_streaming_reads_every_partition_exactly_once(
       assert r['ts_ms'] in (wm_ms, kafka_ms)
 
 
+def _batch_rows(batch):
+  """A RawBatch (emit_batches=True) as the rows _record_fields makes."""
+  return [[batch.partition, o, p.decode('utf-8', 'replace'), w, t]
+          for o, p, w, t in zip(batch.offsets, batch.payloads,
+                                batch.watermarks_ms, batch.transport_ms)]
+
+
+@pytest.mark.prism
+def test_batches_carry_every_record_once_stamped_no_later_than_any(
+    kafka_broker, kafka_topic, tmp_path):
+  records = [(i % 3, {'order_id': 'o%d' % i, 'event_time': T0 + i * 1000})
+             for i in range(60)]
+  records.append((1, b'not json at all'))
+  expected = _produce(kafka_broker.bootstrap, kafka_topic, records)
+  out = str(tmp_path / 'out.jsonl')
+  p = beam.Pipeline(options=streaming_options())
+  (p
+   | ReadFromKafkaNative(kafka_broker.bootstrap, kafka_topic,
+                         'g-' + kafka_topic, idle_timeout_s=2,
+                         emit_batches=True)
+   | beam.FlatMap(_batch_rows)
+   | beam.ParDo(AppendJson(out)))
+  result = p.run()
+  try:
+    assert wait_until(lambda: len(read_lines(out)) >= len(expected), 45,
+                      result), 'read %d of %d' % (len(read_lines(out)),
+                                                  len(expected))
+    time.sleep(2)  # anything read twice would show up now
+  finally:
+    result.cancel()
+  rows = read_lines(out)
+  assert sorted((r['value'][0], r['value'][1]) for r in rows) == expected
+  by_partition = {}
+  for r in rows:
+    partition, offset, payload, wm_ms, kafka_ms = r['value']
+    assert kafka_ms is not None
+    if payload.startswith('{"order_id": "o'):
+      # A batch is stamped at its earliest record, never after one.
+      assert r['ts_ms'] <= json.loads(payload)['event_time']
+    by_partition.setdefault(partition, []).append((offset, wm_ms))
+  for seq in by_partition.values():
+    # Each record's source watermark: never backwards along the partition.
+    marks = [w for _, w in sorted(seq) if w is not None]
+    assert marks == sorted(marks)
+
+
 @pytest.mark.prism
 def test_idle_partitions_do_not_hold_back_the_watermark(
     kafka_broker, kafka_topic, tmp_path):
