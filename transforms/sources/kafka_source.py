@@ -417,6 +417,23 @@ def _noop():
   pass
 
 
+def _consume(consumer, num_messages: int, timeout_s: float) -> list:
+  """Up to num_messages records: what is already fetched, else the first
+  to arrive within timeout_s plus whatever came with it.
+
+  librdkafka's consume(n, timeout) waits the whole timeout unless n records
+  arrive, which would add the poll timeout to every record's latency when
+  the stream is slower than n records per timeout.
+  """
+  msgs = consumer.consume(num_messages=num_messages, timeout=0)
+  if msgs:
+    return msgs
+  msgs = consumer.consume(num_messages=1, timeout=timeout_s)
+  if msgs and num_messages > 1:
+    msgs.extend(consumer.consume(num_messages=num_messages - 1, timeout=0))
+  return msgs
+
+
 # An idle partition's read resumes after this pause (a self-checkpoint with
 # a delay), after polling for poll_timeout_s.
 IDLE_RESUME_S = 0.5
@@ -624,9 +641,9 @@ class _ReadPartitionFn(beam.DoFn):
     done = False
 
     while True:
-      msgs = consumer.consume(
-          num_messages=min(self._consume_batch, self._max_records - read) or 1,
-          timeout=self._poll_timeout_s)
+      msgs = _consume(consumer,
+                      min(self._consume_batch, self._max_records - read) or 1,
+                      self._poll_timeout_s)
       got_data = False
       if self._emit_batches:
         claimed = self._claim_batch(msgs, entry, tracker, wm, topic,
