@@ -438,6 +438,9 @@ def _consume(consumer, num_messages: int, timeout_s: float) -> list:
 # a delay), after polling for poll_timeout_s.
 IDLE_RESUME_S = 0.5
 
+# The longest read (bundle) of a partition in batch mode.
+BATCH_MAX_READ_S = 0.25
+
 # Records per RawBatch element (emit_batches=True): at most one consume() call.
 BATCH_RECORDS = 5000
 
@@ -478,6 +481,10 @@ class _ReadPartitionFn(beam.DoFn):
     self._emit_batches = emit_batches
     # Records asked of librdkafka per consume() call; one batch element each.
     self._consume_batch = BATCH_RECORDS if emit_batches else 500
+    if emit_batches:
+      # A bundle's output moves on only when the bundle ends: batches make
+      # short bundles cheap, so they buy latency with them.
+      self._max_read_s = min(self._max_read_s, BATCH_MAX_READ_S)
 
   # -- lifecycle ------------------------------------------------------------
   def setup(self):
@@ -491,7 +498,8 @@ class _ReadPartitionFn(beam.DoFn):
     self._commit_lock = threading.Lock()
 
   def teardown(self):
-    for consumer, _ in getattr(self, '_consumers', {}).values():
+    # list(): a bundle thread may still be adding a consumer on cancel.
+    for consumer, _ in list(getattr(self, '_consumers', {}).values()):
       try:
         consumer.close()
       except Exception:  # pylint: disable=broad-except
