@@ -417,6 +417,21 @@ def _noop():
   pass
 
 
+def _is_record(msg, topic: str, partition: int) -> bool:
+  """False for an end-of-partition event or a non-fatal error (logged);
+  raises on a fatal one."""
+  err = msg.error()
+  if err is None:
+    return True
+  from confluent_kafka import KafkaError
+  if err.code() == KafkaError._PARTITION_EOF:
+    return False
+  if err.retriable() or not err.fatal():
+    _LOG.warning('Kafka %s[%d]: %s', topic, partition, err)
+    return False
+  raise RuntimeError('Kafka %s[%d]: %s' % (topic, partition, err))
+
+
 def _consume(consumer, num_messages: int, timeout_s: float) -> list:
   """Up to num_messages records: what is already fetched, else the first
   to arrive within timeout_s plus whatever came with it.
@@ -562,18 +577,12 @@ class _ReadPartitionFn(beam.DoFn):
     (element, records, last offset), or None when nothing was claimed; sets
     self._batch_done when the restriction ends inside this batch.
     """
-    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, KafkaError
+    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
     self._batch_done = False
     offsets, payloads, transport = [], [], []
     for msg in msgs:
-      err = msg.error()
-      if err is not None:
-        if err.code() == KafkaError._PARTITION_EOF:
-          continue
-        if err.retriable() or not err.fatal():
-          _LOG.warning('Kafka %s[%d]: %s', topic, partition, err)
-          continue
-        raise RuntimeError('Kafka %s[%d]: %s' % (topic, partition, err))
+      if not _is_record(msg, topic, partition):
+        continue
       offsets.append(msg.offset())
       payloads.append(msg.value() or b'')
       ts_type, ts = msg.timestamp()
@@ -634,7 +643,7 @@ class _ReadPartitionFn(beam.DoFn):
   # -- the read ---------------------------------------------------------------
   def _read(self, spec: PartitionSpec, tracker, wm: PartitionWatermarkEstimator,
             finalizer):
-    from confluent_kafka import KafkaError, TopicPartition
+    from confluent_kafka import TopicPartition
     rng = tracker.current_restriction()
     topic, partition = spec.topic, spec.partition
     bounded = rng.stop < UNBOUNDED_STOP
@@ -668,14 +677,8 @@ class _ReadPartitionFn(beam.DoFn):
           done = done or self._batch_done
         msgs = ()
       for msg in msgs:
-        err = msg.error()
-        if err is not None:
-          if err.code() == KafkaError._PARTITION_EOF:
-            continue
-          if err.retriable() or not err.fatal():
-            _LOG.warning('Kafka %s[%d]: %s', topic, partition, err)
-            continue
-          raise RuntimeError('Kafka %s[%d]: %s' % (topic, partition, err))
+        if not _is_record(msg, topic, partition):
+          continue
         offset = msg.offset()
         entry[1] = offset + 1
         if not tracker.try_claim(offset):

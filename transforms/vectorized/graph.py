@@ -25,7 +25,6 @@ peak memory does not grow with the input's size.
 from __future__ import annotations
 
 import gzip
-import io
 import pickle
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -437,15 +436,41 @@ def build_vectorized_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'ShuffleByOrderId' >> beam.GroupByKey()
       | 'DedupeAndPreAggregate' >> beam.ParDo(
           _DedupeAndSummarizeFn(policy), catalog=catalog)
-      | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
-      | 'MergeSummaries' >> beam.CombinePerKey(
-          MergeSummariesFn() if policy.kind == SESSIONS else MergePartialsFn())
-      | 'EmitRows' >> beam.ParDo(_EmitRowsFn(config.top_n, bounded=True)).with_outputs(
-          TOP_PRODUCTS, main=RESULTS))
+      | 'AggregatePartials' >> AggregatePartials(policy, config.top_n,
+                                                 bounded=True))
+  return with_sinks(aggregates, checked[DEAD_LETTERS], sinks)
+
+
+class AggregatePartials(beam.PTransform):
+  """(scope, partial) stamped per time unit -> {'results', 'top_products'}:
+  the record path's windows, triggers and row emitter on partials."""
+
+  def __init__(self, policy, top_n: int, bounded: bool) -> None:
+    super().__init__()
+    self._policy = policy
+    self._top_n = top_n
+    self._bounded = bounded
+
+  def expand(self, partials: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+    return (
+        partials
+        | 'ApplyWindowPolicy' >> ApplyWindowPolicy(self._policy)
+        | 'MergeSummaries' >> beam.CombinePerKey(
+            MergeSummariesFn() if self._policy.kind == SESSIONS else
+            MergePartialsFn())
+        | 'EmitRows' >> beam.ParDo(
+            _EmitRowsFn(self._top_n, bounded=self._bounded)).with_outputs(
+                TOP_PRODUCTS, main=RESULTS))
+
+
+def with_sinks(aggregates, dead_letters: beam.PCollection,
+               sinks: Sequence[Tuple[str, beam.PTransform]]
+               ) -> Dict[str, beam.PCollection]:
+  """The graph's three outputs, each sink applied to them."""
   outputs = {
       RESULTS: aggregates[RESULTS],
       TOP_PRODUCTS: aggregates[TOP_PRODUCTS],
-      DEAD_LETTERS: checked[DEAD_LETTERS],
+      DEAD_LETTERS: dead_letters,
   }
   for name, sink in sinks:
     outputs | name >> sink  # pylint: disable=expression-not-assigned

@@ -34,15 +34,13 @@ round-trip per record is what limits the record path; see benchmarks):
 """
 from __future__ import annotations
 
-import logging
 import os
 import pickle
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from apache_beam.coders import BytesCoder, VarIntCoder
 from apache_beam.metrics import Metrics
 from apache_beam.transforms.timeutil import TimeDomain
@@ -51,7 +49,6 @@ from apache_beam.transforms.userstate import (BagStateSpec,
                                               TimerSpec, on_timer)
 
 from pipelines.options import SalesConfig
-from transforms.aggregate import RESULTS, TOP_PRODUCTS, _EmitRowsFn
 from transforms.currency import ReadFxRates
 from transforms.dedupe import DEFAULT_TTL_SECONDS
 from transforms.enrich import RefreshingCatalog
@@ -62,12 +59,11 @@ from transforms.vectorized.aggregate import keep_first_seen
 from transforms.vectorized.columns import (_SLOW, POSITION_BITS, check_chunk,
                                            check_jsonl_bytes, prepare_rates,
                                            valid_schema)
-from transforms.vectorized.graph import (MergePartialsFn, MergeSummariesFn,
-                                         bucket_parts, table_from_bytes,
-                                         table_to_bytes, unit_partials)
-from transforms.windowing import FIXED, SESSIONS, SLIDING, ApplyWindowPolicy
+from transforms.vectorized.graph import (AggregatePartials, bucket_parts,
+                                         table_from_bytes, table_to_bytes,
+                                         unit_partials, with_sinks)
+from transforms.windowing import FIXED, SESSIONS, SLIDING
 
-_LOG = logging.getLogger(__name__)
 
 DEFAULT_STREAM_BUCKETS = 4
 _INDEX_MASK = (1 << POSITION_BITS) - 1
@@ -321,16 +317,6 @@ def build_vectorized_streaming_graph(
           Tuple[int, Tuple[bytes, bytes]])
       | 'DedupeAndPreAggregate' >> beam.ParDo(_DedupeBucketFn(
           policy, ttl, config.catalog, config.catalog_refresh_seconds))
-      | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
-      | 'MergeSummaries' >> beam.CombinePerKey(
-          MergeSummariesFn() if policy.kind == SESSIONS else MergePartialsFn())
-      | 'EmitRows' >> beam.ParDo(_EmitRowsFn(config.top_n)).with_outputs(
-          TOP_PRODUCTS, main=RESULTS))
-  outputs = {
-      RESULTS: aggregates[RESULTS],
-      TOP_PRODUCTS: aggregates[TOP_PRODUCTS],
-      DEAD_LETTERS: checked[DEAD_LETTERS],
-  }
-  for name, sink in sinks:
-    outputs | name >> sink  # pylint: disable=expression-not-assigned
-  return outputs
+      | 'AggregatePartials' >> AggregatePartials(policy, config.top_n,
+                                                 bounded=False))
+  return with_sinks(aggregates, checked[DEAD_LETTERS], sinks)
