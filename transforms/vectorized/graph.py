@@ -107,15 +107,12 @@ class _PlanChunksFn(beam.DoFn):
     return ('range', path, rank, (offset, len(data)), line)
 
 
-class _CheckChunkFn(beam.DoFn):
-  """A chunk -> DeadLetters (tagged) and (bucket, (valid rows, exotic)).
+class CheckRowsFn(beam.DoFn):
+  """Base of the DoFns that validate rows into Arrow tables: the read and
+  valid counters, and the FX side input prepared once per rates table."""
 
-  The valid rows are an Arrow IPC stream, or with `spill_dir` the name of a
-  file holding it (so that the shuffle carries only names)."""
-
-  def __init__(self, buckets: int, spill_dir: str = '') -> None:
+  def __init__(self, buckets: int) -> None:
     self._buckets = buckets
-    self._spill_dir = spill_dir
     self._read = Metrics.counter(METRICS_NAMESPACE, 'records_read')
     self._valid = Metrics.counter(METRICS_NAMESPACE, 'records_parsed_valid')
     self._rates_key = None
@@ -127,6 +124,17 @@ class _CheckChunkFn(beam.DoFn):
       self._rates = prepare_rates(dict(fx_rates))
       self._schema = valid_schema(self._rates)
       self._rates_key = key
+
+
+class _CheckChunkFn(CheckRowsFn):
+  """A chunk -> DeadLetters (tagged) and (bucket, (valid rows, exotic)).
+
+  The valid rows are an Arrow IPC stream, or with `spill_dir` the name of a
+  file holding it (so that the shuffle carries only names)."""
+
+  def __init__(self, buckets: int, spill_dir: str = '') -> None:
+    super().__init__(buckets)
+    self._spill_dir = spill_dir
 
   def process(self, chunk: Tuple, fx_rates: Dict) -> Iterable:
     self._prepare(fx_rates)

@@ -57,9 +57,9 @@ from transforms.parse import DEAD_LETTERS, METRICS_NAMESPACE, payload_text
 from transforms.records import DeadLetter, RawBatch
 from transforms.vectorized.aggregate import keep_first_seen
 from transforms.vectorized.columns import (_SLOW, POSITION_BITS, check_chunk,
-                                           check_jsonl_bytes, prepare_rates,
-                                           valid_schema)
-from transforms.vectorized.graph import (AggregatePartials, bucket_parts,
+                                           check_jsonl_bytes)
+from transforms.vectorized.graph import (AggregatePartials, CheckRowsFn,
+                                         bucket_parts,
                                          table_from_bytes, table_to_bytes,
                                          unit_partials, with_sinks)
 from transforms.windowing import FIXED, SESSIONS, SLIDING
@@ -104,22 +104,12 @@ def expiry_ms(policy, event_ms: np.ndarray) -> np.ndarray:
 # --- 1. check a batch ------------------------------------------------------
 
 
-class _CheckBatchFn(beam.DoFn):
+class _CheckBatchFn(CheckRowsFn):
   """RawBatch -> DeadLetters (tagged) and (bucket, (rows IPC, exotic))."""
 
   def __init__(self, policy, buckets: int) -> None:
+    super().__init__(buckets)
     self._policy = policy
-    self._buckets = buckets
-    self._read = Metrics.counter(METRICS_NAMESPACE, 'records_read')
-    self._valid = Metrics.counter(METRICS_NAMESPACE, 'records_parsed_valid')
-    self._rates_key = None
-
-  def _prepare(self, fx_rates: Dict) -> None:
-    key = tuple(sorted(fx_rates.items()))
-    if key != self._rates_key:
-      self._rates = prepare_rates(dict(fx_rates))
-      self._schema = valid_schema(self._rates)
-      self._rates_key = key
 
   def _check(self, batch: RawBatch):
     """Validates the batch; positions in the result are batch indexes."""
