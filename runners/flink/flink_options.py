@@ -8,6 +8,8 @@ download a job server.
     from runners.flink import flink_options
     args = flink_options.local_args()                       # embedded MiniCluster
     args = flink_options.cluster_args(streaming=True, checkpoint_ms=10_000)
+    args = flink_options.local_args(streaming=True, checkpoint_ms=5_000,
+                                    checkpoint_dir="output/flink-checkpoints")
 
 Environments (where the Python user code runs):
   LOOPBACK  inside the submitting Python process; only with [local]/[auto]
@@ -26,6 +28,18 @@ DEFAULT_FLINK_VERSION = "1.19"
 DEFAULT_MASTER = "localhost:8081"
 DEFAULT_WORKER_POOL = "localhost:50000"
 BOOT_COMMAND = str(HERE / "sdk_boot.sh")
+
+
+# With checkpointing, always finish bundles before the barrier. Otherwise a
+# bundle still open when a checkpoint starts is finished inside the snapshot:
+# its outputs go to a buffer in operator state that is flushed only when the
+# next element or watermark reaches the operator, while the watermark is sent
+# on at once. Behind an Impulse (which sends one element, then MAX_WATERMARK,
+# then idles forever) the buffer is never flushed: the Kafka source's
+# partition list stayed in it and the job read nothing, with every watermark
+# at +inf (Beam 2.62 DoFnOperator.snapshotState/ExecutableStageDoFnOperator
+# finishBundleCallback; README, Deploy to Flink).
+FINISH_BUNDLE_FLAG = "--finish_bundle_before_checkpointing"
 
 
 class FlinkSetupError(RuntimeError):
@@ -70,7 +84,8 @@ def find_job_server_jar() -> str:
 
 
 def _base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
-               shutdown_sources_after_idle_ms=None, extra_flink_version=None):
+               shutdown_sources_after_idle_ms=None, extra_flink_version=None,
+               checkpoint_dir=None):
   jar = job_server_jar or find_job_server_jar()
   version = extra_flink_version or flink_version()
   args = [
@@ -88,6 +103,13 @@ def _base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
     args.append("--streaming")
   if checkpoint_ms:
     args.append("--checkpointing_interval=%d" % checkpoint_ms)
+    args.append(FINISH_BUNDLE_FLAG)
+  if checkpoint_dir:
+    # Heap state, checkpoints as files: <dir>/<job id>/chk-<n>/_metadata
+    # appears when checkpoint n completes. Without it a [local] job keeps its
+    # checkpoints in the JobManager's memory (5 MB limit per state handle).
+    args += ["--state_backend=filesystem",
+             "--state_backend_storage_path=%s" % Path(checkpoint_dir).resolve().as_uri()]
   if shutdown_sources_after_idle_ms is not None:
     # With checkpointing on, Beam keeps finished sources alive (default -1) so
     # a bounded streaming job never ends unless this is set.
@@ -111,10 +133,11 @@ def environment_args(environment: str, worker_pool: str = DEFAULT_WORKER_POOL,
 
 def local_args(job_server_jar: str = None, streaming: bool = False, checkpoint_ms: int = None,
                parallelism: int = 1, environment: str = "LOOPBACK",
-               shutdown_sources_after_idle_ms: int = None) -> list:
+               shutdown_sources_after_idle_ms: int = None,
+               checkpoint_dir: str = None) -> list:
   """Flink's embedded MiniCluster inside the job server JVM (``[local]``)."""
   return (_base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
-                     shutdown_sources_after_idle_ms)
+                     shutdown_sources_after_idle_ms, checkpoint_dir=checkpoint_dir)
           + ["--flink_master=[local]"] + environment_args(environment))
 
 

@@ -6,6 +6,13 @@ cluster: the standalone session cluster of runners/flink/cluster.sh
          (FLINK_MASTER, default localhost:8081), Python workers from its
          pool (BEAM_WORKER_POOL, default localhost:50000), or PROCESS with
          FLINK_ENVIRONMENT=PROCESS.
+
+Streaming runs checkpoint every FLINK_CHECKPOINT_MS (default 10000; 0 turns
+it off) unless the flags carry their own --checkpointing_interval. Local runs
+keep their checkpoints under FLINK_CHECKPOINT_DIR (default
+<cache>/flink/checkpoints-local); the cluster uses its own state.checkpoints.dir.
+Checkpointing always comes with --finish_bundle_before_checkpointing (see
+flink_options.FINISH_BUNDLE_FLAG).
 """
 from __future__ import annotations
 
@@ -16,17 +23,38 @@ from typing import List
 from runners.flink import flink_options
 
 
+DEFAULT_CHECKPOINT_MS = 10_000
+
+
+def _has_flag(args: List[str], flag: str) -> bool:
+  return any(a == flag or a.startswith(flag + '=') for a in args)
+
+
 def flink_pipeline_args(mode: str, pipeline_args: List[str]) -> List[str]:
   streaming = '--streaming' in pipeline_args
+  checkpoint_ms = None
+  extra = []
+  if _has_flag(pipeline_args, '--checkpointing_interval'):
+    if not _has_flag(pipeline_args, flink_options.FINISH_BUNDLE_FLAG):
+      extra.append(flink_options.FINISH_BUNDLE_FLAG)
+  elif streaming:
+    checkpoint_ms = int(os.environ.get('FLINK_CHECKPOINT_MS',
+                                       DEFAULT_CHECKPOINT_MS)) or None
   if mode == 'local':
-    return flink_options.local_args(streaming=streaming)
+    checkpoint_dir = None
+    if checkpoint_ms and not _has_flag(pipeline_args, '--state_backend'):
+      checkpoint_dir = os.environ.get('FLINK_CHECKPOINT_DIR') or str(
+          flink_options.cache_dir() / 'checkpoints-local')
+    return flink_options.local_args(
+        streaming=streaming, checkpoint_ms=checkpoint_ms,
+        checkpoint_dir=checkpoint_dir) + extra
   if mode == 'cluster':
     return flink_options.cluster_args(
         master=os.environ.get('FLINK_MASTER', flink_options.DEFAULT_MASTER),
         worker_pool=os.environ.get('BEAM_WORKER_POOL',
                                    flink_options.DEFAULT_WORKER_POOL),
         environment=os.environ.get('FLINK_ENVIRONMENT', 'EXTERNAL'),
-        streaming=streaming)
+        streaming=streaming, checkpoint_ms=checkpoint_ms) + extra
   raise ValueError('mode must be local or cluster')
 
 

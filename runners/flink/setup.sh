@@ -85,13 +85,59 @@ kafka_deps() {
     </dependency>
 EOF
 }
+# Source patches to Beam's Flink runner (runners/flink/patches/*.patch, each a
+# `patch -p1` diff against the runner's published -sources jar). The patched
+# classes are compiled into the job server jar and the original classes are
+# left out of it. side-input-view-coder.patch is what makes checkpointing work
+# for a stage with a side input (README, Deploy to Flink).
+PATCH_DIR="$HERE/patches"
+PATCHES=()
+for p in "$PATCH_DIR"/*.patch; do [[ -f "$p" ]] && PATCHES+=("$p"); done
+patches_digest() {
+  if ((${#PATCHES[@]})); then cat "${PATCHES[@]}" | sha256sum | cut -c1-12; else echo none; fi
+}
 # Bump when the job server recipe changes, so cached jars are rebuilt.
-JOB_SERVER_RECIPE="3:kafka-clients-$KAFKA_CLIENTS_VERSION:jamm-0.4.0"
+JOB_SERVER_RECIPE="4:kafka-clients-$KAFKA_CLIENTS_VERSION:jamm-0.4.0:patches-$(patches_digest)"
+
+# Files a patch touches (paths under the source root, from its +++ lines).
+patched_files() { sed -n 's#^+++ b/\([^[:space:]]*\).*#\1#p' "$@" | sort -u; }
+
+# Extracts the files the patches touch from the runner's sources jar into
+# $1/src/main/java and applies the patches there; prints the shade <filter>
+# that drops the original classes (and their nested classes) from the runner.
+prepare_patches() {
+  local dir="$1" beam="$2" src="$1/src/main/java" srcjar f
+  rm -rf "$dir/src" "$dir/sources"; mkdir -p "$src"
+  ((${#PATCHES[@]})) || return 0
+  "${MVN[@]}" dependency:copy \
+      -Dartifact="org.apache.beam:beam-runners-flink-$FLINK_MINOR:$beam:jar:sources" \
+      -DoutputDirectory="$dir/sources" >"$dir/sources.log" 2>&1 || {
+    log "cannot fetch the runner's sources jar for Beam $beam (log: $dir/sources.log)"; return 1; }
+  srcjar="$dir/sources/beam-runners-flink-$FLINK_MINOR-$beam-sources.jar"
+  mapfile -t files < <(patched_files "${PATCHES[@]}")
+  (cd "$src" && unzip -q -o "$srcjar" "${files[@]}") || { log "sources jar lacks ${files[*]}"; return 1; }
+  for p in "${PATCHES[@]}"; do
+    patch -p1 --batch --forward --silent -d "$src" <"$p" >&2 || {
+      log "patch $(basename "$p") does not apply to Beam $beam"; return 1; }
+    log "applied $(basename "$p") to Beam $beam"
+  done
+  echo "                <filter>"
+  echo "                  <artifact>org.apache.beam:beam-runners-flink-$FLINK_MINOR</artifact>"
+  echo "                  <excludes>"
+  for f in "${files[@]}"; do
+    f="${f%.java}"
+    echo "                    <exclude>$f.class</exclude>"
+    echo "                    <exclude>$f\$*.class</exclude>"
+  done
+  echo "                  </excludes>"
+  echo "                </filter>"
+}
 
 build_job_server() {
   local beam="$1" out="$2" dir="$BUILD/job-server-$FLINK_MINOR-$beam"
   local EXTRA_DEPS; EXTRA_DEPS="$(kafka_deps "$beam")"
   mkdir -p "$dir"
+  local PATCH_FILTERS; PATCH_FILTERS="$(prepare_patches "$dir" "$beam")" || return 1
   cat > "$dir/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -111,9 +157,25 @@ build_job_server() {
       <version>1.7.30</version>
     </dependency>
 $EXTRA_DEPS
+    <!-- @AutoService on the patched classes; compile only (the runner jar
+         already carries the META-INF/services entries) -->
+    <dependency>
+      <groupId>com.google.auto.service</groupId>
+      <artifactId>auto-service-annotations</artifactId>
+      <version>1.1.1</version>
+      <scope>provided</scope>
+    </dependency>
   </dependencies>
   <build>
     <plugins>
+      <plugin>
+        <!-- compiles the patched runner classes (prepare_patches), at the
+             bytecode level of Beam's own (Java 8) -->
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-compiler-plugin</artifactId>
+        <version>3.13.0</version>
+        <configuration><release>8</release><proc>none</proc></configuration>
+      </plugin>
       <plugin>
         <groupId>org.apache.maven.plugins</groupId>
         <artifactId>maven-shade-plugin</artifactId>
@@ -134,6 +196,7 @@ $EXTRA_DEPS
                     <exclude>module-info.class</exclude>
                   </excludes>
                 </filter>
+$PATCH_FILTERS
               </filters>
               <transformers>
                 <transformer implementation="org.apache.maven.plugins.shade.resource.ServicesResourceTransformer"/>
@@ -246,6 +309,8 @@ FLINK_HOME=$FLINK_HOME
 JOB_SERVER_JAR=$JOB_SERVER_JAR
 JOB_SERVER_BEAM_JAVA_VERSION=$JOB_SERVER_BEAM
 JOB_SERVER_ORIGIN="$JOB_SERVER_ORIGIN"
+JOB_SERVER_RECIPE="$(cat "$JOB_SERVER_JAR.recipe" 2>/dev/null)"
+JOB_SERVER_PATCHES="$(for p in "${PATCHES[@]}"; do basename "$p"; done | tr '\n' ' ' | sed 's/ $//')"
 EOF
 
 echo "FLINK_CACHE=$CACHE"
