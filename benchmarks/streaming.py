@@ -314,7 +314,8 @@ def percentile(values: List[float], q: float) -> Optional[float]:
 
 # --- runners --------------------------------------------------------------------
 
-def runner_args(runner: str) -> Optional[List[str]]:
+def runner_args(runner: str, checkpoint_ms: int = 0,
+                work: str = '') -> Optional[List[str]]:
   """Beam args for the runner, or None if it is not set up here."""
   if runner == 'prism':
     from runners.local import prism_binary
@@ -333,8 +334,12 @@ def runner_args(runner: str) -> Optional[List[str]]:
     try:
       from runners.flink import flink_options
       jar = flink_options.find_job_server_jar()
-      return [a for a in flink_options.local_args(job_server_jar=jar,
-                                                  streaming=True)
+      return [a for a in flink_options.local_args(
+          job_server_jar=jar, streaming=True,
+          checkpoint_ms=checkpoint_ms or None,
+          checkpoint_dir=(os.path.join(work or tempfile.gettempdir(),
+                                       'flink-checkpoints')
+                          if checkpoint_ms else None))
               if a != '--streaming']
     except Exception as e:  # pylint: disable=broad-except
       print(f'Flink is not set up ({e}); skipping flink')
@@ -757,6 +762,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   ap.add_argument('--events', type=int, default=200_000,
                   help='backlog events for the throughput phase')
   ap.add_argument('--partitions', type=int, default=4)
+  ap.add_argument('--flink-checkpoint-ms', type=int, default=10000,
+                  help='Flink: checkpoint interval (0: none); offsets are '
+                  'committed on checkpoints')
   ap.add_argument('--load', choices=('backlog', 'live'), default='backlog',
                   help='backlog: N events in the topic before the pipeline '
                   'starts, rate from the first offset commit (Prism); live: '
@@ -791,7 +799,9 @@ def main(argv: Optional[List[str]] = None) -> int:
 
   from runners.kafka.broker import KafkaBroker
   runners = ['prism', 'flink'] if args.runner == 'all' else [args.runner]
-  plans = [(r, runner_args(r)) for r in runners]
+  work = tempfile.mkdtemp(prefix='bench-streaming-')
+  plans = [(r, runner_args(r, args.flink_checkpoint_ms, work))
+           for r in runners]
   plans = [(r, a) for r, a in plans if a is not None]
   results: List[Dict[str, Any]] = []
   load_start = load_average()
@@ -799,7 +809,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         f'({os.cpu_count()} cores)', flush=True)
   if not plans:
     return 1
-  work = tempfile.mkdtemp(prefix='bench-streaming-')
   broker = KafkaBroker()
   t = time.monotonic()
   broker.start()
