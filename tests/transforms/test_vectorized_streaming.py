@@ -188,3 +188,26 @@ def test_dedupe_cache_never_outlives_the_stored_state(tmp_path):
   other.setup()
   other.start_bundle()
   assert _kept(other, state, ['a', 'b', 'c', 'd']) == 1
+
+
+def test_counted_summary_has_the_sizes_of_the_exact_customer_sets():
+  from transforms.vectorized.aggregate import partial_tables, summary_of_partials
+  catalog = {'P1': ('toys', 'Kite'), 'P2': ('books', 'Atlas')}
+  policy = WindowPolicy(bounded=False)
+  partials = []
+  for customers, products in ((['a', 'b', 'a'], ['P1', 'P1', 'P2']),
+                              (['b', 'c'], ['P2', 'P1'])):
+    table = table_from_bytes(
+        _rows([f'{c}{i}' for i, c in enumerate(customers)])[0])
+    table = table.set_column(1, 'customer_id', pa.array(customers))
+    table = table.set_column(2, 'product_id', pa.array(products))
+    partials.extend(p for _, p in partial_tables(table, catalog, policy))
+  exact = summary_of_partials(partials)
+  counted = summary_of_partials(partials, customer_sets=False)
+  # toys: a, b, c; books: a, b; all: a, b, c
+  assert {k: len(v.customers) for k, v in exact.categories.items()} == {
+      'toys': 3, 'books': 2}
+  assert {k: len(v.customers) for k, v in counted.categories.items()} == {
+      'toys': 3, 'books': 2}
+  assert len(counted.total().customers) == len(exact.total().customers) == 3
+  assert counted.total().orders == exact.total().orders == 5

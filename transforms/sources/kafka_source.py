@@ -457,7 +457,7 @@ IDLE_RESUME_S = 0.5
 BATCH_MAX_READ_S = 0.25
 
 # Records per RawBatch element (emit_batches=True): at most one consume() call.
-BATCH_RECORDS = 5000
+BATCH_RECORDS = 50000
 
 
 class _ReadPartitionFn(beam.DoFn):
@@ -500,6 +500,7 @@ class _ReadPartitionFn(beam.DoFn):
       # A bundle's output moves on only when the bundle ends: batches make
       # short bundles cheap, so they buy latency with them.
       self._max_read_s = min(self._max_read_s, BATCH_MAX_READ_S)
+      self._max_records = max(self._max_records, BATCH_RECORDS)
 
   # -- lifecycle ------------------------------------------------------------
   def setup(self):

@@ -256,8 +256,47 @@ def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
                   _ipc(custs.get(unit, empty)))) for unit in cats]
 
 
-def summary_of_partials(partials: Sequence[Partial]) -> SalesSummary:
-  """One SalesSummary of merged Partials (of one window)."""
+class _DistinctCount:
+  """Stands in for a set of customer ids where only its size is read."""
+  __slots__ = ('n',)
+
+  def __init__(self, n: int) -> None:
+    self.n = n
+
+  def __len__(self) -> int:
+    return self.n
+
+
+class CountedSummary(SalesSummary):
+  """A SalesSummary whose customer sets are only their sizes (counted with
+  Arrow), for emitting rows; it cannot be merged with another summary."""
+  __slots__ = ('total_customers',)
+
+  def __init__(self, total_customers: int = 0) -> None:
+    super().__init__()
+    self.total_customers = total_customers
+
+  def merge(self, other: SalesSummary) -> None:
+    raise TypeError('a CountedSummary holds counts, not customer sets')
+
+  def total(self) -> _CategoryStats:
+    total = _CategoryStats()
+    for stats in self.categories.values():
+      total.orders += stats.orders
+      total.units += stats.units
+      total.revenue += stats.revenue
+    total.customers = _DistinctCount(self.total_customers)
+    return total
+
+
+def summary_of_partials(partials: Sequence[Partial],
+                        customer_sets: bool = True) -> SalesSummary:
+  """One SalesSummary of merged Partials (of one window).
+
+  customer_sets=False: a CountedSummary, with distinct customers counted in
+  Arrow instead of built as Python sets (the bulk of a pane's cost once a
+  window holds many orders); use it when nothing is merged into the result.
+  """
   summary = SalesSummary()
   if not partials:
     return summary
@@ -268,22 +307,32 @@ def summary_of_partials(partials: Sequence[Partial]) -> SalesSummary:
            ('amount_sum', 'sum')]
   cats = cats.group_by('category', use_threads=False).aggregate(stats)
   custs = custs.group_by(['category', 'customer_id'],
-                         use_threads=False).aggregate([]).sort_by('category')
-  cust_cat = custs['category'].to_numpy(zero_copy_only=False)
-  cust_ids = custs['customer_id'].to_pylist()
-  bounds: Dict[str, Tuple[int, int]] = {}
-  if len(cust_cat):
-    starts = np.flatnonzero(np.r_[True, cust_cat[1:] != cust_cat[:-1]])
-    ends = np.r_[starts[1:], len(cust_cat)]
-    bounds = {cust_cat[a]: (int(a), int(b)) for a, b in zip(starts, ends)}
+                         use_threads=False).aggregate([])
+  if customer_sets:
+    custs = custs.sort_by('category')
+    cust_cat = custs['category'].to_numpy(zero_copy_only=False)
+    cust_ids = custs['customer_id'].to_pylist()
+    bounds: Dict[str, Tuple[int, int]] = {}
+    if len(cust_cat):
+      starts = np.flatnonzero(np.r_[True, cust_cat[1:] != cust_cat[:-1]])
+      ends = np.r_[starts[1:], len(cust_cat)]
+      bounds = {cust_cat[a]: (int(a), int(b)) for a, b in zip(starts, ends)}
+  else:
+    counts = pc.value_counts(custs['category'])
+    per_category = dict(zip(counts.field('values').to_pylist(),
+                            counts.field('counts').to_pylist()))
+    summary = CountedSummary(pc.count_distinct(custs['customer_id']).as_py())
   for cat, units_, orders, revenue in zip(
       *(cats[c].to_pylist() for c in ('category', 'quantity_sum_sum',
                                       'quantity_count_sum',
                                       'amount_sum_sum'))):
     stats_ = _CategoryStats()
     stats_.orders, stats_.units, stats_.revenue = orders, units_, revenue
-    lo, hi = bounds.get(cat, (0, 0))
-    stats_.customers = set(cust_ids[lo:hi])
+    if customer_sets:
+      lo, hi = bounds.get(cat, (0, 0))
+      stats_.customers = set(cust_ids[lo:hi])
+    else:
+      stats_.customers = _DistinctCount(per_category.get(cat, 0))
     summary.categories[cat] = stats_
   prods = prods.group_by(['product_id', 'category', 'name'],
                          use_threads=False).aggregate(stats)
