@@ -104,12 +104,18 @@ class SalesSummary:
         mine_p.merge(product)
 
   def total(self) -> _CategoryStats:
+    total = self.summed()
+    for stats in self.categories.values():
+      total.customers |= stats.customers
+    return total
+
+  def summed(self) -> _CategoryStats:
+    """Orders, units and revenue over all categories (no customers)."""
     total = _CategoryStats()
     for stats in self.categories.values():
       total.orders += stats.orders
       total.units += stats.units
       total.revenue += stats.revenue
-      total.customers |= stats.customers
     return total
 
 

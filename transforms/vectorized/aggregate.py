@@ -280,11 +280,7 @@ class CountedSummary(SalesSummary):
     raise TypeError('a CountedSummary holds counts, not customer sets')
 
   def total(self) -> _CategoryStats:
-    total = _CategoryStats()
-    for stats in self.categories.values():
-      total.orders += stats.orders
-      total.units += stats.units
-      total.revenue += stats.revenue
+    total = self.summed()
     total.customers = _DistinctCount(self.total_customers)
     return total
 
