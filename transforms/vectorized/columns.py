@@ -288,20 +288,26 @@ def fast_columns(objs: Sequence[Any], rates: Rates
   ok &= c_none | _np(pc.or_(pc.match_substring_regex(c_str, _BLANK),
                             pc.match_substring_regex(c_str, _COUNTRY_TEXT)))
 
-  if ok.any():
-    mask = pa.array(ok)
-    qty = pc.if_else(mask, quantity, 1)
-    price_safe = pc.if_else(mask, price,
-                            pa.scalar(decimal.Decimal(1), PRICE_TYPE))
-    rate_safe = pc.if_else(mask, rate, pa.scalar(decimal.Decimal(1),
-                                                 rates.values.type))
-    amount = pc.multiply(
-        pc.multiply(pc.cast(pc.cast(qty, pa.int16()), QTY_DEC), price_safe),
-        rate_safe)
-    cols['amount'] = pc.cast(amount, rates.amount_type)
-  else:
-    cols['amount'] = pa.nulls(n, rates.amount_type)
+  cols['amount'] = _amounts(ok, quantity, price, rate, rates)
   return ok, cols
+
+
+def _amounts(ok: np.ndarray, quantity: pa.Array, price: pa.Array,
+             rate: pa.Array, rates: Rates) -> pa.Array:
+  """quantity x unit price x FX rate, exact, for the rows marked ok (the
+  other rows get neutral operands, their values are never used)."""
+  if not ok.any():
+    return pa.nulls(len(ok), rates.amount_type)
+  mask = pa.array(ok)
+  qty = pc.if_else(mask, quantity, 1)
+  price_safe = pc.if_else(mask, price, pa.scalar(decimal.Decimal(1),
+                                                 PRICE_TYPE))
+  rate_safe = pc.if_else(mask, rate, pa.scalar(decimal.Decimal(1),
+                                               rates.values.type))
+  amount = pc.multiply(
+      pc.multiply(pc.cast(pc.cast(qty, pa.int16()), QTY_DEC), price_safe),
+      rate_safe)
+  return pc.cast(amount, rates.amount_type)
 
 
 _WIDE = decimal.Context(prec=80)
@@ -615,16 +621,7 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, fi
     is_null = _np(pc.equal(num, 'null')) | (~country)
     ok &= is_null | _np(c_ok)
 
-  mask = pa.array(ok)
-  qty = pc.if_else(mask, quantity, 1)
-  price_safe = pc.if_else(mask, price, pa.scalar(decimal.Decimal(1),
-                                                 PRICE_TYPE))
-  rate_safe = pc.if_else(mask, rate, pa.scalar(decimal.Decimal(1),
-                                               rates.values.type))
-  amount = pc.multiply(
-      pc.multiply(pc.cast(pc.cast(qty, pa.int16()), QTY_DEC), price_safe),
-      rate_safe)
-  cols['amount'] = pc.cast(amount, rates.amount_type)
+  cols['amount'] = _amounts(ok, quantity, price, rate, rates)
   return ok, cols
 
 
