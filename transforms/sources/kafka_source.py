@@ -575,11 +575,11 @@ class _ReadPartitionFn(beam.DoFn):
     record-at-a-time loop in `_read`, in plain integers and with one claim
     for the whole batch (the largest offset below the restriction's stop;
     an OffsetRestrictionTracker claims every offset up to it). Returns
-    (element, records, last offset), or None when nothing was claimed; sets
-    self._batch_done when the restriction ends inside this batch.
+    (element or None when nothing was claimed, records, last offset, done),
+    done when the restriction ends inside this batch (a bounded stop, or a
+    checkpoint took the rest, which the residual re-reads).
     """
     from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
-    self._batch_done = False
     offsets, payloads, transport = [], [], []
     for msg in msgs:
       if not _is_record(msg, topic, partition):
@@ -590,19 +590,18 @@ class _ReadPartitionFn(beam.DoFn):
       transport.append(None if ts_type == TIMESTAMP_NOT_AVAILABLE or
                        ts is None or ts < 0 else ts)
     if not offsets:
-      return None
+      return None, 0, None, False
     entry[1] = offsets[-1] + 1
     stop = tracker.current_restriction().stop
     keep = len(offsets)
-    if offsets[-1] >= stop:
+    done = offsets[-1] >= stop
+    if done:
       keep = bisect.bisect_left(offsets, stop)
-      self._batch_done = True
     if keep == 0 or not tracker.try_claim(offsets[keep - 1]):
-      self._batch_done = True
       if keep == 0:
         tracker.try_claim(stop)  # the range is done (as the record loop)
-      return None
-    if self._batch_done:
+      return None, 0, None, True
+    if done:
       tracker.try_claim(stop)  # the range is done (as the record loop)
     if keep < len(offsets):
       offsets, payloads, transport = (offsets[:keep], payloads[:keep],
@@ -639,7 +638,7 @@ class _ReadPartitionFn(beam.DoFn):
     element = TimestampedValue(
         RawBatch(topic, partition, offsets, payloads, watermarks, transport),
         Timestamp(micros=low))
-    return element, len(offsets), offsets[-1]
+    return element, len(offsets), offsets[-1], done
 
   # -- the read ---------------------------------------------------------------
   def _read(self, spec: PartitionSpec, tracker, wm: PartitionWatermarkEstimator,
@@ -654,7 +653,7 @@ class _ReadPartitionFn(beam.DoFn):
     entry = self._consumer_at(topic, partition, rng.start)
     consumer = entry[0]
     started = time.monotonic()
-    first_claimed = last_claimed = None
+    last_claimed = None
     read = 0
     done = False
 
@@ -664,59 +663,52 @@ class _ReadPartitionFn(beam.DoFn):
                       self._poll_timeout_s)
       got_data = False
       if self._emit_batches:
-        claimed = self._claim_batch(msgs, entry, tracker, wm, topic,
-                                    partition)
-        if claimed is not None:
-          element, n, last = claimed
+        element, n, last, done = self._claim_batch(msgs, entry, tracker, wm,
+                                                   topic, partition)
+        if element is not None:
           got_data = True
           read += n
           last_claimed = last
           yield element
-        if claimed is None or n < len(msgs):
-          # Nothing claimable left in this batch: the end of a bounded
-          # range, or a checkpoint took the rest (the residual re-reads it).
-          done = done or self._batch_done
-        msgs = ()
-      for msg in msgs:
-        if not _is_record(msg, topic, partition):
-          continue
-        offset = msg.offset()
-        entry[1] = offset + 1
-        if not tracker.try_claim(offset):
-          done = True  # end of the range (bounded stop, or checkpointed)
-          break
-        got_data = True
-        if first_claimed is None:
-          first_claimed = offset
-        last_claimed = offset
-        read += 1
-        transport_ms = _kafka_timestamp_ms(msg)
-        event_ms = self._event_ts_ms(msg, transport_ms)
-        current = wm.current_watermark()
-        if current is not None and current <= MIN_TIMESTAMP:
-          current = None  # no watermark yet
-        current_ms = None if current is None else current.micros // 1000
-        if event_ms is not None:
-          ts = Timestamp(micros=event_ms * 1000)
-          wm.advance_to(ts - self._ooo)
-        elif current is not None:
-          ts = current
-        elif transport_ms is not None:
-          ts = Timestamp(micros=transport_ms * 1000)
-        else:
-          ts = Timestamp.now()
-        wm.mark_activity(time.time())
-        payload = msg.value() if msg.value() is not None else b''
-        watermark_ms = None if self._bounded else current_ms
-        yield TimestampedValue(
-            RawRecord(
-                payload=payload,
-                source=topic,
-                partition=partition,
-                position=offset,
-                source_watermark_ms=watermark_ms,
-                transport_time_ms=transport_ms),
-            ts)
+      else:
+        for msg in msgs:
+          if not _is_record(msg, topic, partition):
+            continue
+          offset = msg.offset()
+          entry[1] = offset + 1
+          if not tracker.try_claim(offset):
+            done = True  # end of the range (bounded stop, or checkpointed)
+            break
+          got_data = True
+          last_claimed = offset
+          read += 1
+          transport_ms = _kafka_timestamp_ms(msg)
+          event_ms = self._event_ts_ms(msg, transport_ms)
+          current = wm.current_watermark()
+          if current is not None and current <= MIN_TIMESTAMP:
+            current = None  # no watermark yet
+          current_ms = None if current is None else current.micros // 1000
+          if event_ms is not None:
+            ts = Timestamp(micros=event_ms * 1000)
+            wm.advance_to(ts - self._ooo)
+          elif current is not None:
+            ts = current
+          elif transport_ms is not None:
+            ts = Timestamp(micros=transport_ms * 1000)
+          else:
+            ts = Timestamp.now()
+          wm.mark_activity(time.time())
+          payload = msg.value() if msg.value() is not None else b''
+          watermark_ms = None if self._bounded else current_ms
+          yield TimestampedValue(
+              RawRecord(
+                  payload=payload,
+                  source=topic,
+                  partition=partition,
+                  position=offset,
+                  source_watermark_ms=watermark_ms,
+                  transport_time_ms=transport_ms),
+              ts)
       if done:
         break
 
