@@ -452,8 +452,7 @@ def run_one(runner: str, beam_args: List[str], broker, args,
     result['produce_backlog_s'] = round(time.monotonic() - t, 2)
     print(f'[{runner}] generated {args.events} events in {gen_s:.1f}s, '
           f'produced in {result["produce_backlog_s"]}s', flush=True)
-    backlog = None
-  args.live_backlog = backlog
+    backlog = None  # in the topic; --load live produces it later
 
   pipeline_args = [
       '--source', 'kafka', '--streaming',
@@ -478,8 +477,13 @@ def run_one(runner: str, beam_args: List[str], broker, args,
                             start_new_session=True)
     sampler.start()
     try:
-      result.update(_measure(runner, proc, sampler, broker, prod, topic, tag,
-                             args, launched, kafka_pids, err_path))
+      if backlog is None:
+        result.update(_measure(runner, proc, sampler, broker, prod, topic,
+                               tag, args, launched, kafka_pids, err_path))
+      else:
+        result.update(_measure_live(runner, proc, sampler, prod, topic, tag,
+                                    args, launched, kafka_pids, err_path,
+                                    backlog))
     finally:
       try:
         sampler.stop()
@@ -521,9 +525,6 @@ def _tail(path: str, n: int = 1500) -> str:
 
 def _measure(runner, proc, sampler, broker, prod, topic, tag, args, launched,
              kafka_pids, err_path) -> Dict[str, Any]:
-  if args.load == 'live':
-    return _measure_live(runner, proc, sampler, prod, topic, tag, args,
-                         launched, kafka_pids, err_path)
   n = args.events
   deadline = time.monotonic() + args.timeout
   res: Dict[str, Any] = {}
@@ -575,7 +576,7 @@ WARMUP_EVENTS = 1000
 
 
 def _measure_live(runner, proc, sampler, prod, topic, tag, args, launched,
-                  kafka_pids, err_path) -> Dict[str, Any]:
+                  kafka_pids, err_path, backlog) -> Dict[str, Any]:
   """--load live: the pipeline runs first (a warm-up wave is in the sink),
   then the N events are produced as fast as the producer goes; the rate is
   N over the time from the first produce to the sink showing all of them.
@@ -597,7 +598,6 @@ def _measure_live(runner, proc, sampler, prod, topic, tag, args, launched,
         flush=True)
   time.sleep(args.settle)
   base = sampler.latest_sink()
-  backlog, args.live_backlog = args.live_backlog, None
   cpu0, cpu_k0 = tree_cpu(proc.pid), pids_cpu(kafka_pids)
   t0 = time.monotonic()
   producing = threading.Thread(target=produce_all,

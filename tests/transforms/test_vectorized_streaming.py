@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import order
+from transforms.lateness import LateDataRule
 from transforms.parse import DEAD_LETTERS, ParseOrderFn
 from transforms.records import RawBatch, RawRecord
 from transforms.vectorized.graph import table_from_bytes, table_to_bytes
@@ -45,9 +46,7 @@ def _records(payloads, watermarks):
 
 
 def _record_path(records):
-  fn = ParseOrderFn(late_rule=__import__(
-      'transforms.lateness', fromlist=['LateDataRule']).LateDataRule(
-          WindowPolicy(bounded=False)))
+  fn = ParseOrderFn(late_rule=LateDataRule(WindowPolicy(bounded=False)))
   valid, dead = [], []
   for r in records:
     for out in fn.process(r, RATES):
