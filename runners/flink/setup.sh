@@ -86,7 +86,7 @@ kafka_deps() {
 EOF
 }
 # Source patches to Beam's Flink runner (runners/flink/patches/*.patch, each a
-# `patch -p1` diff against the runner's published -sources jar). The patched
+# `-p1` diff against the runner's published -sources jar). The patched
 # classes are compiled into the job server jar and the original classes are
 # left out of it. side-input-view-coder.patch is what makes checkpointing work
 # for a stage with a side input (README, Deploy to Flink).
@@ -115,9 +115,11 @@ prepare_patches() {
     log "cannot fetch the runner's sources jar for Beam $beam (log: $dir/sources.log)"; return 1; }
   srcjar="$dir/sources/beam-runners-flink-$FLINK_MINOR-$beam-sources.jar"
   mapfile -t files < <(patched_files "${PATCHES[@]}")
-  (cd "$src" && unzip -q -o "$srcjar" "${files[@]}") || { log "sources jar lacks ${files[*]}"; return 1; }
+  # The JDK's jar tool and git: no unzip or patch needed on the machine.
+  (cd "$src" && jar xf "$srcjar" "${files[@]}" && for f in "${files[@]}"; do
+     [[ -f "$f" ]] || exit 1; done) || { log "sources jar lacks ${files[*]}"; return 1; }
   for p in "${PATCHES[@]}"; do
-    patch -p1 --batch --forward --silent -d "$src" <"$p" >&2 || {
+    (cd "$src" && GIT_CEILING_DIRECTORIES="$(dirname "$src")" git apply -p1 "$p") >&2 || {
       log "patch $(basename "$p") does not apply to Beam $beam"; return 1; }
     log "applied $(basename "$p") to Beam $beam"
   done
