@@ -239,11 +239,6 @@ def print_summary(summary: RunSummary, config: SalesConfig) -> None:
   print('\n'.join(lines))
 
 
-def _log_thread_error(args: threading.ExceptHookArgs) -> None:
-  _LOG.debug('background thread %s ended after cancel: %s',
-             getattr(args.thread, 'name', '?'), args.exc_value)
-
-
 SNAPSHOT_SECONDS = 2
 
 
@@ -262,7 +257,16 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
   snapshot: Optional[RunSummary] = None
   next_snapshot = time.monotonic() + SNAPSHOT_SECONDS
   interrupted = threading.Event()
-  previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+
+  def on_sigint(*_: Any) -> None:
+    # Marked at once, in the handler: the same Ctrl-C reaches a local job
+    # service (Prism) in our process group, whose end the worker threads
+    # start reporting while this loop is still asleep.
+    if noise is not None:
+      noise.stop_requested()
+    interrupted.set()
+
+  previous = signal.signal(signal.SIGINT, on_sigint)
   try:
     while not interrupted.is_set():
       try:
@@ -284,12 +288,6 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
     result.wait_until_finish()  # raises if the job failed
     return 'succeeded', snapshot
   print('stopping: cancelling the pipeline', file=sys.stderr)
-  # After a cancel the job service and the worker channels go away; Beam's
-  # reader threads and data plane report that as errors. It is the expected
-  # end of the run, so it stays off the terminal.
-  threading.excepthook = _log_thread_error
-  if noise is not None:
-    noise.cancelling = True
   try:
     result.cancel()
   except Exception as e:  # already finished, or the runner is gone
@@ -336,6 +334,14 @@ def build_and_run(argv: List[str],
 
 
 _HARMLESS = 'not in a finalizable state'
+# How a worker thread reports that the runner's end of a gRPC channel went
+# away (Prism stopped, or the job was cancelled).
+_CHANNEL_CLOSED = ('StatusCode.UNAVAILABLE', 'StatusCode.CANCELLED',
+                   'Socket closed', 'Stream removed')
+# A Ctrl-C reaches Prism and this process together; a worker thread may see
+# the channel close before our SIGINT handler has run. Such an error waits
+# this long for the stop to be marked before it is reported as a failure.
+STOP_GRACE_SECONDS = 3.0
 
 
 class RunNoiseFilter(logging.Filter):
@@ -345,27 +351,58 @@ class RunNoiseFilter(logging.Filter):
     finalize, including bundles that registered no callback (the SDF's
     split stage); the SDK reports that as an error with a traceback and
     carries on.
-  - After a Ctrl-C cancel, workers and job-state readers report their
-    channels closing as errors: the expected end of the run.
+  - After a Ctrl-C, workers and job-state readers report their channels
+    closing as errors (logged, or raised in Beam's background threads):
+    the expected end of the run.
   The SDK worker both logs these (through Beam's job-message stream, on the
   root logger) and prints them to stderr, so the filter guards the root
-  handlers and stderr. Anything else passes untouched.
+  handlers, stderr and uncaught errors of threads. Anything else passes
+  untouched.
   """
 
-  def __init__(self) -> None:
+  def __init__(self, grace_s: float = STOP_GRACE_SECONDS) -> None:
     super().__init__()
-    self.cancelling = False
+    self._stopping = threading.Event()
+    self._grace_s = grace_s
+
+  def stop_requested(self) -> None:
+    self._stopping.set()
+
+  @property
+  def stopping(self) -> bool:
+    return self._stopping.is_set()
+
+  def _after_stop(self, text: str) -> bool:
+    """True if text is an error the stop explains; a closed channel waits
+    for a stop that is on its way."""
+    if self._stopping.is_set():
+      return True
+    return (any(mark in text for mark in _CHANNEL_CLOSED)
+            and self._stopping.wait(self._grace_s))
 
   def is_noise(self, text: str) -> bool:
-    return _HARMLESS in text or (self.cancelling and 'Traceback' in text)
+    """For writes to stderr: after the stop only the main thread (the CLI's
+    own messages) still writes there."""
+    return _HARMLESS in text or (
+        self._stopping.is_set()
+        and threading.current_thread() is not threading.main_thread())
 
   def filter(self, record: logging.LogRecord) -> bool:
-    if self.cancelling and record.levelno < logging.CRITICAL:
-      return False
+    if record.levelno >= logging.CRITICAL:
+      return True
     text = record.getMessage()
     if record.exc_info:
       text += str(record.exc_info[1])
-    return not self.is_noise(text)
+    return _HARMLESS not in text and not self._after_stop(text)
+
+  def thread_error(self, args: threading.ExceptHookArgs) -> None:
+    """threading.excepthook: a background thread's error, unless the stop
+    explains it."""
+    if self._after_stop(f'{args.exc_type.__name__}: {args.exc_value}'):
+      _LOG.debug('background thread %s ended after the stop: %s',
+                 getattr(args.thread, 'name', '?'), args.exc_value)
+      return
+    threading.__excepthook__(args)
 
 
 class _FilteredStream:
@@ -392,6 +429,7 @@ def configure_logging(level: str) -> RunNoiseFilter:
       format='%(asctime)s %(levelname)s %(name)s: %(message)s')
   for handler in logging.getLogger().handlers:
     handler.addFilter(noise)
+  threading.excepthook = noise.thread_error
   return noise
 
 
