@@ -38,6 +38,8 @@ fi
 CONF="$DIR/conf"; LOG="$DIR/log"; RUN="$DIR/run"; STATE="$DIR/state"
 
 log() { echo "[flink-cluster] $*" >&2; }
+# shellcheck source=../lib/proc.sh
+source "$HERE/../lib/proc.sh"
 
 # Java 17 needs these for Flink (same list as Flink's default config.yaml).
 JAVA_OPTS_ALL="--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED --add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.text=ALL-UNNAMED --add-opens=java.base/java.time=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED"
@@ -122,7 +124,7 @@ appender.main.strategy.max = 5
 EOF
 }
 
-pid_alive() { local f="$RUN/$1.pid"; [[ -f "$f" ]] && kill -0 "$(cat "$f")" 2>/dev/null; }
+pid_alive() { proc_alive "$RUN/$1.pid"; }
 
 # Flink's BashJavaUtils computes JVM flags and -D dynamic properties from the
 # memory config, exactly as bin/jobmanager.sh / bin/taskmanager.sh do.
@@ -178,7 +180,7 @@ EOF
 
 pool_healthy() {
   [[ "$POOL_PORT" != "0" ]] || return 0
-  pid_alive worker-pool && (exec 3<>"/dev/tcp/127.0.0.1/$POOL_PORT") 2>/dev/null
+  pid_alive worker-pool && port_open "$POOL_PORT"
 }
 
 cmd_start() {
@@ -207,16 +209,8 @@ cmd_start() {
 }
 
 stop_one() {
-  local name="$1" f="$RUN/$1.pid" pid i
-  [[ -f "$f" ]] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    if kill -0 "$pid" 2>/dev/null; then log "$name did not stop, SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-    log "stopped $name (pid $pid)"
-  fi
-  rm -f "$f"
+  [[ -f "$RUN/$1.pid" ]] || return 0
+  proc_stop "$RUN/$1.pid" 30 "[flink-cluster] $1"
 }
 
 cmd_stop() {

@@ -26,6 +26,8 @@ ENV_TYPE="${BEAM_EXPANSION_ENV:-EMBEDDED}"
 KAFKA_CLIENTS_VERSION="${KAFKA_CLIENTS_VERSION:-3.9.1}"
 RUN="$CACHE/expansion-$PORT"
 log() { echo "[expansion-service] $*" >&2; }
+# shellcheck source=../lib/proc.sh
+source "$HERE/../lib/proc.sh"
 
 [[ -f "$CACHE/versions.env" ]] || { log "run runners/flink/setup.sh first"; exit 2; }
 # shellcheck disable=SC1091
@@ -95,8 +97,8 @@ build_launcher() {
   fi
 }
 
-alive() { [[ -f "$RUN/pid" ]] && kill -0 "$(cat "$RUN/pid")" 2>/dev/null; }
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; }
+alive() { proc_alive "$RUN/pid"; }
+listening() { port_open "$PORT"; }
 
 cmd_start() {
   cmd_setup >/dev/null
@@ -110,22 +112,19 @@ cmd_start() {
     ${BEAM_EXPANSION_ENV_CONFIG:+--defaultEnvironmentConfig="$BEAM_EXPANSION_ENV_CONFIG"} \
     >"$RUN/expansion.log" 2>&1 < /dev/null &
   echo $! > "$RUN/pid"
-  local t0=$SECONDS
-  until listening; do
-    alive || { log "died:"; tail -20 "$RUN/expansion.log" >&2; exit 1; }
-    (( SECONDS - t0 < 60 )) || { log "not listening after 60s"; cmd_stop; exit 1; }
-    sleep 0.5
-  done
+  local rc=0
+  proc_wait_ready "$(cat "$RUN/pid")" 60 listening || rc=$?
+  if (( rc == 1 )); then
+    log "died (exit status $PROC_EXIT_STATUS):"; tail -20 "$RUN/expansion.log" >&2; exit 1
+  elif (( rc == 2 )); then
+    log "not listening after 60s"; cmd_stop; exit 1
+  fi
   log "listening on localhost:$PORT (pid $(cat "$RUN/pid"), env $ENV_TYPE, log $RUN/expansion.log)"
 }
 
 cmd_stop() {
-  alive || { rm -f "$RUN/pid"; return 0; }
-  local pid; pid="$(cat "$RUN/pid")"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$RUN/pid"; log "stopped (pid $pid)"
+  [[ -f "$RUN/pid" ]] || return 0
+  proc_stop "$RUN/pid" 10 expansion-service
 }
 
 cmd_status() {

@@ -36,6 +36,8 @@ CONFIG="$KAFKA_DATA_DIR/server.properties"
 LOG4J="$KAFKA_DATA_DIR/log4j2.properties"
 
 log() { echo "kafka-broker: $*" >&2; }
+# shellcheck source=../lib/proc.sh
+source "$HERE/../lib/proc.sh"
 
 setup() {
   if [[ -f "$LIBS/.complete" ]]; then
@@ -58,18 +60,8 @@ setup() {
   log "jars ready ($(ls "$LIBS" | wc -l) files)"
 }
 
-pid_alive() {
-  [[ -f "$PIDFILE" ]] || return 1
-  local pid
-  pid="$(cat "$PIDFILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against pid reuse: the process must be our broker JVM.
-  grep -q "kafka.Kafka" "/proc/$pid/cmdline" 2>/dev/null
-}
-
-port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
+# The broker JVM's command line names its main class (pid reuse guard).
+pid_alive() { proc_alive "$PIDFILE" kafka.Kafka; }
 
 healthy() {
   pid_alive && port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$LOGFILE" 2>/dev/null
@@ -162,49 +154,25 @@ start() {
     echo $! >"$PIDFILE"
     log "starting (pid $!, log $LOGFILE)"
   fi
-  local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-  local pid
+  local pid rc=0
   pid="$(cat "$PIDFILE")"
-  until healthy; do
-    # Only that the process exists: right after the fork its command line
-    # may still read `setsid`, before it becomes the JVM.
-    if ! kill -0 "$pid" 2>/dev/null; then
-      log "broker exited during start; last lines of its output:"
-      tail -n 30 "$KAFKA_DATA_DIR/broker.out" "$LOGFILE" >&2 || true
-      rm -f "$PIDFILE"
-      exit 1
-    fi
-    if (( SECONDS >= deadline )); then
-      log "not healthy after ${KAFKA_START_TIMEOUT}s; stopping it; see $LOGFILE"
-      kill "$pid" 2>/dev/null || true
-      rm -f "$PIDFILE"
-      exit 1
-    fi
-    sleep 0.3
-  done
+  proc_wait_ready "$pid" "$KAFKA_START_TIMEOUT" healthy || rc=$?
+  if (( rc == 1 )); then
+    log "broker exited during start (exit status $PROC_EXIT_STATUS); last lines of its output:"
+    tail -n 30 "$KAFKA_DATA_DIR/broker.out" "$LOGFILE" >&2 || true
+    rm -f "$PIDFILE"
+    exit 1
+  elif (( rc == 2 )); then
+    log "not healthy after ${KAFKA_START_TIMEOUT}s; stopping it; see $LOGFILE"
+    stop
+    exit 1
+  fi
   log "healthy at 127.0.0.1:$KAFKA_PORT (pid $(cat "$PIDFILE"))"
 }
 
 stop() {
-  if ! pid_alive; then
-    rm -f "$PIDFILE"
-    log "not running"
-    return 0
-  fi
-  local pid
-  pid="$(cat "$PIDFILE")"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do   # up to 30 s for a clean shutdown
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid did not stop on SIGTERM; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$PIDFILE"
-  log "stopped (pid $pid)"
+  # Up to 30 s for a clean shutdown (the broker flushes its logs).
+  proc_stop "$PIDFILE" 30 kafka-broker kafka.Kafka
 }
 
 status() {

@@ -28,18 +28,11 @@ ADDR="127.0.0.1:$PUBSUB_PORT"
 
 log() { echo "pubsub-emulator: $*" >&2; }
 
-pid_alive() {
-  [[ -f "$PIDFILE" ]] || return 1
-  local pid
-  pid="$(cat "$PIDFILE")"
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-  # Guard against pid reuse: the process must be our emulator binary.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "pubsub-emulator"
-}
-
-port_open() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$PUBSUB_PORT") 2>/dev/null
-}
+# shellcheck source=../lib/proc.sh
+source "$HERE/../lib/proc.sh"
+# The binary's name is on its command line (pid reuse guard).
+pid_alive() { proc_alive "$PIDFILE" pubsub-emulator; }
+listening() { port_open "$PUBSUB_PORT"; }
 
 start() {
   if pid_alive; then
@@ -47,7 +40,7 @@ start() {
     echo "export PUBSUB_EMULATOR_HOST=$ADDR"
     return 0
   fi
-  if port_open; then
+  if listening; then
     log "port $PUBSUB_PORT is in use by another process; set PUBSUB_PORT"
     exit 1
   fi
@@ -59,54 +52,28 @@ start() {
   setsid "$bin" -host 127.0.0.1 -port "$PUBSUB_PORT" >>"$LOGFILE" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$PIDFILE"
-  local waited=0
-  while ! port_open; do
-    # kill -0, not pid_alive: until the forked child has exec'd the binary its
-    # command line is still this script's, which pid_alive would read as
-    # "exited" (the likely cause of a CI start failure with an empty log).
-    if ! kill -0 "$pid" 2>/dev/null; then
-      local rc=0
-      wait "$pid" || rc=$?
-      log "exited during start (exit status $rc); log: $LOGFILE"
-      tail -n 20 "$LOGFILE" >&2 || true
-      rm -f "$PIDFILE"
-      exit 1
-    fi
-    if (( waited >= START_TIMEOUT * 10 )); then
-      log "did not open $ADDR within ${START_TIMEOUT}s; log: $LOGFILE"
-      stop
-      exit 1
-    fi
-    sleep 0.1
-    waited=$((waited + 1))
-  done
+  local rc=0
+  proc_wait_ready "$pid" "$START_TIMEOUT" listening || rc=$?
+  if (( rc == 1 )); then
+    log "exited during start (exit status $PROC_EXIT_STATUS); log: $LOGFILE"
+    tail -n 20 "$LOGFILE" >&2 || true
+    rm -f "$PIDFILE"
+    exit 1
+  elif (( rc == 2 )); then
+    log "did not open $ADDR within ${START_TIMEOUT}s; log: $LOGFILE"
+    stop
+    exit 1
+  fi
   log "started (pid $(cat "$PIDFILE")) on $ADDR; log: $LOGFILE"
   echo "export PUBSUB_EMULATOR_HOST=$ADDR"
 }
 
 stop() {
-  if ! pid_alive; then
-    rm -f "$PIDFILE"
-    log "not running"
-    return 0
-  fi
-  local pid
-  pid="$(cat "$PIDFILE")"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "still running after 10 s; SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$PIDFILE"
-  log "stopped (pid $pid)"
+  proc_stop "$PIDFILE" 10 pubsub-emulator pubsub-emulator
 }
 
 status() {
-  if pid_alive && port_open; then
+  if pid_alive && listening; then
     echo "running pid=$(cat "$PIDFILE") address=$ADDR log=$LOGFILE"
     return 0
   fi
