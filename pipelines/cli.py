@@ -423,8 +423,12 @@ class _FilteredStream:
 
 def configure_logging(level: str) -> RunNoiseFilter:
   noise = RunNoiseFilter()
-  sys.stderr = _FilteredStream(sys.stderr, noise)
+  terminal = sys.stderr
+  sys.stderr = _FilteredStream(terminal, noise)
+  # Log records pass through the filter below; only direct writes to
+  # stderr (a thread's traceback, say) go through the filtered stream.
   logging.basicConfig(
+      stream=terminal,
       level=getattr(logging, level, logging.WARNING),
       format='%(asctime)s %(levelname)s %(name)s: %(message)s')
   for handler in logging.getLogger().handlers:
