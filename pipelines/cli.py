@@ -368,10 +368,6 @@ class RunNoiseFilter(logging.Filter):
   def stop_requested(self) -> None:
     self._stopping.set()
 
-  @property
-  def stopping(self) -> bool:
-    return self._stopping.is_set()
-
   def _after_stop(self, text: str) -> bool:
     """True if text is an error the stop explains; a closed channel waits
     for a stop that is on its way."""
