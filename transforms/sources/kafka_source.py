@@ -222,6 +222,27 @@ def _kafka_timestamp_ms(msg) -> Optional[int]:
   return ts
 
 
+def _stamp_us(event_ms: Optional[int], transport_ms: Optional[int],
+              watermark_us: Optional[int], ooo_us: int):
+  """(a record's timestamp, its partition's watermark after it), in micros.
+
+  A record is stamped at its event time, and the watermark moves up to that
+  time minus the allowed out-of-orderness (never back). A record without a
+  usable event time is stamped at the current watermark, else at its Kafka
+  time, else now. watermark_us None: no watermark yet.
+  """
+  if event_ms is not None:
+    us = event_ms * 1000
+    if watermark_us is None or us - ooo_us > watermark_us:
+      watermark_us = us - ooo_us
+    return us, watermark_us
+  if watermark_us is not None:
+    return watermark_us, watermark_us
+  if transport_ms is not None:
+    return transport_ms * 1000, None
+  return Timestamp.now().micros, None
+
+
 # ---------------------------------------------------------------------------
 # Restriction, tracker, watermark estimator
 # ---------------------------------------------------------------------------
@@ -562,10 +583,11 @@ class _ReadPartitionFn(beam.DoFn):
             'Committing %s[%d]@%d failed', topic, partition, offset,
             exc_info=True)
 
-  def _event_ts_ms(self, msg, transport_ms):
+  def _event_ts_ms(self, payload: Optional[bytes],
+                   transport_ms: Optional[int]) -> Optional[int]:
     if self._event_time == 'kafka':
       return transport_ms
-    return payload_event_time_ms(msg.value(), self._event_time_field)
+    return payload_event_time_ms(payload, self._event_time_field)
 
   # -- the read, one RawBatch per consume() call --------------------------------
   def _claim_batch(self, msgs, entry, tracker, wm, topic: str, partition: int):
@@ -579,16 +601,13 @@ class _ReadPartitionFn(beam.DoFn):
     done when the restriction ends inside this batch (a bounded stop, or a
     checkpoint took the rest, which the residual re-reads).
     """
-    from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
     offsets, payloads, transport = [], [], []
     for msg in msgs:
       if not _is_record(msg, topic, partition):
         continue
       offsets.append(msg.offset())
       payloads.append(msg.value() or b'')
-      ts_type, ts = msg.timestamp()
-      transport.append(None if ts_type == TIMESTAMP_NOT_AVAILABLE or
-                       ts is None or ts < 0 else ts)
+      transport.append(_kafka_timestamp_ms(msg))
     if not offsets:
       return None, 0, None, False
     entry[1] = offsets[-1] + 1
@@ -610,24 +629,12 @@ class _ReadPartitionFn(beam.DoFn):
     hi = None if current is None or current <= MIN_TIMESTAMP else (
         current.micros)
     ooo_us = self._ooo.micros
-    kafka_time = self._event_time == 'kafka'
-    field = self._event_time_field
     watermarks = []
     low = None
     for payload, transport_ms in zip(payloads, transport):
       watermarks.append(None if hi is None else hi // 1000)
-      event_ms = (transport_ms if kafka_time else
-                  payload_event_time_ms(payload, field))
-      if event_ms is not None:
-        us = event_ms * 1000
-        if hi is None or us - ooo_us > hi:
-          hi = us - ooo_us
-      elif hi is not None:
-        us = hi  # an unparseable time: at the current watermark
-      elif transport_ms is not None:
-        us = transport_ms * 1000
-      else:
-        us = Timestamp.now().micros
+      us, hi = _stamp_us(self._event_ts_ms(payload, transport_ms),
+                         transport_ms, hi, ooo_us)
       if low is None or us < low:
         low = us
     if hi is not None:
@@ -683,32 +690,27 @@ class _ReadPartitionFn(beam.DoFn):
           last_claimed = offset
           read += 1
           transport_ms = _kafka_timestamp_ms(msg)
-          event_ms = self._event_ts_ms(msg, transport_ms)
-          current = wm.current_watermark()
-          if current is not None and current <= MIN_TIMESTAMP:
-            current = None  # no watermark yet
-          current_ms = None if current is None else current.micros // 1000
-          if event_ms is not None:
-            ts = Timestamp(micros=event_ms * 1000)
-            wm.advance_to(ts - self._ooo)
-          elif current is not None:
-            ts = current
-          elif transport_ms is not None:
-            ts = Timestamp(micros=transport_ms * 1000)
-          else:
-            ts = Timestamp.now()
-          wm.mark_activity(time.time())
           payload = msg.value() if msg.value() is not None else b''
-          watermark_ms = None if self._bounded else current_ms
+          current = wm.current_watermark()
+          current_us = (None if current is None or current <= MIN_TIMESTAMP
+                        else current.micros)  # MIN: no watermark yet
+          us, watermark_us = _stamp_us(
+              self._event_ts_ms(payload, transport_ms), transport_ms,
+              current_us, self._ooo.micros)
+          if watermark_us is not None:
+            wm.advance_to(Timestamp(micros=watermark_us))
+          wm.mark_activity(time.time())
           yield TimestampedValue(
               RawRecord(
                   payload=payload,
                   source=topic,
                   partition=partition,
                   position=offset,
-                  source_watermark_ms=watermark_ms,
+                  source_watermark_ms=(None if self._bounded or
+                                       current_us is None else
+                                       current_us // 1000),
                   transport_time_ms=transport_ms),
-              ts)
+              Timestamp(micros=us))
       if done:
         break
 
