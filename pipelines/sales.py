@@ -58,10 +58,17 @@ def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'AggregateSales' >> AggregateSales(config.top_n, policy.per_customer,
                                         config.bounded))
 
+  return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks)
+
+
+def with_sinks(aggregates, dead_letters: beam.PCollection,
+               sinks: Sequence[Tuple[str, beam.PTransform]]) -> Outputs:
+  """The graph's three outputs, each sink applied to them (the record and
+  the vectorized graphs alike)."""
   outputs = {
       RESULTS: aggregates[RESULTS],
       TOP_PRODUCTS: aggregates[TOP_PRODUCTS],
-      DEAD_LETTERS: parsed[DEAD_LETTERS],
+      DEAD_LETTERS: dead_letters,
   }
   for name, sink in sinks:
     outputs | name >> sink  # pylint: disable=expression-not-assigned

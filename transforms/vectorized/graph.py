@@ -37,6 +37,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms import window
 
 from pipelines.options import SalesConfig
+from pipelines.sales import build_sales_graph, with_sinks
 from transforms.aggregate import (RESULTS, TOP_PRODUCTS, SalesSummary,
                                   _EmitRowsFn)
 from transforms.currency import ReadFxRates
@@ -422,7 +423,6 @@ def build_vectorized_graph(pipeline: beam.Pipeline, config: SalesConfig,
     return build_vectorized_streaming_graph(pipeline, config, source, sinks)
   if config.source != 'files' or not config.bounded or (
       config.event_time_from != 'payload'):
-    from pipelines.sales import build_sales_graph
     return build_sales_graph(pipeline, config, source, sinks)
   policy = config.window
   fx_rates = beam.pvalue.AsDict(
@@ -472,16 +472,3 @@ class AggregatePartials(beam.PTransform):
             _EmitRowsFn(self._top_n, bounded=self._bounded)).with_outputs(
                 TOP_PRODUCTS, main=RESULTS))
 
-
-def with_sinks(aggregates, dead_letters: beam.PCollection,
-               sinks: Sequence[Tuple[str, beam.PTransform]]
-               ) -> Dict[str, beam.PCollection]:
-  """The graph's three outputs, each sink applied to them."""
-  outputs = {
-      RESULTS: aggregates[RESULTS],
-      TOP_PRODUCTS: aggregates[TOP_PRODUCTS],
-      DEAD_LETTERS: dead_letters,
-  }
-  for name, sink in sinks:
-    outputs | name >> sink  # pylint: disable=expression-not-assigned
-  return outputs

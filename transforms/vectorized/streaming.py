@@ -49,6 +49,7 @@ from apache_beam.transforms.userstate import (BagStateSpec,
                                               TimerSpec, on_timer)
 
 from pipelines.options import SalesConfig
+from pipelines.sales import with_sinks
 from transforms.currency import ReadFxRates
 from transforms.dedupe import DEFAULT_TTL_SECONDS
 from transforms.enrich import RefreshingCatalog
@@ -61,7 +62,7 @@ from transforms.vectorized.columns import (_SLOW, POSITION_BITS, check_chunk,
 from transforms.vectorized.graph import (AggregatePartials, CheckRowsFn,
                                          bucket_parts,
                                          table_from_bytes, table_to_bytes,
-                                         unit_partials, with_sinks)
+                                         unit_partials)
 from transforms.windowing import FIXED, SESSIONS, SLIDING
 
 
