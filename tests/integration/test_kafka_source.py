@@ -64,16 +64,27 @@ def _committed(bootstrap, topic, group, partitions):
     c.close()
 
 
-def _record_fields(r):
-  return [r.partition, r.position, r.payload.decode('utf-8', 'replace'),
-          r.source_watermark_ms, r.transport_time_ms]
+def _record_rows(r):
+  """A RawRecord as one row: partition, offset, payload, watermark, time."""
+  return [[r.partition, r.position, r.payload.decode('utf-8', 'replace'),
+           r.source_watermark_ms, r.transport_time_ms]]
+
+
+def _batch_rows(batch):
+  """A RawBatch (emit_batches=True) as the rows _record_rows makes."""
+  return [[batch.partition, o, p.decode('utf-8', 'replace'), w, t]
+          for o, p, w, t in zip(batch.offsets, batch.payloads,
+                                batch.watermarks_ms, batch.transport_ms)]
 
 
 def _run_collect(bootstrap, topic, group, out_path, **read_kwargs):
+  """Reads the topic in a streaming pipeline, appending a row per record
+  (with its element timestamp) to out_path."""
+  rows = _batch_rows if read_kwargs.get('emit_batches') else _record_rows
   p = beam.Pipeline(options=streaming_options())
   (p
    | ReadFromKafkaNative(bootstrap, topic, group, **read_kwargs)
-   | beam.Map(_record_fields)
+   | beam.FlatMap(rows)
    | beam.ParDo(AppendJson(out_path)))
   return p.run()
 
@@ -111,13 +122,6 @@ def test_streaming_reads_every_partition_exactly_once(
       assert r['ts_ms'] in (wm_ms, kafka_ms)
 
 
-def _batch_rows(batch):
-  """A RawBatch (emit_batches=True) as the rows _record_fields makes."""
-  return [[batch.partition, o, p.decode('utf-8', 'replace'), w, t]
-          for o, p, w, t in zip(batch.offsets, batch.payloads,
-                                batch.watermarks_ms, batch.transport_ms)]
-
-
 @pytest.mark.prism
 def test_batches_carry_every_record_once_stamped_no_later_than_any(
     kafka_broker, kafka_topic, tmp_path):
@@ -126,14 +130,9 @@ def test_batches_carry_every_record_once_stamped_no_later_than_any(
   records.append((1, b'not json at all'))
   expected = _produce(kafka_broker.bootstrap, kafka_topic, records)
   out = str(tmp_path / 'out.jsonl')
-  p = beam.Pipeline(options=streaming_options())
-  (p
-   | ReadFromKafkaNative(kafka_broker.bootstrap, kafka_topic,
-                         'g-' + kafka_topic, idle_timeout_s=2,
-                         emit_batches=True)
-   | beam.FlatMap(_batch_rows)
-   | beam.ParDo(AppendJson(out)))
-  result = p.run()
+  result = _run_collect(kafka_broker.bootstrap, kafka_topic,
+                        'g-' + kafka_topic, out, idle_timeout_s=2,
+                        emit_batches=True)
   try:
     assert wait_until(lambda: len(read_lines(out)) >= len(expected), 45,
                       result), 'read %d of %d' % (len(read_lines(out)),
