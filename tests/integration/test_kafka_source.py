@@ -89,6 +89,21 @@ def _run_collect(bootstrap, topic, group, out_path, **read_kwargs):
   return p.run()
 
 
+def _read_all(bootstrap, topic, group, out_path, count, timeout_s=45,
+              **read_kwargs):
+  """Streams the topic until `count` rows are out, 2 s more (anything read
+  twice would show up then), cancels; returns the rows."""
+  result = _run_collect(bootstrap, topic, group, out_path, **read_kwargs)
+  try:
+    assert wait_until(lambda: len(read_lines(out_path)) >= count, timeout_s,
+                      result), 'read %d of %d' % (len(read_lines(out_path)),
+                                                  count)
+    time.sleep(2)
+  finally:
+    result.cancel()
+  return read_lines(out_path)
+
+
 @pytest.mark.prism
 def test_streaming_reads_every_partition_exactly_once(
     kafka_broker, kafka_topic, tmp_path):
@@ -97,18 +112,9 @@ def test_streaming_reads_every_partition_exactly_once(
   records.append((1, b'{"order_id": "bad", "event_time": "yesterday"}'))
   records.append((2, b'not json at all'))
   expected = _produce(kafka_broker.bootstrap, kafka_topic, records)
-  out = str(tmp_path / 'out.jsonl')
-
-  result = _run_collect(kafka_broker.bootstrap, kafka_topic, 'g-' + kafka_topic,
-                        out, idle_timeout_s=2)
-  try:
-    assert wait_until(lambda: len(read_lines(out)) >= len(expected), 45, result), (
-        'read %d of %d' % (len(read_lines(out)), len(expected)))
-    time.sleep(2)  # anything read twice would show up now
-  finally:
-    result.cancel()
-
-  rows = read_lines(out)
+  rows = _read_all(kafka_broker.bootstrap, kafka_topic, 'g-' + kafka_topic,
+                   str(tmp_path / 'out.jsonl'), len(expected),
+                   idle_timeout_s=2)
   got = sorted((r['value'][0], r['value'][1]) for r in rows)
   assert got == expected  # every (partition, offset) once, nothing else
   for r in rows:
@@ -129,18 +135,9 @@ def test_batches_carry_every_record_once_stamped_no_later_than_any(
              for i in range(60)]
   records.append((1, b'not json at all'))
   expected = _produce(kafka_broker.bootstrap, kafka_topic, records)
-  out = str(tmp_path / 'out.jsonl')
-  result = _run_collect(kafka_broker.bootstrap, kafka_topic,
-                        'g-' + kafka_topic, out, idle_timeout_s=2,
-                        emit_batches=True)
-  try:
-    assert wait_until(lambda: len(read_lines(out)) >= len(expected), 45,
-                      result), 'read %d of %d' % (len(read_lines(out)),
-                                                  len(expected))
-    time.sleep(2)  # anything read twice would show up now
-  finally:
-    result.cancel()
-  rows = read_lines(out)
+  rows = _read_all(kafka_broker.bootstrap, kafka_topic, 'g-' + kafka_topic,
+                   str(tmp_path / 'out.jsonl'), len(expected),
+                   idle_timeout_s=2, emit_batches=True)
   assert sorted((r['value'][0], r['value'][1]) for r in rows) == expected
   by_partition = {}
   for r in rows:
@@ -269,17 +266,13 @@ def test_restart_resumes_from_committed_offsets(
   second = _produce(bootstrap, kafka_topic,
                     [(i % 3, {'order_id': 'b%d' % i, 'event_time': T0 + i})
                      for i in range(6)])
-  out2 = str(tmp_path / 'run2.jsonl')
-  result = _run_collect(bootstrap, kafka_topic, group, out2)
-  try:
-    assert wait_until(lambda: len(read_lines(out2)) >= 6, 40, result)
-    time.sleep(2)  # a re-read of committed records would show up now
-  finally:
-    result.cancel()
-  got = sorted((r['value'][0], r['value'][1]) for r in read_lines(out2))
+  # A re-read of committed records would show up in the rows.
+  rows = _read_all(bootstrap, kafka_topic, group,
+                   str(tmp_path / 'run2.jsonl'), 6, timeout_s=40)
+  got = sorted((r['value'][0], r['value'][1]) for r in rows)
   assert got == second
   assert all(json.loads(r['value'][2])['order_id'].startswith('b')
-             for r in read_lines(out2))
+             for r in rows)
 
 
 def test_sink_writes_keyed_json_rows(kafka_broker, kafka_topic_factory):
