@@ -1,8 +1,9 @@
 """The sales pipeline on Apache Flink: the embedded mini cluster ([local])
 for bounded and streaming runs, and a real standalone session cluster for
 the deployment path. Streaming runs checkpoint every 5 s and must complete
-checkpoints (Flink's own record: chk-<n>/_metadata files, the REST API). Expected rows come from the local runner's run of the
-same input (itself checked against tests/reference.py)."""
+checkpoints (Flink's own record: chk-<n>/_metadata files, the REST API).
+Expected rows come from the local runner's run of the same input (itself
+checked against tests/reference.py)."""
 
 import psycopg
 import pyarrow.parquet as pq
