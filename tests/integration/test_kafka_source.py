@@ -159,12 +159,10 @@ def test_idle_partitions_do_not_hold_back_the_watermark(
   # Only partition 0 of 3 gets data: five events in [T0, T0+10s) and one at
   # T0+60s that moves partition 0's watermark past the first window; the
   # window must close (ON_TIME, complete) although partitions 1 and 2 stay
-  # empty. Note: Prism 2.77 takes a stage's output watermark from the most
-  # recently completed bundle's residuals (elementmanager.go,
-  # estimatedOutput), not the minimum over all partitions, so on Prism this
-  # holds even without the idle rule; the rule itself is pinned down by
-  # test_idle_rule_moves_partition_watermark_with_the_clock below and
-  # matters on runners that take the minimum (Flink, Dataflow).
+  # empty. Every partition reports the lowest watermark of the source
+  # (WatermarkHolds), so the empty partitions hold the window open until
+  # the idle rule moves them; the rule itself is pinned down by
+  # test_idle_rule_moves_partition_watermark_with_the_clock below.
   records = [(0, {'order_id': 'o%d' % i, 'event_time': T0 + i * 1000})
              for i in range(5)]
   records.append((0, {'order_id': 'late-one', 'event_time': T0 + 60000}))
@@ -189,6 +187,50 @@ def test_idle_partitions_do_not_hold_back_the_watermark(
   first = [r for r in read_lines(out) if r['window'][0] == T0]
   assert first[0]['value'] == ['all', 5]
   assert first[0]['timing'] == beam.utils.windowed_value.PaneInfoTiming.ON_TIME
+
+
+@pytest.mark.prism
+def test_a_partition_far_ahead_does_not_make_a_lagging_one_late(
+    kafka_broker, kafka_topic_factory, tmp_path):
+  """The stage watermark must be the minimum over the partitions.
+
+  Partition 0 holds a few events two days ahead and is read in one bundle;
+  partition 1 holds 1,200 events of the first hour, read 100 per bundle.
+  With no allowed lateness, a stage watermark that followed partition 0
+  (Prism 2.77 takes it from the bundle that finished last) would close the
+  first hour while partition 1 is still being read, and the runner would
+  drop the rest of it. The source holds every partition's reported
+  watermark at the lowest one read in the worker, so the hour closes once,
+  complete.
+  """
+  topic = kafka_topic_factory(partitions=2)
+  ahead = [(0, {'order_id': 'a%d' % i, 'event_time': T0 + 2 * 86400000 + i})
+           for i in range(20)]
+  behind = [(1, {'order_id': 'b%d' % i, 'event_time': T0 + i * 1000})
+            for i in range(1200)]
+  # The last record of partition 1 moves its watermark past the first hour.
+  behind.append((1, {'order_id': 'b-end', 'event_time': T0 + 3 * 86400000}))
+  _produce(kafka_broker.bootstrap, topic, ahead + behind)
+  out = str(tmp_path / 'windows.jsonl')
+
+  p = beam.Pipeline(options=streaming_options())
+  (p
+   | ReadFromKafkaNative(kafka_broker.bootstrap, topic, 'g-' + topic,
+                         idle_timeout_s=600, max_records_per_read=100)
+   | beam.WindowInto(window.FixedWindows(3600))
+   | beam.Map(lambda r: ('all', 1))
+   | beam.CombinePerKey(sum)
+   | beam.ParDo(AppendJson(out)))
+  result = p.run()
+  try:
+    assert wait_until(
+        lambda: any(r['window'][0] == T0 for r in read_lines(out)), 60,
+        result), 'the first hour never closed: %s' % read_lines(out)
+    time.sleep(2)
+  finally:
+    result.cancel()
+  first = [r['value'] for r in read_lines(out) if r['window'][0] == T0]
+  assert first == [['all', 1200]]
 
 
 def test_bounded_mode_stops_at_end_offsets_seen_at_start(

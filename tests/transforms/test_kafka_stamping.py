@@ -1,8 +1,12 @@
 """How the Kafka source stamps a record and moves its partition's watermark
-(one rule for the record-at-a-time and the batch reads)."""
-from apache_beam.utils.timestamp import Timestamp
+(one rule for the record-at-a-time and the batch reads), and what watermark
+a partition reports to the runner (held at the lowest partition)."""
+from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
-from transforms.sources.kafka_source import _stamp_us
+from transforms.sources.kafka_source import (PartitionWatermarkEstimator,
+                                             WatermarkHolds, _stamp_us)
+
+MIN = MIN_TIMESTAMP.micros
 
 OOO = 2_000_000  # 2 s of allowed out-of-orderness, in micros
 
@@ -22,3 +26,38 @@ def test_without_event_time_the_watermark_then_kafka_time_then_now():
   before = Timestamp.now().micros
   us, watermark = _stamp_us(None, None, None, OOO)
   assert before <= us <= Timestamp.now().micros and watermark is None
+
+
+def test_a_partition_reports_the_lowest_watermark_of_its_source():
+  holds = WatermarkHolds()
+  for p in (0, 1):
+    holds.register('src', ('t', p))
+  # Partition 1 has read nothing yet: partition 0 is held at MIN.
+  assert holds.report('src', ('t', 0), 9_000) == MIN
+  assert holds.report('src', ('t', 1), 4_000) == 4_000
+  assert holds.report('src', ('t', 0), 9_500) == 4_000
+  # An own watermark never moves back, whatever a caller passes.
+  assert holds.report('src', ('t', 1), 3_000) == 4_000
+  assert holds.report('src', ('t', 1), 12_000) == 9_500
+  # Another source is independent.
+  assert holds.report('other', ('t', 0), 1_000) == 1_000
+
+
+def test_a_late_registration_never_moves_a_reported_watermark_back():
+  holds = WatermarkHolds()
+  assert holds.report('src', ('t', 0), 9_000) == 9_000
+  holds.register('src', ('t', 1))  # e.g. seen first by this worker now
+  assert holds.report('src', ('t', 0), 9_100) == 9_000
+  assert holds.report('src', ('t', 1), 5_000) == 5_000
+  assert holds.report('src', ('t', 1), 9_900) == 9_100
+
+
+def test_the_estimator_reports_the_hold_but_keeps_its_own_watermark():
+  wm = PartitionWatermarkEstimator((Timestamp(micros=9_000), 1.0))
+  assert wm.current_watermark() == Timestamp(micros=9_000)
+  wm.hold_at(Timestamp(micros=4_000))
+  assert wm.current_watermark() == Timestamp(micros=4_000)
+  assert wm.own_watermark() == Timestamp(micros=9_000)
+  assert wm.get_estimator_state() == (Timestamp(micros=9_000), 1.0)
+  wm.hold_at(Timestamp(micros=20_000))  # a hold never raises it
+  assert wm.current_watermark() == Timestamp(micros=9_000)

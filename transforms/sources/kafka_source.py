@@ -39,11 +39,16 @@ carries the partition's last-activity wall-clock time):
   the pipeline route it (transforms/lateness.py) instead of losing it.
 * A partition that has delivered nothing yet holds its watermark at MIN
   until the idle rule moves it.
-* Runner note: Prism (2.77) sets an SDF stage's output watermark from the
-  residuals of the most recently completed bundle, not the minimum over all
-  outstanding partitions, so on Prism the watermark follows the partition
-  read last; out-of-step partitions then yield late records (routed by
-  ``source_watermark_ms``). Flink and Dataflow take the minimum.
+* The watermark a partition REPORTS to the runner is held at the lowest
+  partition watermark of the same source known in the worker process
+  (``WatermarkHolds``; ListPartitions registers every partition at MIN when
+  it runs in that process). Reason: Prism (2.77) sets an SDF stage's output
+  watermark from the residual of the bundle that finished last, not the
+  minimum over all partitions (``elementmanager.go``, ``estimatedOutput``),
+  so a partition read far ahead would close windows while a lagging one is
+  still being read, and the runner would drop the lagging records silently.
+  Flink and Dataflow take the minimum themselves; for them the hold changes
+  nothing. Stamping and lateness use the partition's own watermark.
 * A record whose event time cannot be parsed does not move the watermark;
   it is emitted timestamped at the current watermark (or, before the first
   watermark, at its Kafka timestamp) and becomes a ``bad_time`` dead letter
@@ -301,6 +306,7 @@ class PartitionWatermarkEstimator(ManualWatermarkEstimator):
     watermark, last_activity_s = state if state else (None, None)
     super().__init__(watermark)
     self.last_activity_s = last_activity_s
+    self._held: Optional[Timestamp] = None  # per bundle, not in the state
 
   def get_estimator_state(self):
     return (self._watermark, self.last_activity_s)
@@ -317,6 +323,58 @@ class PartitionWatermarkEstimator(ManualWatermarkEstimator):
     """Moves the watermark forward to ``ts``; never backwards."""
     if self._watermark is None or ts > self._watermark:
       self.set_watermark(ts)
+
+  def own_watermark(self) -> Optional[Timestamp]:
+    """This partition's watermark, whatever is reported to the runner."""
+    return self._watermark
+
+  def hold_at(self, ts: Timestamp) -> None:
+    """Reports at most ``ts`` to the runner (see `WatermarkHolds`)."""
+    self._held = ts
+
+  def current_watermark(self) -> Optional[Timestamp]:
+    """What the runner is told: the own watermark, held back."""
+    own = self._watermark
+    if own is not None and self._held is not None and self._held < own:
+      return self._held
+    return own
+
+
+class WatermarkHolds:
+  """The partition watermarks of each source read in this worker process.
+
+  ``report`` records a partition's own watermark and returns what it may
+  report to the runner: the lowest watermark among the same source's
+  partitions known here, never below what it reported before (so a late
+  registration cannot move a reported watermark backwards). One instance
+  per process (`_HOLDS`): the partitions of a source are read by separate
+  DoFn invocations, and this lock-guarded table is the only thing they
+  share. Entries are keyed by a per-transform id, so two sources (or two
+  pipelines in one test process) never mix.
+  """
+  def __init__(self) -> None:
+    self._lock = threading.Lock()
+    self._own: Dict[str, Dict[tuple, int]] = {}
+    self._reported: Dict[str, Dict[tuple, int]] = {}
+
+  def register(self, source_id: str, key: tuple) -> None:
+    """A partition that has read nothing yet: it holds the others at MIN."""
+    with self._lock:
+      self._own.setdefault(source_id, {}).setdefault(key, MIN_TIMESTAMP.micros)
+
+  def report(self, source_id: str, key: tuple, own_us: Optional[int]) -> int:
+    with self._lock:
+      own = self._own.setdefault(source_id, {})
+      mark = MIN_TIMESTAMP.micros if own_us is None else own_us
+      if mark > own.get(key, MIN_TIMESTAMP.micros - 1):
+        own[key] = mark
+      reported = self._reported.setdefault(source_id, {})
+      held = max(reported.get(key, MIN_TIMESTAMP.micros), min(own.values()))
+      reported[key] = held
+      return held
+
+
+_HOLDS = WatermarkHolds()
 
 
 class _PartitionWatermarkEstimatorProvider(WatermarkEstimatorProvider):
@@ -376,8 +434,9 @@ class _ListPartitionsFn(beam.DoFn):
   """Impulse -> one PartitionSpec per partition (start/stop offsets)."""
   def __init__(self, bootstrap_servers, topic, group_id, consumer_config,
                consumer_config_file, bounded, start_offset, partitions,
-               metadata_timeout_s, ignore_committed=False):
+               metadata_timeout_s, ignore_committed=False, source_id=''):
     self._ignore_committed = ignore_committed
+    self._source_id = source_id
     self._bootstrap = bootstrap_servers
     self._topic = topic
     self._group_id = group_id
@@ -429,6 +488,8 @@ class _ListPartitionsFn(beam.DoFn):
         _LOG.info(
             'Kafka %s[%d]: start at %d (%s), stop at %s', self._topic,
             tp.partition, start, how, stop if stop is not None else 'never')
+        if not self._bounded:
+          _HOLDS.register(self._source_id, (self._topic, tp.partition))
         yield PartitionSpec(self._topic, tp.partition, start, stop)
     finally:
       consumer.close()
@@ -499,7 +560,9 @@ class _ReadPartitionFn(beam.DoFn):
       max_read_s: float,
       max_records_per_read: int,
       commit_offsets: bool,
-      emit_batches: bool = False):
+      emit_batches: bool = False,
+      source_id: str = ''):
+    self._source_id = source_id
     self._bootstrap = bootstrap_servers
     self._group_id = group_id
     self._config = dict(consumer_config or {})
@@ -625,7 +688,7 @@ class _ReadPartitionFn(beam.DoFn):
     if keep < len(offsets):
       offsets, payloads, transport = (offsets[:keep], payloads[:keep],
                                       transport[:keep])
-    current = wm.current_watermark()
+    current = wm.own_watermark()
     hi = None if current is None or current <= MIN_TIMESTAMP else (
         current.micros)
     ooo_us = self._ooo.micros
@@ -691,7 +754,7 @@ class _ReadPartitionFn(beam.DoFn):
           read += 1
           transport_ms = _kafka_timestamp_ms(msg)
           payload = msg.value() if msg.value() is not None else b''
-          current = wm.current_watermark()
+          current = wm.own_watermark()
           current_us = (None if current is None or current <= MIN_TIMESTAMP
                         else current.micros)  # MIN: no watermark yet
           us, watermark_us = _stamp_us(
@@ -743,6 +806,11 @@ class _ReadPartitionFn(beam.DoFn):
           time.monotonic() - started >= self._max_read_s):
         break
 
+    if not bounded:
+      own = wm.own_watermark()
+      wm.hold_at(Timestamp(micros=_HOLDS.report(
+          self._source_id, (topic, partition),
+          None if own is None else own.micros)))
     if self._commit and last_claimed is not None:
       finalizer.register(
           lambda t=topic, p=partition, o=last_claimed + 1: self._commit_offset(
@@ -871,6 +939,8 @@ class ReadFromKafkaNative(beam.PTransform):
     self._max_read_s = max_read_s
     self._max_records = max_records_per_read
     self._metadata_timeout_s = metadata_timeout_s
+    # Ties this source's partitions together in WatermarkHolds.
+    self._source_id = uuid.uuid4().hex
 
   def expand(self, pbegin):
     read_cls = _ReadPartitionFn if self._bounded else _ReadPartitionUnboundedFn
@@ -882,7 +952,7 @@ class ReadFromKafkaNative(beam.PTransform):
                 self._bootstrap, self._topic, self._group_id, self._config,
                 self._config_file, self._bounded, self._start_offset,
                 self._partitions, self._metadata_timeout_s,
-                self._ignore_committed))
+                self._ignore_committed, self._source_id))
         | 'DistributePartitions' >> beam.Reshuffle()
         | 'ReadPartitions' >> beam.ParDo(
             read_cls(
@@ -891,4 +961,4 @@ class ReadFromKafkaNative(beam.PTransform):
                 self._event_time_field, self._idle_timeout_s,
                 self._idle_lag_s, self._ooo_s, self._poll_timeout_s,
                 self._max_read_s, self._max_records, self._commit,
-                self._emit_batches)))
+                self._emit_batches, self._source_id)))
