@@ -109,6 +109,10 @@ class SalesOptions(PipelineOptions):
         'workers), e.g. security settings; a value env:NAME or file:PATH is '
         'read from the environment or a file, so secrets never appear in '
         'flags. (default: none)')
+    add('--kafka_sink_config_file', default='',
+        help='librdkafka properties file for the kafka:// sink\'s producer, '
+        'in the form of --kafka_config_file (often the same file). '
+        '(default: none)')
     add('--kafka_bounded', action='store_true', default=False,
         help='Read up to the end offsets seen at start, then finish '
         '(a backfill from Kafka). (default: off)')
@@ -167,6 +171,7 @@ class SalesConfig:
   pubsub_event_time_attribute: str
   pubsub_reader: str = 'native'
   engine: str = 'records'
+  kafka_sink_config_file: str = ''
   # 0 normally; a recovery run's panes outrank every earlier run's.
   generation: int = 0
 
@@ -243,6 +248,7 @@ def config_from_options(options: PipelineOptions,
       kafka_topic=opts.kafka_topic,
       kafka_group_id=opts.kafka_group_id,
       kafka_config_file=opts.kafka_config_file,
+      kafka_sink_config_file=opts.kafka_sink_config_file,
       kafka_bounded=opts.kafka_bounded,
       kafka_idle_timeout_seconds=opts.kafka_idle_timeout_seconds,
       pubsub_subscription=opts.pubsub_subscription,

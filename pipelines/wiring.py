@@ -44,12 +44,15 @@ def source_for(config: SalesConfig) -> beam.PTransform:
   raise ValueError(f'unknown source {config.source!r}')
 
 
-def sink_for_url(url: str,
-                 generation: int = 0) -> Tuple[str, beam.PTransform]:
+def sink_for_url(
+    url: str,
+    generation: int = 0,
+    kafka_config_file: str = '') -> Tuple[str, beam.PTransform]:
   """A (step name, sink transform) pair for one --sink URL.
 
   generation: for database sinks, how this run's panes rank against earlier
   runs' (see --recover).
+  kafka_config_file: librdkafka properties for the Kafka sink's producer.
   """
   scheme = url.split(':', 1)[0].lower()
   if scheme == 'sqlite':
@@ -61,7 +64,8 @@ def sink_for_url(url: str,
   if scheme == 'kafka':
     from transforms.sinks.kafka_sink import WriteToKafka
     servers, topic = parse_kafka_url(url)
-    return 'WriteToKafka', WriteToKafka(servers, topic)
+    return 'WriteToKafka', WriteToKafka(
+        servers, topic, producer_config_file=kafka_config_file or None)
   if scheme == 'pubsub':
     from transforms.sinks.pubsub_sink import WriteToPubSubTopics
     try:
@@ -96,7 +100,8 @@ def sinks_for(config: SalesConfig) -> List[Tuple[str, beam.PTransform]]:
     sinks.append(('WriteOutputFiles', WriteOutputFiles(config.output)))
   seen = set()
   for url in config.sinks:
-    name, sink = sink_for_url(url, config.generation)
+    name, sink = sink_for_url(url, config.generation,
+                              config.kafka_sink_config_file)
     # Two sinks of one kind need distinct step names.
     suffix = 2
     unique = name
