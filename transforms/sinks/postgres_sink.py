@@ -65,8 +65,18 @@ class PostgresDialect(database.Dialect):
 
 
 def redact(url: str) -> str:
-  """The URL with any password replaced by ***, for messages."""
-  text = re.sub(r'(://[^:/@?#]*):[^@/?#]*@', r'\1:***@', str(url))
+  """The URL with any password replaced by ***, for messages.
+
+  The user part ends at the LAST ``@`` (a password may contain ``@``, ``/``
+  or ``:``); when in doubt this hides too much, never too little.
+  """
+  text = str(url)
+  scheme, sep, rest = text.partition('://')
+  if sep and '@' in rest:
+    userinfo, _, tail = rest.rpartition('@')
+    user, colon, _ = userinfo.partition(':')
+    if colon:
+      text = f'{scheme}://{user}:***@{tail}'
   return re.sub(r'(?i)(password=)[^&\s]*', r'\1***', text)
 
 
@@ -86,7 +96,9 @@ def postgres_conninfo(url: str) -> str:
   except Exception:  # its message could echo the URL, password and all
     raise ValueError(
         f'PostgreSQL sink: malformed URL {redact(text)!r}') from None
-  if params.get('password') is not None:
+  # libpq may parse a password that holds '/' as part of the host: any
+  # user:...@ (what redact hides) counts as a password too.
+  if params.get('password') is not None or redact(text) != text:
     raise ValueError(
         f'PostgreSQL sink: the URL {redact(text)!r} contains a password; '
         f'remove it and supply the password through the PGPASSWORD '
