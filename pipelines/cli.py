@@ -31,7 +31,8 @@ from runners.local import RunnerSetupError, resolve_runner_args
 from transforms.currency import ConfigFileError, load_fx_rates
 from transforms.enrich import load_catalog
 from transforms.parse import METRICS_NAMESPACE
-from transforms.sources.files import InputError, detect_format, expand_patterns
+from transforms.sources.files import (InputError, detect_format, expand_patterns,
+                                     probe_file)
 
 _LOG = logging.getLogger('pipeline')
 
@@ -126,10 +127,33 @@ def preflight(config: SalesConfig) -> None:
   load_catalog(config.catalog)
   if config.source == 'files':
     for path in expand_patterns(config.inputs):
-      if not config.input_format:
-        detect_format(path)
-      if not os.access(path, os.R_OK) and '://' not in path:
+      fmt = config.input_format or detect_format(path)
+      if '://' in path:
+        continue  # remote: read by the workers, with their credentials
+      if not os.access(path, os.R_OK):
         raise InputError(f'cannot read {path}: permission denied')
+      probe_file(path, fmt)
+  if config.output and config.bounded:
+    _check_writable_dir(config.output, '--output')
+  for url in config.sinks:
+    if url.lower().startswith('sqlite:'):
+      from transforms.sinks.sqlite_sink import sqlite_path
+      _check_writable_dir(os.path.dirname(sqlite_path(url)) or '.',
+                          f'--sink {url}')
+
+
+def _check_writable_dir(directory: str, what: str) -> None:
+  """Creates a local output directory, or fails in one line."""
+  if '://' in directory:
+    return  # remote: written by the workers, with their credentials
+  if os.path.exists(directory) and not os.path.isdir(directory):
+    raise InputError(f'cannot write {what}: {directory} is not a directory')
+  try:
+    os.makedirs(directory, exist_ok=True)
+  except OSError as e:
+    raise InputError(f'cannot write {what}: {directory}: {e.strerror}') from None
+  if not os.access(directory, os.W_OK):
+    raise InputError(f'cannot write {what}: {directory}: permission denied')
 
 
 @dataclasses.dataclass
@@ -304,6 +328,8 @@ def build_and_run(argv: List[str],
   except ValueError as e:
     raise UsageError(str(e)) from None
   preflight(config)
+  if noise is not None and config.bounded:
+    noise.failures_surface()
   sinks = sinks_for(config)  # an unknown --sink URL fails here, before a run
   beam_args = resolve_runner_args(argv, config.bounded)
   options = PipelineOptions(beam_args)
@@ -364,9 +390,22 @@ class RunNoiseFilter(logging.Filter):
     super().__init__()
     self._stopping = threading.Event()
     self._grace_s = grace_s
+    self._failures_surface = False
 
   def stop_requested(self) -> None:
     self._stopping.set()
+
+  def failures_surface(self) -> None:
+    """A bounded run: a failing step fails the run, and the CLI reports it
+    in one line; Beam's own ERROR record of it (a traceback) then shows only
+    with --log_level=DEBUG."""
+    self._failures_surface = True
+
+  def _reported_by_cli(self, record: logging.LogRecord) -> bool:
+    return (self._failures_surface and record.levelno == logging.ERROR
+            and record.exc_info is not None
+            and record.name.startswith('apache_beam.runners')
+            and not logging.getLogger().isEnabledFor(logging.DEBUG))
 
   def _after_stop(self, text: str) -> bool:
     """True if text is an error the stop explains; a closed channel waits
@@ -386,6 +425,8 @@ class RunNoiseFilter(logging.Filter):
   def filter(self, record: logging.LogRecord) -> bool:
     if record.levelno >= logging.CRITICAL:
       return True
+    if self._reported_by_cli(record):
+      return False
     text = record.getMessage()
     if record.exc_info:
       text += str(record.exc_info[1])

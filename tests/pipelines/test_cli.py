@@ -69,6 +69,38 @@ def test_missing_unreadable_and_unknown_inputs_fail_cleanly(tmp_path):
     assert 'Traceback' not in proc.stderr
 
 
+def test_damaged_inputs_and_unwritable_outputs_fail_in_one_line(tmp_path):
+  import gzip
+  sample = open(os.path.join(ROOT, 'data', 'sample', 'orders.jsonl'),
+                'rb').read()
+  (tmp_path / 'dir.jsonl').mkdir()
+  (tmp_path / 'plain.jsonl.gz').write_bytes(sample[:500])  # not gzip
+  (tmp_path / 'junk.parquet').write_bytes(b'not parquet at all')
+  (tmp_path / 'junk.avro').write_bytes(b'not avro either')
+  packed = gzip.compress(sample)
+  (tmp_path / 'cut.jsonl.gz').write_bytes(packed[:len(packed) // 2])
+  (tmp_path / 'a_file').write_text('x')
+  cases = [
+      (['--input', str(tmp_path / 'dir.jsonl')], 'it is a directory'),
+      (['--input', str(tmp_path / 'plain.jsonl.gz')], 'Not a gzipped file'),
+      (['--input', str(tmp_path / 'junk.parquet')], 'as parquet'),
+      (['--input', str(tmp_path / 'junk.avro')], 'as avro'),
+      # damage past the header: found by the read, in the middle of the run
+      (['--input', str(tmp_path / 'cut.jsonl.gz')], 'cut.jsonl.gz as jsonl'),
+      (['--output', str(tmp_path / 'a_file' / 'out')], 'cannot write --output'),
+      (['--output', '', '--sink',
+        f'sqlite:///{tmp_path}/a_file/results.db'], 'is not a directory'),
+  ]
+  for args, message in cases:
+    if '--output' not in args:
+      args = [*args, '--output', str(tmp_path / 'out')]
+    proc = run_cli(*args)
+    assert proc.returncode == 1, args
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith('error:'), proc.stderr
+    assert message in lines[0], (args, lines[0])
+
+
 def test_summary_reconciles_on_a_small_file(tmp_path):
   lines = [
       '{"order_id":"a","customer_id":"c1","product_id":"P0001","quantity":2,'

@@ -73,6 +73,20 @@ def test_avro_and_parquet_records_are_numbered(tmp_path):
       ('o.parquet', 1, 'a', False), ('o.parquet', 2, 'b', False)])
 
 
+def test_gzip_csv_avro_and_parquet_read_like_the_plain_files(tmp_path):
+  test_csv_rows_and_malformed_rows_keep_their_line(tmp_path)
+  test_avro_and_parquet_records_are_numbered(tmp_path)
+  for name in ('o.csv', 'o.avro', 'o.parquet'):
+    with open(tmp_path / name, 'rb') as src, gzip.open(
+        tmp_path / (name + '.gz'), 'wb') as dst:
+      dst.write(src.read())
+  check_read([str(tmp_path / '*.gz')], [
+      ('o.csv.gz', 2, 'a', False), ('o.csv.gz', 3, 'x,y', True),
+      ('o.csv.gz', 4, 'b', False),
+      ('o.avro.gz', 1, 'a', False), ('o.avro.gz', 2, 'b', False),
+      ('o.parquet.gz', 1, 'a', False), ('o.parquet.gz', 2, 'b', False)])
+
+
 def test_format_flag_overrides_the_extension(tmp_path):
   (tmp_path / 'orders.txt').write_text(json.dumps(ROWS[0]) + '\n')
   check_read([str(tmp_path / 'orders.txt')], [('orders.txt', 1, 'a', False)],

@@ -47,6 +47,39 @@ def detect_format(path: str) -> str:
       f'--input_format ({"|".join(FORMATS)})')
 
 
+def probe_file(path: str, fmt: str) -> None:
+  """Fails with one clear InputError when a local file cannot be read.
+
+  Cheap: a directory or an unreadable file, a .gz that is not gzip, an Avro
+  file without an Avro header, a Parquet file without a Parquet footer.
+  Damage further in is reported by the read itself (`_ReadFileRecordsFn`).
+  """
+  import os
+  if os.path.isdir(path):
+    raise InputError(f'cannot read {path}: it is a directory')
+  try:
+    if path.lower().endswith('.gz'):
+      with gzip.open(path, 'rb') as stream:
+        stream.read(1)
+    elif fmt == AVRO:
+      import fastavro
+      with open(path, 'rb') as stream:
+        fastavro.reader(stream)
+    elif fmt == PARQUET:
+      import pyarrow.parquet as pq
+      pq.ParquetFile(path).metadata  # pylint: disable=expression-not-assigned
+    else:
+      with open(path, 'rb') as stream:
+        stream.read(1)
+  except Exception as e:  # pylint: disable=broad-except
+    raise InputError(f'cannot read {path} as {fmt}: {_reason(e)}') from None
+
+
+def _reason(error: BaseException) -> str:
+  text = str(error).strip()
+  return text.splitlines()[0] if text else type(error).__name__
+
+
 def expand_patterns(patterns: List[str]) -> List[str]:
   """All files matching the patterns, sorted; InputError if one matches none."""
   paths: List[str] = []
@@ -123,12 +156,17 @@ class _ReadFileRecordsFn(beam.DoFn):
     path = readable.metadata.path
     fmt = self._input_format or detect_format(path)
     # Beam's own decompressing stream cannot be iterated by line; gzip's can.
-    with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as f:
-      if path.lower().endswith('.gz'):
-        with gzip.GzipFile(fileobj=f) as stream:
-          yield from _READERS[fmt](path, stream)
-      else:
-        yield from _READERS[fmt](path, f)
+    # A file damaged past its header fails the run with its path in the
+    # message (records already read are not half-counted: the run fails).
+    try:
+      with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        if path.lower().endswith('.gz'):
+          with gzip.GzipFile(fileobj=f) as stream:
+            yield from _READERS[fmt](path, stream)
+        else:
+          yield from _READERS[fmt](path, f)
+    except Exception as e:  # pylint: disable=broad-except
+      raise InputError(f'cannot read {path} as {fmt}: {_reason(e)}') from e
 
 
 class ReadOrderFiles(beam.PTransform):
