@@ -246,7 +246,8 @@ def test_any_payload_is_storable(db):
   assert row['detail'] == 'bad \ufffd byte'
 
 
-def test_a_recovery_generation_outranks_higher_panes_of_earlier_runs(db):
+def test_a_recovery_generation_outranks_higher_panes_of_earlier_runs(
+    db, caplog):
   # The crashed run got to pane 5; the recovery run recomputes the window
   # from scratch, so its pane 1 (generation 7) must replace pane 5.
   write(db, results=[result(pane_index=5, timing='LATE', orders=4,
@@ -259,8 +260,13 @@ def test_a_recovery_generation_outranks_higher_panes_of_earlier_runs(db):
   [row] = categories(db)
   assert (row['generation'], row['pane_index'], row['orders']) == (7, 1, 6)
   assert [(t['rank'], t['product_id']) for t in tops_of(db)] == [(1, 'p9')]
-  # ...and an ordinary run (generation 0) can no longer overwrite it.
-  write(db, results=[result(pane_index=9, orders=1, revenue='1')],
-        tops=[top(1, 'p0', '1', pane_index=9)])
+  # ...and an ordinary run (generation 0) can no longer overwrite it; it
+  # says so.
+  assert 'recovery run' not in caplog.text
+  with caplog.at_level('WARNING'):
+    write(db, results=[result(pane_index=9, orders=1, revenue='1')],
+          tops=[top(1, 'p0', '1', pane_index=9)])
+  assert 'a recovery run (--recover, generation 7) wrote this table' in (
+      caplog.text)
   assert categories(db)[0]['orders'] == 6
   assert tops_of(db)[0]['product_id'] == 'p9'

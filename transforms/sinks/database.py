@@ -561,12 +561,26 @@ class _UpsertFn(beam.DoFn):
     self._store = copy.copy(self._store_proto)
     self._store.open()
     self._store.ensure_schema()
+    if self._kind == RESULTS and self._generation == 0:
+      self._warn_if_recovered()
     if self._run_id is not None:
       d = self._store.dialect
       now = d.now()
       self._store.run_in_transaction(lambda cur: cur.execute(
           run_start_sql(d), {'run_id': self._run_id, 'started_at': now,
                              'updated_at': now, 'status': 'running'}))
+
+  def _warn_if_recovered(self) -> None:
+    """An ordinary run's panes (generation 0) never replace rows a recovery
+    run wrote: say so, rather than leave the table silently unchanged."""
+    newest = self._store.run_in_transaction(lambda cur: cur.execute(
+        f'SELECT max(generation) FROM {CATEGORY_TABLE}').fetchone())
+    if newest and newest[0]:
+      _LOG.warning(
+          '%s: a recovery run (--recover, generation %s) wrote this table; '
+          'the panes of this ordinary run rank below its rows and replace '
+          'none of them. Restart with --recover.', self._store.describe(),
+          newest[0])
 
   def start_bundle(self):
     self._buffer = Buffer(self._kind)
