@@ -319,6 +319,16 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
   return 'cancelled', snapshot
 
 
+def runs_detached(options: PipelineOptions, bounded: bool) -> bool:
+  """A streaming job on Dataflow keeps running on its own: the CLI (or a
+  Flex Template launcher) returns once it is submitted, and a Ctrl-C never
+  cancels it. A dry run builds the job graph only and returns anyway."""
+  from apache_beam.options.pipeline_options import TestOptions
+  runner = str(options.view_as(StandardOptions).runner or '')
+  return (not bounded and runner.rsplit('.', 1)[-1] == 'DataflowRunner'
+          and not options.view_as(TestOptions).dry_run)
+
+
 def build_and_run(argv: List[str],
                   noise: Optional[RunNoiseFilter] = None) -> RunSummary:
   """Parses flags, builds the graph, runs it to the end (or Ctrl-C)."""
@@ -342,6 +352,11 @@ def build_and_run(argv: List[str],
     build_graph = build_vectorized_graph
   build_graph(pipeline, config, source_for(config), sinks)
   result = pipeline.run()
+  if runs_detached(options, config.bounded):
+    job_id = getattr(result, 'job_id', lambda: '?')()
+    print(f'submitted streaming Dataflow job {job_id}; it runs until '
+          f'drained (gcloud dataflow jobs drain {job_id}) or cancelled')
+    return RunSummary(state='submitted')
   status, snapshot = wait_for_end(result, config.bounded, noise)
   summary = summarize(result)
   if not summary.counted and snapshot is not None:

@@ -125,9 +125,9 @@ class SalesOptions(PipelineOptions):
         help='A partition without new records for this long stops holding '
         'back the watermark. (default: 10)')
     # Pub/Sub
-    add('--pubsub_subscription', default='',
+    add('--pubsub_subscription', '--subscription', default='',
         help='projects/P/subscriptions/S for --source pubsub. (default: none)')
-    add('--pubsub_topic', default='',
+    add('--pubsub_topic', '--topic', default='',
         help='projects/P/topics/T to read (a subscription is created) for '
         '--source pubsub. (default: none)')
     add('--pubsub_event_time_attribute', default='',
@@ -141,8 +141,8 @@ class SalesOptions(PipelineOptions):
     # Engine
     add('--engine', default='records',
         help='records (one element at a time) or arrow (vectorized Arrow '
-        'batches; bounded file runs only, others use records). '
-        '(default: records)')
+        'batches: bounded file runs and unbounded Kafka reads; other '
+        'configurations run the record engine). (default: records)')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -40,6 +40,9 @@ def test_help_lists_every_project_flag_with_its_default(capsys):
     (['--window_size_seconds=abc'], "invalid int value: 'abc'"),
     (['--source=ftp'], '--source must be one of'),
     (['--sink=mysql://x'], "unknown sink 'mysql://x'"),
+    # --subscription and --topic: the short forms of --pubsub_*
+    (['--source=pubsub', '--subscription=projects/p/subscriptions/s',
+      '--topic=projects/p/topics/t'], 'needs exactly one of'),
 ])
 def test_bad_flags_give_one_line_and_exit_2(args, message):
   proc = run_cli(*args)
@@ -99,6 +102,21 @@ def test_damaged_inputs_and_unwritable_outputs_fail_in_one_line(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith('error:'), proc.stderr
     assert message in lines[0], (args, lines[0])
+
+
+@pytest.mark.parametrize('flags, bounded, detached', [
+    (['--runner=DataflowRunner'], False, True),
+    (['--runner=apache_beam.runners.dataflow.DataflowRunner'], False, True),
+    (['--runner=DataflowRunner'], True, False),  # a batch job: wait for it
+    (['--runner=DataflowRunner', '--dry_run=True'], False, False),
+    (['--runner=FlinkRunner'], False, False),
+    ([], False, False),
+])
+def test_only_a_streaming_dataflow_job_is_left_running(flags, bounded,
+                                                       detached):
+  from apache_beam.options.pipeline_options import PipelineOptions
+  from pipelines.cli import runs_detached
+  assert runs_detached(PipelineOptions(flags), bounded) is detached
 
 
 def test_summary_reconciles_on_a_small_file(tmp_path):

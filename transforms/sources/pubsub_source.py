@@ -324,9 +324,19 @@ class _ResolveSubscriptionFn(beam.DoFn):
         except exceptions.NotFound:
           raise RuntimeError(
               f'Pub/Sub subscription {self._subscription} not found') from None
+        except exceptions.PermissionDenied:
+          # Pub/Sub Subscriber may pull but not read the settings
+          # (pubsub.subscriptions.get is in Pub/Sub Viewer): assume the
+          # shortest ack deadline, which only means earlier extensions.
+          _LOG.warning(
+              'Pub/Sub: no permission to read %s (pubsub.subscriptions.get); '
+              'assuming a %d s ack deadline', self._subscription,
+              _MIN_ACK_DEADLINE_S)
+          sub = None
     finally:
       client.close()
-    deadline = int(sub.ack_deadline_seconds or _MIN_ACK_DEADLINE_S)
+    deadline = int(getattr(sub, 'ack_deadline_seconds', 0) or
+                   _MIN_ACK_DEADLINE_S)
     for reader in range(self._num_readers):
       yield ReaderSpec(self._subscription, reader, deadline)
 
