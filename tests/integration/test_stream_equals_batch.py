@@ -7,6 +7,7 @@ to SQLite, must converge to exactly the rows that the bounded run over the
 same file writes; Ctrl-C then stops it cleanly.
 """
 import sqlite3
+import threading
 
 import pytest
 
@@ -47,6 +48,34 @@ def test_streaming_from_kafka_converges_to_the_bounded_run(
     # Same dead letters by reason (positions differ: offsets vs lines).
     assert wait_for(lambda: dead_letter_reasons(stream_db) ==
                     dead_letter_reasons(batch_db), 60, proc)
+
+
+def test_a_live_replay_in_file_order_converges_to_the_bounded_run(
+    tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
+  """Orders arrive while the pipeline runs, in the file's own order: up to
+  47 hours out of order, with re-sends and dirty lines (all within the
+  three days of allowed lateness and dedupe memory)."""
+  batch_db = bounded_db(tmp_path)
+  expected = results(batch_db)
+  topic = kafka_topic_factory(partitions=3)
+  stream_db = str(tmp_path / 'live.db')
+  sent = {}
+  with streaming_pipeline(
+      *kafka_stream_args(kafka_broker.bootstrap, topic, 'live'),
+      '--sink', f'sqlite:///{stream_db}') as proc:
+    producer = threading.Thread(target=lambda: sent.update(replay(
+        SAMPLE, topic, kafka_broker.bootstrap, rate=500.0,
+        shuffle_seconds=0, partitions=3)))
+    producer.start()
+    converged = wait_for(lambda: results(stream_db) == expected, 300, proc)
+    producer.join(60)
+    got = results(stream_db)
+    assert converged, (f'{len(set(got) ^ set(expected))} rows differ; '
+                       f'streamed {len(got)} rows, batch {len(expected)}')
+    assert top_products(stream_db) == top_products(batch_db)
+    assert wait_for(lambda: dead_letter_reasons(stream_db) ==
+                    dead_letter_reasons(batch_db), 60, proc)
+  assert sent['lines'] == 3000
 
 
 def test_bounded_kafka_backfill_equals_the_file_run(
