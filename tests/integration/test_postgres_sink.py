@@ -249,6 +249,70 @@ def test_unreachable_server_is_retried_a_bounded_number_of_times():
   assert time.monotonic() - started < 20
 
 
+def test_the_sample_twice_through_the_cli_leaves_identical_tables(
+    db, tmp_path):
+  """`python -m pipeline --sink postgresql://...` on the sample, twice: the
+  second run changes no row (not even updated_at), and the rows are the
+  ones the SQLite sink gets from the same run."""
+  from tests.integration.streaming import (SAMPLE, bounded_db, results,
+                                           run_bounded)
+  orders = 'window_start, window_end, customer_id, category'
+
+  def tables():
+    return (rows(db, f'SELECT * FROM sales_by_category ORDER BY {orders}'),
+            rows(db, 'SELECT * FROM top_products ORDER BY window_start, '
+                 'window_end, customer_id, rank'),
+            dead_letters_of(db))
+
+  run_bounded('--input', SAMPLE, '--output', '', '--sink', db)
+  first = tables()
+  run_bounded('--input', SAMPLE, '--output', '', '--sink', db)
+  assert tables() == first
+  assert len(first[0]) > 100 and len(first[2]) == 99
+  assert len(rows(db, 'SELECT * FROM pipeline_runs')) == 2
+  as_sqlite = [
+      (r['window_start'].astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ'),
+       r['window_end'].astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ'),
+       r['customer_id'], r['category'], r['orders'], r['units'],
+       f"{r['revenue_usd']:.2f}", r['distinct_customers'],
+       f"{r['avg_order_value_usd']:.2f}") for r in first[0]]
+  assert sorted(as_sqlite) == results(bounded_db(tmp_path))
+
+
+def test_a_connection_killed_mid_transaction_is_retried_and_writes_once(
+    db, caplog):
+  """The server ends the sink's session inside a transaction (what a
+  failover or an admin's pg_terminate_backend does): the transaction rolls
+  back, the store reconnects, runs it again, and the row lands once."""
+  store = PostgresStore(db, max_attempts=3, base_delay_s=0.05,
+                        max_delay_s=0.1)
+  store.open()
+  store.run_in_transaction(
+      lambda cur: cur.execute('CREATE TABLE retry_probe (id int PRIMARY KEY, '
+                              'attempt int)'))
+  attempts = []
+
+  def work(cur):
+    attempts.append(1)
+    cur.execute('INSERT INTO retry_probe VALUES (1, %s)', (len(attempts),))
+    if len(attempts) == 1:
+      pid = cur.execute('SELECT pg_backend_pid()').fetchone()[0]
+      with psycopg.connect(db, autocommit=True) as admin:
+        assert admin.execute('SELECT pg_terminate_backend(%s)',
+                             (pid,)).fetchone()[0]
+      cur.execute('SELECT 1')  # the session is gone: this raises
+    return len(attempts)
+
+  with caplog.at_level('WARNING'):
+    assert store.run_in_transaction(work) == 2
+  store.close()
+  assert 'attempt 1 of 3' in caplog.text
+  assert rows(db, 'SELECT id, attempt FROM retry_probe') == [
+      {'id': 1, 'attempt': 2}]  # the first attempt's insert rolled back
+  with psycopg.connect(db, autocommit=True) as conn:
+    conn.execute('DROP TABLE retry_probe')
+
+
 def test_password_from_pgpass_file(db, monkeypatch, tmp_path,
                                    postgres_server):
   if postgres_server.password is None:
