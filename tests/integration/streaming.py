@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import signal
 import sqlite3
@@ -95,6 +96,31 @@ def sqlite_table(db: str, sql: str) -> list:
 def results(db: str) -> list:
   """The value columns of every result row (no pane columns)."""
   return sqlite_table(db, f'SELECT {VALUE_COLUMNS} FROM sales_by_category')
+
+
+def postgres_results(url: str) -> list:
+  """`results` of a PostgreSQL sink, in the SQLite sink's text forms."""
+  import psycopg
+  utc = datetime.timezone.utc
+
+  def iso(t):
+    return t.astimezone(utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+  try:
+    with psycopg.connect(url, connect_timeout=10) as conn:
+      rows = conn.execute(
+          f'SELECT {VALUE_COLUMNS} FROM sales_by_category').fetchall()
+  except psycopg.errors.UndefinedTable:
+    return []
+  return sorted((iso(r[0]), iso(r[1]), r[2], r[3], r[4], r[5], f'{r[6]:.2f}',
+                 r[7], f'{r[8]:.2f}') for r in rows)
+
+
+def drop_sink_tables(url: str) -> None:
+  import psycopg
+  with psycopg.connect(url, autocommit=True) as conn:
+    conn.execute('DROP TABLE IF EXISTS sales_by_category, top_products, '
+                 'dead_letters, pipeline_runs')
 
 
 def top_products(db: str) -> list:

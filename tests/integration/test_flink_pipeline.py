@@ -14,7 +14,8 @@ from tests.fixtures.flink import cancel_job, flink_cluster, require_flink_setup,
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
-                                         dead_letter_reasons, results,
+                                         dead_letter_reasons, drop_sink_tables,
+                                         postgres_results, results,
                                          run_bounded, streaming_pipeline,
                                          wait_for)
 from tools.replay_to_kafka import replay
@@ -68,8 +69,11 @@ def completed_checkpoints(checkpoint_dir) -> set:
 
 
 def test_streaming_from_kafka_on_flink_with_checkpoints_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, postgres_database):  # noqa: F811
+  """Kafka on Flink's mini cluster, checkpointing, into SQLite and
+  PostgreSQL at once: both converge to the bounded run's rows."""
   require_flink_setup()
+  drop_sink_tables(postgres_database)
   expected = results(bounded_db(tmp_path))
   topic = kafka_topic_factory(partitions=3)
   replay(SAMPLE, topic, kafka_broker.bootstrap, rate=0.0, shuffle_seconds=3600,
@@ -83,17 +87,21 @@ def test_streaming_from_kafka_on_flink_with_checkpoints_converges_to_the_bounded
     # a completed checkpoint was acknowledged by every task, the stage
     # {ParseOrders (FX-rate side input), Deduplicate (state, timers),
     # WriteToSQLite} included: unpatched Beam 2.62 declined all of them
-    return len(seen) >= 2 and results(db) == expected
+    return (len(seen) >= 2 and results(db) == expected
+            and postgres_results(postgres_database) == expected)
 
   with streaming_pipeline(
       '--source', 'kafka', '--kafka_bootstrap_servers', kafka_broker.bootstrap,
       '--kafka_topic', topic, '--kafka_group_id', 'flink-parity',
       '--early_firing_seconds', '2', *WINDOW_FLAGS, '--sink', f'sqlite:///{db}',
+      '--sink', postgres_database,
       *flink_options.local_args(streaming=True, checkpoint_ms=5_000,
                                 checkpoint_dir=str(checkpoints))) as proc:
     assert wait_for(converged_and_checkpointed, 240, proc), (
         f'completed checkpoints {sorted(seen)}; '
-        f'{len(set(results(db)) ^ set(expected))} rows differ')
+        f'{len(set(results(db)) ^ set(expected))} rows differ in SQLite, '
+        f'{len(set(postgres_results(postgres_database)) ^ set(expected))} '
+        'in PostgreSQL')
     assert dead_letter_reasons(db) == dead_letter_reasons(
         str(tmp_path / 'batch.db'))
 
