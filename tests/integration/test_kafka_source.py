@@ -167,26 +167,33 @@ def test_idle_partitions_do_not_hold_back_the_watermark(
              for i in range(5)]
   records.append((0, {'order_id': 'late-one', 'event_time': T0 + 60000}))
   _produce(kafka_broker.bootstrap, kafka_topic, records)
-  out = str(tmp_path / 'windows.jsonl')
+  first = _first_window_panes(kafka_broker.bootstrap, kafka_topic,
+                              str(tmp_path / 'windows.jsonl'), 10, 45,
+                              idle_timeout_s=2)
+  assert first[0]['value'] == ['all', 5]
+  assert first[0]['timing'] == beam.utils.windowed_value.PaneInfoTiming.ON_TIME
 
+
+def _first_window_panes(bootstrap, topic, out, window_s, timeout_s,
+                        **source_args):
+  """Counts a topic's records per fixed window on Prism; returns the panes
+  of the window starting at T0, once it has closed (and 2 s more)."""
   p = beam.Pipeline(options=streaming_options())
   (p
-   | ReadFromKafkaNative(kafka_broker.bootstrap, kafka_topic,
-                         'g-' + kafka_topic, idle_timeout_s=2)
-   | beam.WindowInto(window.FixedWindows(10))
+   | ReadFromKafkaNative(bootstrap, topic, 'g-' + topic, **source_args)
+   | beam.WindowInto(window.FixedWindows(window_s))
    | beam.Map(lambda r: ('all', 1))
    | beam.CombinePerKey(sum)
    | beam.ParDo(AppendJson(out)))
   result = p.run()
   try:
     assert wait_until(
-        lambda: any(r['window'][0] == T0 for r in read_lines(out)), 45, result), (
-            'window [T0, T0+10s) never closed: %s' % read_lines(out))
+        lambda: any(r['window'][0] == T0 for r in read_lines(out)),
+        timeout_s, result), 'window at T0 never closed: %s' % read_lines(out)
+    time.sleep(2)
   finally:
     result.cancel()
-  first = [r for r in read_lines(out) if r['window'][0] == T0]
-  assert first[0]['value'] == ['all', 5]
-  assert first[0]['timing'] == beam.utils.windowed_value.PaneInfoTiming.ON_TIME
+  return [r for r in read_lines(out) if r['window'][0] == T0]
 
 
 @pytest.mark.prism
@@ -211,26 +218,10 @@ def test_a_partition_far_ahead_does_not_make_a_lagging_one_late(
   # The last record of partition 1 moves its watermark past the first hour.
   behind.append((1, {'order_id': 'b-end', 'event_time': T0 + 3 * 86400000}))
   _produce(kafka_broker.bootstrap, topic, ahead + behind)
-  out = str(tmp_path / 'windows.jsonl')
-
-  p = beam.Pipeline(options=streaming_options())
-  (p
-   | ReadFromKafkaNative(kafka_broker.bootstrap, topic, 'g-' + topic,
-                         idle_timeout_s=600, max_records_per_read=100)
-   | beam.WindowInto(window.FixedWindows(3600))
-   | beam.Map(lambda r: ('all', 1))
-   | beam.CombinePerKey(sum)
-   | beam.ParDo(AppendJson(out)))
-  result = p.run()
-  try:
-    assert wait_until(
-        lambda: any(r['window'][0] == T0 for r in read_lines(out)), 60,
-        result), 'the first hour never closed: %s' % read_lines(out)
-    time.sleep(2)
-  finally:
-    result.cancel()
-  first = [r['value'] for r in read_lines(out) if r['window'][0] == T0]
-  assert first == [['all', 1200]]
+  first = _first_window_panes(kafka_broker.bootstrap, topic,
+                              str(tmp_path / 'windows.jsonl'), 3600, 60,
+                              idle_timeout_s=600, max_records_per_read=100)
+  assert [pane['value'] for pane in first] == [['all', 1200]]
 
 
 def test_bounded_mode_stops_at_end_offsets_seen_at_start(

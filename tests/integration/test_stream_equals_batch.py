@@ -15,8 +15,9 @@ from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401
 from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
                                          dead_letter_reasons,
                                          kafka_stream_args, results,
-                                         run_bounded, streaming_pipeline,
-                                         top_products, wait_for)
+                                         run_bounded, sqlite_table,
+                                         streaming_pipeline, top_products,
+                                         wait_for)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prism, pytest.mark.integration]
@@ -28,9 +29,6 @@ ENGINES = pytest.mark.parametrize('engine', ['records', 'arrow'])
 def test_streaming_from_kafka_converges_to_the_bounded_run(
     tmp_path, kafka_broker, kafka_topic_factory, engine):  # noqa: F811
   batch_db = bounded_db(tmp_path)
-  expected = results(batch_db)
-  assert expected
-
   topic = kafka_topic_factory(partitions=3)
   sent = replay(SAMPLE, topic, kafka_broker.bootstrap, rate=0.0,
                 shuffle_seconds=3600, seed=11, partitions=3)
@@ -40,14 +38,7 @@ def test_streaming_from_kafka_converges_to_the_bounded_run(
   with streaming_pipeline(
       *kafka_stream_args(kafka_broker.bootstrap, topic, 'parity'),
       '--engine', engine, '--sink', f'sqlite:///{stream_db}') as proc:
-    converged = wait_for(lambda: results(stream_db) == expected, 300, proc)
-    got = results(stream_db)
-    assert converged, (f'{len(set(got) ^ set(expected))} rows differ; '
-                       f'streamed {len(got)} rows, batch {len(expected)}')
-    assert top_products(stream_db) == top_products(batch_db)
-    # Same dead letters by reason (positions differ: offsets vs lines).
-    assert wait_for(lambda: dead_letter_reasons(stream_db) ==
-                    dead_letter_reasons(batch_db), 60, proc)
+    assert_converges(proc, stream_db, batch_db)
 
 
 def test_a_live_replay_in_file_order_converges_to_the_bounded_run(
@@ -56,7 +47,6 @@ def test_a_live_replay_in_file_order_converges_to_the_bounded_run(
   47 hours out of order, with re-sends and dirty lines (all within the
   three days of allowed lateness and dedupe memory)."""
   batch_db = bounded_db(tmp_path)
-  expected = results(batch_db)
   topic = kafka_topic_factory(partitions=3)
   stream_db = str(tmp_path / 'live.db')
   sent = {}
@@ -67,15 +57,24 @@ def test_a_live_replay_in_file_order_converges_to_the_bounded_run(
         SAMPLE, topic, kafka_broker.bootstrap, rate=500.0,
         shuffle_seconds=0, partitions=3)))
     producer.start()
-    converged = wait_for(lambda: results(stream_db) == expected, 300, proc)
+    assert_converges(proc, stream_db, batch_db)
     producer.join(60)
-    got = results(stream_db)
-    assert converged, (f'{len(set(got) ^ set(expected))} rows differ; '
-                       f'streamed {len(got)} rows, batch {len(expected)}')
-    assert top_products(stream_db) == top_products(batch_db)
-    assert wait_for(lambda: dead_letter_reasons(stream_db) ==
-                    dead_letter_reasons(batch_db), 60, proc)
   assert sent['lines'] == 3000
+
+
+def assert_converges(proc, stream_db, batch_db):
+  """The streamed SQLite tables reach the bounded run's: every result row,
+  every top product, the same dead letters by reason (positions differ:
+  offsets vs lines)."""
+  expected = results(batch_db)
+  assert expected
+  converged = wait_for(lambda: results(stream_db) == expected, 300, proc)
+  got = results(stream_db)
+  assert converged, (f'{len(set(got) ^ set(expected))} rows differ; '
+                     f'streamed {len(got)} rows, batch {len(expected)}')
+  assert top_products(stream_db) == top_products(batch_db)
+  assert wait_for(lambda: dead_letter_reasons(stream_db) ==
+                  dead_letter_reasons(batch_db), 60, proc)
 
 
 def test_bounded_kafka_backfill_equals_the_file_run(
@@ -117,12 +116,16 @@ def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
                           '--engine', engine,
                           '--sink', f'sqlite:///{db}') as proc:
     replay(str(on_time), topic, kafka_broker.bootstrap, partitions=2)
-    # idle partitions follow the clock: the 2026-11-02 window closes on time
-    assert wait_for(lambda: results(db) and results(db)[0][4] == 20, 120,
-                    proc)
-    # The window closed on the lowest partition watermark (the source holds
-    # every partition at it), so each partition's own watermark is past the
-    # window now and judges the orders below late, whichever reads them.
+    # Idle partitions follow the clock, so the 2026-11-02 window closes: a
+    # pane past EARLY. It fires on the lowest partition watermark (the
+    # source holds every partition at it), and only the idle rule moves a
+    # partition past 10:00 here, so once it fires each partition's own
+    # watermark is at the clock, past the window's expiry, and judges the
+    # orders below late, whichever partition reads them.
+    assert wait_for(lambda: sqlite_table(
+        db, "SELECT orders, pane_timing FROM sales_by_category "
+        "WHERE category = '__all__'") in ([(20, 'ON_TIME')], [(20, 'LATE')]),
+                    120, proc)
     replay(str(late), topic, kafka_broker.bootstrap, partitions=2)
     assert wait_for(lambda: dead_letter_reasons(db) == {'late': 5}, 120, proc)
     with sqlite3.connect(db) as conn:
