@@ -72,12 +72,14 @@ def probe_file(path: str, fmt: str) -> None:
       with open(path, 'rb') as stream:
         stream.read(1)
   except Exception as e:  # pylint: disable=broad-except
-    raise InputError(f'cannot read {path} as {fmt}: {_reason(e)}') from None
+    raise read_error(path, fmt, e) from None
 
 
-def _reason(error: BaseException) -> str:
+def read_error(path: str, fmt: str, error: BaseException) -> InputError:
+  """The one-line error for a file that cannot be read as ``fmt``."""
   text = str(error).strip()
-  return text.splitlines()[0] if text else type(error).__name__
+  reason = text.splitlines()[0] if text else type(error).__name__
+  return InputError(f'cannot read {path} as {fmt}: {reason}')
 
 
 def expand_patterns(patterns: List[str]) -> List[str]:
@@ -166,7 +168,7 @@ class _ReadFileRecordsFn(beam.DoFn):
         else:
           yield from _READERS[fmt](path, f)
     except Exception as e:  # pylint: disable=broad-except
-      raise InputError(f'cannot read {path} as {fmt}: {_reason(e)}') from e
+      raise read_error(path, fmt, e) from e
 
 
 class ReadOrderFiles(beam.PTransform):

@@ -44,7 +44,7 @@ from transforms.currency import ReadFxRates
 from transforms.enrich import load_catalog
 from transforms.parse import DEAD_LETTERS, METRICS_NAMESPACE
 from transforms.sources.files import (_READERS, JSONL, detect_format,
-                                      expand_patterns)
+                                      expand_patterns, read_error)
 from transforms.vectorized.aggregate import (keep_first_seen,
                                              partial_summaries, partial_tables,
                                              split_buckets,
@@ -80,6 +80,12 @@ class _PlanChunksFn(beam.DoFn):
     if fmt != JSONL:
       yield ('file', path, rank, fmt)
       return
+    try:
+      yield from self._plan(path, rank)
+    except Exception as e:  # pylint: disable=broad-except
+      raise read_error(path, fmt, e) from e
+
+  def _plan(self, path: str, rank: int) -> Iterable[Tuple]:
     gz = path.lower().endswith('.gz')
     with _open(path) as raw:
       stream = gzip.GzipFile(fileobj=raw) if gz else raw
@@ -158,7 +164,14 @@ class _CheckChunkFn(CheckRowsFn):
     with _open(path) as f:
       stream = gzip.GzipFile(fileobj=f) if path.lower().endswith('.gz') else f
       batch: List[Any] = []
-      for record in _READERS[fmt](path, stream):
+      records = _READERS[fmt](path, stream)
+      while True:
+        try:
+          record = next(records, None)
+        except Exception as e:  # pylint: disable=broad-except
+          raise read_error(path, fmt, e) from e
+        if record is None:
+          break
         batch.append(record)
         if len(batch) >= RECORD_BATCH:
           yield from self._records(batch, path, rank)
