@@ -33,6 +33,7 @@ from transforms.enrich import load_catalog
 from transforms.parse import METRICS_NAMESPACE
 from transforms.sources.files import (InputError, detect_format, expand_patterns,
                                      probe_file)
+from transforms.windowing import SLIDING, WindowPolicy
 
 _LOG = logging.getLogger('pipeline')
 
@@ -218,18 +219,33 @@ def summarize(result: beam.runners.runner.PipelineResult) -> RunSummary:
   return summary
 
 
-def _top_categories(output_dir: str, limit: int = 5) -> List[str]:
+def _top_categories(output_dir: str, window: WindowPolicy,
+                    limit: int = 5) -> List[str]:
+  """Categories by revenue over the run: the sum of their window rows.
+
+  Sliding windows overlap, so only the windows that start on a multiple of
+  the size (they tile the timeline) are summed; when the size is not a
+  multiple of the period there is no such tiling and no line.
+  """
   from transforms.sinks.files import RESULTS_FILE
   path = os.path.join(output_dir, RESULTS_FILE)
   if not os.path.exists(path):
     return []
   import pyarrow.parquet as pq
   from transforms.records import ALL_CATEGORIES
-  table = pq.read_table(path, columns=['category', 'revenue_usd'])
-  totals: Dict[str, float] = {}
-  for category, revenue in zip(table.column('category').to_pylist(),
-                               table.column('revenue_usd').to_pylist()):
-    if category != ALL_CATEGORIES:
+  tile_ms = 0
+  if window.kind == SLIDING:
+    if window.size_seconds % window.period_seconds:
+      return []
+    tile_ms = window.size_seconds * 1000
+  table = pq.read_table(path, columns=['window_start', 'category',
+                                       'revenue_usd'])
+  totals: Dict[str, Any] = {}
+  for start, category, revenue in zip(
+      table.column('window_start').cast('int64').to_pylist(),
+      table.column('category').to_pylist(),
+      table.column('revenue_usd').to_pylist()):
+    if category != ALL_CATEGORIES and not (tile_ms and start % tile_ms):
       totals[category] = totals.get(category, 0) + revenue
   ranked = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
   return [f'{name} ${value:,.2f}' for name, value in ranked]
@@ -256,7 +272,7 @@ def print_summary(summary: RunSummary, config: SalesConfig) -> None:
       'yes' if summary.reconciles() else
       'NO: read != valid + dead letters + duplicates + late'))
   if config.output and config.bounded:
-    top = _top_categories(config.output)
+    top = _top_categories(config.output, config.window)
     if top:
       lines.append('top categories    ' + ', '.join(top))
     lines.append(f'output            {config.output}/')

@@ -85,6 +85,19 @@ def test_sample_output_matches_independent_computation(tmp_path, flags,
   assert summary['dead_letters'] == expected.reasons
   assert summary['reconciles'] is True
   assert f"records read      {expected.counts['read']}" in proc.stdout
+  # Top categories: the window rows summed, sliding windows only where
+  # they tile the timeline (starts on a multiple of the size).
+  sliding = window['window'] == 'sliding'
+  tile_ms = int(window['size_s'] * 1000) if sliding else 0
+  totals = {}
+  for r in expected.results:
+    if r['category'] != '__all__' and not (
+        tile_ms and r['window_start_ms'] % tile_ms):
+      totals[r['category']] = totals.get(r['category'], Decimal(0)) + Decimal(
+          r['revenue_usd'])
+  top = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+  assert 'top categories    ' + ', '.join(
+      f'{name} ${value:,.2f}' for name, value in top) in proc.stdout
 
 
 def test_every_dirty_kind_of_the_sample_is_a_dead_letter_with_position(
