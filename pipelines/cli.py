@@ -31,8 +31,8 @@ from runners.local import RunnerSetupError, resolve_runner_args
 from transforms.currency import ConfigFileError, load_fx_rates
 from transforms.enrich import load_catalog
 from transforms.parse import METRICS_NAMESPACE
-from transforms.sources.files import (InputError, detect_format, expand_patterns,
-                                     probe_file)
+from transforms.sources.files import (InputError, detect_format,
+                                      expand_patterns, probe_file)
 from transforms.windowing import SLIDING, WindowPolicy
 
 _LOG = logging.getLogger('pipeline')
@@ -152,7 +152,8 @@ def _check_writable_dir(directory: str, what: str) -> None:
   try:
     os.makedirs(directory, exist_ok=True)
   except OSError as e:
-    raise InputError(f'cannot write {what}: {directory}: {e.strerror}') from None
+    raise InputError(
+        f'cannot write {what}: {directory}: {e.strerror}') from None
   if not os.access(directory, os.W_OK):
     raise InputError(f'cannot write {what}: {directory}: permission denied')
 

@@ -1,5 +1,6 @@
 """Kafka client settings: librdkafka properties from a file or a dict,
-secrets only from the environment or a file (transforms/sources/kafka_source)."""
+secrets only from the environment or a file
+(transforms/sources/kafka_source)."""
 import pytest
 
 from transforms.sources.kafka_source import (check_no_literal_secrets,
