@@ -17,21 +17,23 @@ def run_cli(*args, cwd=ROOT):
                         capture_output=True, text=True, timeout=300)
 
 
-def project_flags():
+def project_actions():
   import argparse
   parser = argparse.ArgumentParser()
   SalesOptions._add_argparse_args(parser)  # pylint: disable=protected-access
-  return [a for action in parser._actions for a in action.option_strings
-          if a.startswith('--')]
+  return [a for a in parser._actions if a.option_strings != ['-h', '--help']]
 
 
 def test_help_lists_every_project_flag_with_its_default(capsys):
   assert main(['--help']) == 0
   text = capsys.readouterr().out
-  for flag in project_flags():
-    assert flag in text, flag
-  # every project flag's help says its default
-  assert text.count('(default:') >= len(project_flags())
+  actions = project_actions()
+  assert len(actions) > 25
+  for action in actions:
+    for flag in action.option_strings:  # short forms included
+      assert flag in text, flag
+    assert '(default:' in action.help, action.option_strings
+  assert text.count('(default:') >= len(actions)
 
 
 @pytest.mark.parametrize('args, message', [
