@@ -129,11 +129,8 @@ def preflight(config: SalesConfig) -> None:
   if config.source == 'files':
     for path in expand_patterns(config.inputs):
       fmt = config.input_format or detect_format(path)
-      if '://' in path:
-        continue  # remote: read by the workers, with their credentials
-      if not os.access(path, os.R_OK):
-        raise InputError(f'cannot read {path}: permission denied')
-      probe_file(path, fmt)
+      if '://' not in path:  # remote: read by the workers, as they may
+        probe_file(path, fmt)
   if config.output and config.bounded:
     _check_writable_dir(config.output, '--output')
   for url in config.sinks:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
 from typing import BinaryIO, Callable, Dict, Iterable, Iterator, List
 
 import apache_beam as beam
@@ -52,11 +53,12 @@ def probe_file(path: str, fmt: str) -> None:
 
   Cheap: a directory or an unreadable file, a .gz that is not gzip, an Avro
   file without an Avro header, a Parquet file without a Parquet footer.
-  Damage further in is reported by the read itself (`_ReadFileRecordsFn`).
+  Damage further in is reported by the read itself (`read_file_records`).
   """
-  import os
   if os.path.isdir(path):
     raise InputError(f'cannot read {path}: it is a directory')
+  if not os.access(path, os.R_OK):
+    raise InputError(f'cannot read {path}: permission denied')
   try:
     if path.lower().endswith('.gz'):
       with gzip.open(path, 'rb') as stream:
@@ -149,6 +151,26 @@ _READERS: Dict[str, Callable[[str, BinaryIO], Iterator[RawRecord]]] = {
 }
 
 
+def read_file_records(path: str, fmt: str) -> Iterator[RawRecord]:
+  """Every record of one file (gzip by its .gz suffix), for both engines.
+
+  A file damaged past its header fails the run with its path in the
+  message (records already read are not half-counted: the run fails).
+  Errors of the caller's own work between records are not caught here.
+  """
+  try:
+    with FileSystems.open(
+        path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+      # Beam's decompressing stream cannot be iterated by line; gzip's can.
+      if path.lower().endswith('.gz'):
+        with gzip.GzipFile(fileobj=f) as stream:
+          yield from _READERS[fmt](path, stream)
+      else:
+        yield from _READERS[fmt](path, f)
+  except Exception as e:  # pylint: disable=broad-except
+    raise read_error(path, fmt, e) from e
+
+
 class _ReadFileRecordsFn(beam.DoFn):
 
   def __init__(self, input_format: str) -> None:
@@ -156,19 +178,8 @@ class _ReadFileRecordsFn(beam.DoFn):
 
   def process(self, readable: fileio.ReadableFile) -> Iterable[RawRecord]:
     path = readable.metadata.path
-    fmt = self._input_format or detect_format(path)
-    # Beam's own decompressing stream cannot be iterated by line; gzip's can.
-    # A file damaged past its header fails the run with its path in the
-    # message (records already read are not half-counted: the run fails).
-    try:
-      with readable.open(compression_type=CompressionTypes.UNCOMPRESSED) as f:
-        if path.lower().endswith('.gz'):
-          with gzip.GzipFile(fileobj=f) as stream:
-            yield from _READERS[fmt](path, stream)
-        else:
-          yield from _READERS[fmt](path, f)
-    except Exception as e:  # pylint: disable=broad-except
-      raise read_error(path, fmt, e) from e
+    yield from read_file_records(path,
+                                 self._input_format or detect_format(path))
 
 
 class ReadOrderFiles(beam.PTransform):

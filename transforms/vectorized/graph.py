@@ -43,8 +43,8 @@ from transforms.aggregate import (RESULTS, TOP_PRODUCTS, SalesSummary,
 from transforms.currency import ReadFxRates
 from transforms.enrich import load_catalog
 from transforms.parse import DEAD_LETTERS, METRICS_NAMESPACE
-from transforms.sources.files import (_READERS, JSONL, detect_format,
-                                      expand_patterns, read_error)
+from transforms.sources.files import (JSONL, detect_format, expand_patterns,
+                                      read_error, read_file_records)
 from transforms.vectorized.aggregate import (keep_first_seen,
                                              partial_summaries, partial_tables,
                                              split_buckets,
@@ -161,23 +161,14 @@ class _CheckChunkFn(CheckRowsFn):
       yield from self._file(path, rank, chunk[3])
 
   def _file(self, path: str, rank: int, fmt: str) -> Iterable:
-    with _open(path) as f:
-      stream = gzip.GzipFile(fileobj=f) if path.lower().endswith('.gz') else f
-      batch: List[Any] = []
-      records = _READERS[fmt](path, stream)
-      while True:
-        try:
-          record = next(records, None)
-        except Exception as e:  # pylint: disable=broad-except
-          raise read_error(path, fmt, e) from e
-        if record is None:
-          break
-        batch.append(record)
-        if len(batch) >= RECORD_BATCH:
-          yield from self._records(batch, path, rank)
-          batch = []
-      if batch:
+    batch: List[Any] = []
+    for record in read_file_records(path, fmt):
+      batch.append(record)
+      if len(batch) >= RECORD_BATCH:
         yield from self._records(batch, path, rank)
+        batch = []
+    if batch:
+      yield from self._records(batch, path, rank)
 
   def _records(self, records: Sequence, path: str, rank: int) -> Iterable:
     errors = {i: r.decode_error for i, r in enumerate(records)
