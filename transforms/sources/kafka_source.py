@@ -366,7 +366,7 @@ class WatermarkHolds:
     with self._lock:
       own = self._own.setdefault(source_id, {})
       mark = MIN_TIMESTAMP.micros if own_us is None else own_us
-      if mark > own.get(key, MIN_TIMESTAMP.micros - 1):
+      if key not in own or mark > own[key]:
         own[key] = mark
       reported = self._reported.setdefault(source_id, {})
       held = max(reported.get(key, MIN_TIMESTAMP.micros), min(own.values()))
