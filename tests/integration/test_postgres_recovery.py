@@ -10,12 +10,11 @@ import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (ROOT, SAMPLE, cli, kafka_stream_args,
-                                         run_bounded, streaming_pipeline,
-                                         wait_for)
+from tests.integration.streaming import (ROOT, SAMPLE, cli, drop_sink_tables,
+                                         kafka_stream_args, run_bounded,
+                                         streaming_pipeline, wait_for)
 from tests.integration.test_postgres_streaming import (describe_difference,
-                                                       drop_tables, query,
-                                                       snapshot)
+                                                       query, snapshot)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.prism,
@@ -27,7 +26,7 @@ def test_sigkill_then_recover_converges_to_the_bounded_tables(
   url = postgres_database
   run_bounded('--input', SAMPLE, '--output', '', '--sink', url)
   expected = snapshot(url)
-  drop_tables(url)
+  drop_sink_tables(url)
 
   topic = kafka_topic_factory(partitions=3)
   args = [*kafka_stream_args(kafka_broker.bootstrap, topic, 'fault'),

@@ -7,9 +7,9 @@ import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (SAMPLE, kafka_stream_args,
-                                         run_bounded, streaming_pipeline,
-                                         wait_for)
+from tests.integration.streaming import (SAMPLE, drop_sink_tables,
+                                         kafka_stream_args, run_bounded,
+                                         streaming_pipeline, wait_for)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.prism,
@@ -49,12 +49,6 @@ def describe_difference(got, expected):
   return '\n'.join(lines)
 
 
-def drop_tables(url):
-  with psycopg.connect(url, autocommit=True) as conn:
-    conn.execute('DROP TABLE IF EXISTS sales_by_category, top_products, '
-                 'dead_letters, pipeline_runs')
-
-
 def split_sample(tmp_path, every=25):
   """The sample in two files: most lines, and every 25th line held out."""
   with open(SAMPLE, encoding='utf-8') as f:
@@ -72,7 +66,7 @@ def test_streaming_into_postgres_converges_to_the_bounded_table(
   run_bounded('--input', SAMPLE, '--output', '', '--sink', url)
   expected = snapshot(url)
   assert expected['results']
-  drop_tables(url)
+  drop_sink_tables(url)
 
   topic = kafka_topic_factory(partitions=3)
   first, held_out = split_sample(tmp_path)
