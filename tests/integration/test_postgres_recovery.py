@@ -4,7 +4,6 @@ bounded run's: nothing lost, nothing counted twice."""
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -14,7 +13,8 @@ from tests.integration.streaming import (ROOT, SAMPLE, cli, drop_sink_tables,
                                          kafka_stream_args, run_bounded,
                                          streaming_pipeline, wait_for)
 from tests.integration.test_postgres_streaming import (describe_difference,
-                                                       query, snapshot)
+                                                       query, snapshot,
+                                                       split_sample)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.prism,
@@ -22,8 +22,11 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.prism,
 
 
 def test_sigkill_then_recover_converges_to_the_bounded_tables(
-    postgres_database, kafka_broker, kafka_topic_factory):  # noqa: F811
+    postgres_database, kafka_broker, kafka_topic_factory,  # noqa: F811
+    tmp_path):
   url = postgres_database
+  # Half the lines (every other one) now, the rest after the kill.
+  first_half, second_half = split_sample(tmp_path, every=2)
   run_bounded('--input', SAMPLE, '--output', '', '--sink', url)
   expected = snapshot(url)
   drop_sink_tables(url)
@@ -34,8 +37,9 @@ def test_sigkill_then_recover_converges_to_the_bounded_tables(
   first = subprocess.Popen(cli(*args), cwd=ROOT, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL, start_new_session=True)
   try:
-    # Paced, so the kill lands in the middle of the stream.
-    replay(SAMPLE, topic, kafka_broker.bootstrap, rate=250.0,
+    # Only half the sample is in the topic when the kill lands, so the kill
+    # is mid-stream however fast the pipeline keeps up.
+    replay(first_half, topic, kafka_broker.bootstrap, rate=250.0,
            shuffle_seconds=3600, seed=21, partitions=3)
     assert wait_for(lambda: query(
         url, 'SELECT count(*) FROM sales_by_category') > [(50,)], 180, first)
@@ -44,7 +48,9 @@ def test_sigkill_then_recover_converges_to_the_bounded_tables(
     first.wait(30)
   killed_at = snapshot(url)
   assert killed_at != expected, 'the kill came too late to test anything'
-  time.sleep(1)
+  # The other half arrives while the pipeline is down.
+  replay(second_half, topic, kafka_broker.bootstrap, shuffle_seconds=3600,
+         seed=22, partitions=3)
 
   with streaming_pipeline(*args, '--recover') as proc:
     converged = wait_for(lambda: snapshot(url) == expected, 300, proc)
