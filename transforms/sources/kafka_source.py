@@ -324,9 +324,11 @@ class PartitionWatermarkEstimator(ManualWatermarkEstimator):
     if self._watermark is None or ts > self._watermark:
       self.set_watermark(ts)
 
-  def own_watermark(self) -> Optional[Timestamp]:
-    """This partition's watermark, whatever is reported to the runner."""
-    return self._watermark
+  def own_watermark_us(self) -> Optional[int]:
+    """This partition's watermark in micros, whatever is reported to the
+    runner; None while it has none yet (unset, or MIN)."""
+    own = self._watermark
+    return None if own is None or own <= MIN_TIMESTAMP else own.micros
 
   def hold_at(self, ts: Timestamp) -> None:
     """Reports at most ``ts`` to the runner (see `WatermarkHolds`)."""
@@ -688,9 +690,7 @@ class _ReadPartitionFn(beam.DoFn):
     if keep < len(offsets):
       offsets, payloads, transport = (offsets[:keep], payloads[:keep],
                                       transport[:keep])
-    current = wm.own_watermark()
-    hi = None if current is None or current <= MIN_TIMESTAMP else (
-        current.micros)
+    hi = wm.own_watermark_us()
     ooo_us = self._ooo.micros
     watermarks = []
     low = None
@@ -754,9 +754,7 @@ class _ReadPartitionFn(beam.DoFn):
           read += 1
           transport_ms = _kafka_timestamp_ms(msg)
           payload = msg.value() if msg.value() is not None else b''
-          current = wm.own_watermark()
-          current_us = (None if current is None or current <= MIN_TIMESTAMP
-                        else current.micros)  # MIN: no watermark yet
+          current_us = wm.own_watermark_us()
           us, watermark_us = _stamp_us(
               self._event_ts_ms(payload, transport_ms), transport_ms,
               current_us, self._ooo.micros)
@@ -807,10 +805,8 @@ class _ReadPartitionFn(beam.DoFn):
         break
 
     if not bounded:
-      own = wm.own_watermark()
       wm.hold_at(Timestamp(micros=_HOLDS.report(
-          self._source_id, (topic, partition),
-          None if own is None else own.micros)))
+          self._source_id, (topic, partition), wm.own_watermark_us())))
     if self._commit and last_claimed is not None:
       finalizer.register(
           lambda t=topic, p=partition, o=last_claimed + 1: self._commit_offset(
