@@ -7,6 +7,7 @@ step's job. Columnar formats arrive decoded as dicts.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -151,6 +152,21 @@ _READERS: Dict[str, Callable[[str, BinaryIO], Iterator[RawRecord]]] = {
 }
 
 
+@contextlib.contextmanager
+def open_decompressed(path: str) -> Iterator[BinaryIO]:
+  """A file's bytes, gunzipped when its name ends in .gz (local or remote).
+
+  Beam's own decompressing stream cannot be iterated by line; gzip's can.
+  """
+  with FileSystems.open(
+      path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+    if path.lower().endswith('.gz'):
+      with gzip.GzipFile(fileobj=f) as stream:
+        yield stream
+    else:
+      yield f
+
+
 def read_file_records(path: str, fmt: str) -> Iterator[RawRecord]:
   """Every record of one file (gzip by its .gz suffix), for both engines.
 
@@ -159,14 +175,8 @@ def read_file_records(path: str, fmt: str) -> Iterator[RawRecord]:
   Errors of the caller's own work between records are not caught here.
   """
   try:
-    with FileSystems.open(
-        path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-      # Beam's decompressing stream cannot be iterated by line; gzip's can.
-      if path.lower().endswith('.gz'):
-        with gzip.GzipFile(fileobj=f) as stream:
-          yield from _READERS[fmt](path, stream)
-      else:
-        yield from _READERS[fmt](path, f)
+    with open_decompressed(path) as stream:
+      yield from _READERS[fmt](path, stream)
   except Exception as e:  # pylint: disable=broad-except
     raise read_error(path, fmt, e) from e
 

@@ -24,7 +24,6 @@ peak memory does not grow with the input's size.
 """
 from __future__ import annotations
 
-import gzip
 import pickle
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -44,7 +43,8 @@ from transforms.currency import ReadFxRates
 from transforms.enrich import load_catalog
 from transforms.parse import DEAD_LETTERS, METRICS_NAMESPACE
 from transforms.sources.files import (JSONL, detect_format, expand_patterns,
-                                      read_error, read_file_records)
+                                      open_decompressed, read_error,
+                                      read_file_records)
 from transforms.vectorized.aggregate import (keep_first_seen,
                                              partial_summaries, partial_tables,
                                              split_buckets,
@@ -87,8 +87,7 @@ class _PlanChunksFn(beam.DoFn):
 
   def _plan(self, path: str, rank: int) -> Iterable[Tuple]:
     gz = path.lower().endswith('.gz')
-    with _open(path) as raw:
-      stream = gzip.GzipFile(fileobj=raw) if gz else raw
+    with open_decompressed(path) as stream:
       offset, line, carry = 0, 1, b''
       while True:
         block = stream.read(self._chunk_bytes)
