@@ -3,6 +3,7 @@
     python -m tools.replay_to_kafka --input FILE[.gz] --topic T \\
         --bootstrap-servers 127.0.0.1:9092 [--rate EVENTS_PER_S] \\
         [--shuffle-seconds S] [--seed N] [--partitions N] [--key order_id|none]
+        [--retime now]
 
 * Lines are keyed by ``order_id`` (so one order always lands in the same
   partition); ``--key none`` spreads them round-robin instead (no key).
@@ -17,6 +18,9 @@
 * Lines whose event time cannot be parsed (and lines that are not JSON) are
   produced too (dirty records must reach the pipeline's dead letters): they
   keep their place relative to the neighbouring line of the file.
+* ``--retime now`` moves every event time by one offset (whole hours) so
+  the file ends just before now: an old file replays as live traffic, with
+  its gaps, disorder and dirty lines kept (tools/retime.py).
 * Prints one summary line: ``replayed N lines (M without event time) to
   topic T in X s (R/s)``.
 
@@ -26,21 +30,15 @@ Secrets for the producer: ``--producer-config-file`` (``key=value`` lines,
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
 from typing import List, Optional, Tuple
 
+from tools.retime import add_retime_flag, read_lines
 from tools.shuffle import bounded_shuffle
 from transforms.sources.kafka_source import parse_event_time_ms
 from transforms.sources.kafka_source import resolve_client_config
-
-
-def _open(path: str):
-  if path.endswith('.gz'):
-    return gzip.open(path, 'rt', encoding='utf-8')
-  return open(path, encoding='utf-8')
 
 
 def _line_info(line: str) -> Tuple[Optional[int], Optional[str]]:
@@ -56,15 +54,14 @@ def _line_info(line: str) -> Tuple[Optional[int], Optional[str]]:
           order_id if isinstance(order_id, str) and order_id else None)
 
 
-def read_events(path: str) -> List[Tuple[Optional[int], Optional[str], str]]:
+def read_events(path: str, retime: Optional[str] = None
+                ) -> List[Tuple[Optional[int], Optional[str], str]]:
+  """(event time ms, order_id, line) of each non-blank line, re-timed to
+  end just before `retime` (now, or a time) when it is given."""
   events = []
-  with _open(path) as f:
-    for line in f:
-      line = line.rstrip('\n').rstrip('\r')
-      if not line.strip():
-        continue
-      t, key = _line_info(line)
-      events.append((t, key, line))
+  for line in read_lines(path, retime):
+    t, key = _line_info(line)
+    events.append((t, key, line))
   return events
 
 
@@ -98,14 +95,16 @@ def replay(input_path: str, topic: str, bootstrap_servers: str,
            rate: float = 0.0, shuffle_seconds: float = 0.0,
            seed: Optional[int] = None, partitions: int = 3,
            key_mode: str = 'order_id',
-           producer_config_file: Optional[str] = None) -> dict:
+           producer_config_file: Optional[str] = None,
+           retime: Optional[str] = None) -> dict:
   from confluent_kafka import Producer
   conf = resolve_client_config(
       {'bootstrap.servers': bootstrap_servers}, None, producer_config_file)
   nparts = ensure_topic(bootstrap_servers, topic, partitions, conf)
   producer = Producer(dict(conf, **{
       'enable.idempotence': True, 'acks': 'all', 'linger.ms': 5}))
-  events = bounded_shuffle(read_events(input_path), shuffle_seconds, seed)
+  events = bounded_shuffle(read_events(input_path, retime), shuffle_seconds,
+                           seed)
   errors = []
 
   def on_delivery(err, _msg):
@@ -159,10 +158,11 @@ def main(argv=None) -> int:
                   help='message key: order_id, or none (round-robin)')
   ap.add_argument('--producer-config-file', default=None,
                   help='librdkafka key=value file (secrets as env:/file:)')
+  add_retime_flag(ap)
   args = ap.parse_args(argv)
   s = replay(args.input, args.topic, args.bootstrap_servers, args.rate,
              args.shuffle_seconds, args.seed, args.partitions, args.key,
-             args.producer_config_file)
+             args.producer_config_file, args.retime)
   print('replayed %d lines (%d without event time) to topic %s in %.2f s '
         '(%.0f/s)' % (s['lines'], s['untimed'], s['topic'], s['seconds'],
                       s['lines'] / s['seconds'] if s['seconds'] > 0 else 0))

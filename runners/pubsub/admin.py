@@ -16,34 +16,32 @@
   with the line before them. ``--event-time-attribute NAME`` also sets the
   attribute NAME to the event time (epoch ms), for ``--event_time_from
   transport --pubsub_event_time_attribute NAME``. ``--rate R`` publishes about
-  R messages per second (0 = as fast as possible).
+  R messages per second (0 = as fast as possible). ``--retime now`` moves
+  every event time by one offset so the file ends just before now
+  (tools/retime.py).
 * ``create-*`` are idempotent (an existing topic/subscription is fine).
 * ``pull`` prints (and acknowledges) up to ``--max`` messages as JSON lines.
 """
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
 from typing import List, Optional, Tuple
 
+from tools.retime import add_retime_flag, read_lines
 from tools.shuffle import bounded_shuffle
 from transforms.sources.pubsub_source import payload_event_time_ms
 
 Event = Tuple[Optional[int], str]
 
 
-def read_events(path: str) -> List[Event]:
-  opener = gzip.open if path.endswith('.gz') else open
-  events = []
-  with opener(path, 'rt', encoding='utf-8') as f:
-    for line in f:
-      line = line.rstrip('\r\n')
-      if line.strip():
-        events.append((payload_event_time_ms(line.encode('utf-8')), line))
-  return events
+def read_events(path: str, retime: Optional[str] = None) -> List[Event]:
+  """(event time ms, line) of each non-blank line, re-timed to end just
+  before `retime` (now, or a time) when it is given."""
+  return [(payload_event_time_ms(line.encode('utf-8')), line)
+          for line in read_lines(path, retime)]
 
 
 def create_topic(topic: str) -> None:
@@ -135,6 +133,7 @@ def main(argv=None) -> int:
   p.add_argument('--event-time-attribute', default=None)
   p.add_argument('--create', action='store_true',
                  help='create the topic first if missing')
+  add_retime_flag(p)
   p = sub.add_parser('pull')
   p.add_argument('subscription')
   p.add_argument('--max', type=int, default=100)
@@ -150,7 +149,8 @@ def main(argv=None) -> int:
   elif args.command == 'publish':
     if args.create:
       create_topic(args.topic)
-    events = bounded_shuffle(read_events(args.input), args.shuffle_seconds,
+    events = bounded_shuffle(read_events(args.input, args.retime),
+                             args.shuffle_seconds,
                              args.seed)
     s = publish(args.topic, events, args.rate, args.event_time_attribute)
     print('published %d messages (%d without event time) to %s in %.2f s' %

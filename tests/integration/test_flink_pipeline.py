@@ -13,6 +13,7 @@ from runners.flink import flink_options
 from tests.fixtures.flink import cancel_job, flink_cluster, require_flink_setup, rest  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
                                          dead_letter_reasons, drop_sink_tables,
                                          postgres_results, results,
@@ -69,14 +70,16 @@ def completed_checkpoints(checkpoint_dir) -> set:
 
 
 def test_streaming_from_kafka_on_flink_with_checkpoints_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory, postgres_database):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, postgres_database,  # noqa: F811
+    live_sample):  # noqa: F811
   """Kafka on Flink's mini cluster, checkpointing, into SQLite and
   PostgreSQL at once: both converge to the bounded run's rows."""
   require_flink_setup()
   drop_sink_tables(postgres_database)
-  expected = results(bounded_db(tmp_path))
+  expected = results(bounded_db(tmp_path, live_sample))
   topic = kafka_topic_factory(partitions=3)
-  replay(SAMPLE, topic, kafka_broker.bootstrap, rate=0.0, shuffle_seconds=3600,
+  replay(live_sample, topic, kafka_broker.bootstrap, rate=0.0,
+         shuffle_seconds=3600,
          seed=13, partitions=3)
   db = str(tmp_path / 'flink-stream.db')
   checkpoints = tmp_path / 'checkpoints'
@@ -128,11 +131,13 @@ def test_deploy_bounded_sample_to_a_standalone_cluster(
 
 
 def test_streaming_from_kafka_on_the_cluster_checkpoints_and_converges(
-    tmp_path, flink_cluster, kafka_broker, kafka_topic_factory):  # noqa: F811
+    tmp_path, flink_cluster, kafka_broker, kafka_topic_factory,  # noqa: F811
+    live_sample):  # noqa: F811
   port = flink_cluster['rest_port']
-  expected = results(bounded_db(tmp_path))
+  expected = results(bounded_db(tmp_path, live_sample))
   topic = kafka_topic_factory(partitions=3)
-  replay(SAMPLE, topic, kafka_broker.bootstrap, rate=0.0, shuffle_seconds=3600,
+  replay(live_sample, topic, kafka_broker.bootstrap, rate=0.0,
+         shuffle_seconds=3600,
          seed=13, partitions=3)
   db = str(tmp_path / 'flink-cluster-stream.db')
   job = {}

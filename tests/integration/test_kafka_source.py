@@ -22,14 +22,16 @@ from apache_beam.transforms import window
 from tests.fixtures.collect import (AppendJson, read_lines, streaming_options,
                                     wait_until)
 from tests.fixtures.kafka import kafka_broker, kafka_topic, kafka_topic_factory  # noqa: F401,E501  pylint: disable=unused-import
+from tests.fixtures.samples import RECENT_T0
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks.kafka_sink import WriteToKafka
 from transforms.sources.kafka_source import ReadFromKafkaNative
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]
 
-# 2026-11-02T00:00:00Z, the start of the sample data.
-T0 = 1793577600000
+# A midnight two days back: idle partitions' watermarks follow the clock, so
+# windows close whatever the date (tests/fixtures/samples.py).
+T0 = RECENT_T0
 
 
 def _produce(bootstrap, topic, records):

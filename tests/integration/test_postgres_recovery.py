@@ -9,7 +9,8 @@ import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (ROOT, SAMPLE, cli, drop_sink_tables,
+from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
+from tests.integration.streaming import (ROOT, cli, drop_sink_tables,
                                          kafka_stream_args, run_bounded,
                                          streaming_pipeline, wait_for)
 from tests.integration.test_postgres_streaming import (describe_difference,
@@ -23,11 +24,11 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.prism,
 
 def test_sigkill_then_recover_converges_to_the_bounded_tables(
     postgres_database, kafka_broker, kafka_topic_factory,  # noqa: F811
-    tmp_path):
+    live_sample, tmp_path):  # noqa: F811
   url = postgres_database
   # Half the lines (every other one) now, the rest after the kill.
-  first_half, second_half = split_sample(tmp_path, every=2)
-  run_bounded('--input', SAMPLE, '--output', '', '--sink', url)
+  first_half, second_half = split_sample(tmp_path, live_sample, every=2)
+  run_bounded('--input', live_sample, '--output', '', '--sink', url)
   expected = snapshot(url)
   drop_sink_tables(url)
 

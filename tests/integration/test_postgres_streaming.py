@@ -7,7 +7,8 @@ import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (SAMPLE, drop_sink_tables,
+from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
+from tests.integration.streaming import (drop_sink_tables,
                                          kafka_stream_args, run_bounded,
                                          streaming_pipeline, wait_for)
 from tools.replay_to_kafka import replay
@@ -49,9 +50,9 @@ def describe_difference(got, expected):
   return '\n'.join(lines)
 
 
-def split_sample(tmp_path, every=25):
-  """The sample in two files: most lines, and every 25th line held out."""
-  with open(SAMPLE, encoding='utf-8') as f:
+def split_sample(tmp_path, sample, every=25):
+  """A sample in two files: most lines, and every 25th line held out."""
+  with open(sample, encoding='utf-8') as f:
     lines = [line for line in f if line.strip()]
   first, held_out = tmp_path / 'first.jsonl', tmp_path / 'late.jsonl'
   first.write_text(''.join(l for i, l in enumerate(lines) if i % every))
@@ -61,21 +62,20 @@ def split_sample(tmp_path, every=25):
 
 def test_streaming_into_postgres_converges_to_the_bounded_table(
     tmp_path, postgres_database, kafka_broker,  # noqa: F811
-    kafka_topic_factory):  # noqa: F811
+    kafka_topic_factory, live_sample):  # noqa: F811
   url = postgres_database
-  run_bounded('--input', SAMPLE, '--output', '', '--sink', url)
+  run_bounded('--input', live_sample, '--output', '', '--sink', url)
   expected = snapshot(url)
   assert expected['results']
   drop_sink_tables(url)
 
   topic = kafka_topic_factory(partitions=3)
-  first, held_out = split_sample(tmp_path)
-  # A month of lateness: the held-out events, sent after their windows fired
-  # on time, are late but still allowed, so they must update their windows.
-  month = str(30 * 24 * 3600)
+  first, held_out = split_sample(tmp_path, live_sample)
+  # kafka_stream_args allows three days of lateness: the held-out events (of
+  # the last two days), sent after their windows fired on time, are late but
+  # still allowed, so they must update their windows.
   with streaming_pipeline(
       *kafka_stream_args(kafka_broker.bootstrap, topic, 'pg-parity'),
-      '--allowed_lateness_seconds', month, '--dedupe_ttl_seconds', month,
       '--kafka_idle_timeout_seconds', '3', '--sink', url) as proc:
     replay(first, topic, kafka_broker.bootstrap, rate=0.0,
            shuffle_seconds=3600, seed=5, partitions=3)

@@ -27,6 +27,7 @@ from tests.integration.streaming import (WINDOW_FLAGS, cli, dead_letter_reasons,
 from runners.pubsub.admin import (bounded_shuffle, create_subscription,
                                   create_topic, publish, pull, read_events)
 from tests.fixtures.pubsub import pubsub_emulator, pubsub_names  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.samples import RECENT_T0, live_sample  # noqa: F401  pylint: disable=unused-import
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks.pubsub_sink import (PubSubTopics, WriteToPubSubTopics,
                                           parse_pubsub_url)
@@ -35,9 +36,11 @@ from transforms.sources.pubsub_source import ReadFromPubSubNative
 pytestmark = [pytest.mark.pubsub, pytest.mark.integration]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-SAMPLE = os.path.join(ROOT, 'data', 'sample', 'orders.jsonl')
-# 2026-11-02T00:00:00Z, the start of the sample data.
-T0 = 1793577600000
+# Source tests: a midnight two days back, so idle rules that follow the
+# clock close their windows whatever the date (tests/fixtures/samples.py).
+T0 = RECENT_T0
+# Sink tests: a fixed instant, 2026-11-02T00:00:00Z, whose rendering is known.
+SINK_T0 = 1793577600000
 
 def _record_fields(r):
   return [r.source, r.position, r.payload.decode('utf-8', 'replace'),
@@ -219,10 +222,10 @@ def test_sink_publishes_results_top_products_and_dead_letters_as_json(
     create_topic(topic)
     subs[kind] = topic.replace('/topics/', '/subscriptions/') + '-check'
     create_subscription(subs[kind], topic)
-  result = CategoryResult(T0, T0 + 3600000, '', 'books', 3, 7,
+  result = CategoryResult(SINK_T0, SINK_T0 + 3600000, '', 'books', 3, 7,
                           Decimal('123.455'), 2, Decimal('41.15166'),
                           'ON_TIME', 0, True)
-  top = TopProduct(T0, T0 + 3600000, '', 1, 'P0001', 'Atlas', 'books', 2, 5,
+  top = TopProduct(SINK_T0, SINK_T0 + 3600000, '', 1, 'P0001', 'Atlas', 'books', 2, 5,
                    Decimal('99.994'), 'EARLY', 2, False)
   letter = DeadLetter('malformed', 'not JSON', 'x{', 'projects/p/'
                       'subscriptions/s', None, 17)
@@ -235,15 +238,15 @@ def test_sink_publishes_results_top_products_and_dead_letters_as_json(
 
   [r] = pull(subs['results'])
   assert r['attributes'] == {'kind': 'results', 'pane_index': '0',
-                             'key': f'{T0}|{T0 + 3600000}||books'}
+                             'key': f'{SINK_T0}|{SINK_T0 + 3600000}||books'}
   body = json.loads(r['data'])
   assert body['revenue_usd'] == '123.46'  # cents, half up, as a string
   assert body['avg_order_value_usd'] == '41.15'
-  assert body['window_start'] == '2026-11-02T00:00:00Z'
-  assert body['window_start_ms'] == T0
+  assert body['window_start'] == '2026-11-02SINK_T00:00:00Z'
+  assert body['window_start_ms'] == SINK_T0
   assert body['is_final'] is True and body['pane_timing'] == 'ON_TIME'
   [t] = pull(subs['top_products'])
-  assert t['attributes']['key'] == f'{T0}|{T0 + 3600000}||1'
+  assert t['attributes']['key'] == f'{SINK_T0}|{SINK_T0 + 3600000}||1'
   assert json.loads(t['data'])['revenue_usd'] == '99.99'
   [d] = pull(subs['dead_letters'])
   assert d['attributes'] == {'kind': 'dead_letters',
@@ -259,10 +262,10 @@ def test_sink_publishes_results_top_products_and_dead_letters_as_json(
 # ---------------------------------------------------------------------------
 @pytest.mark.prism
 def test_streaming_from_pubsub_converges_to_the_bounded_run(
-    pubsub_names, tmp_path):
+    pubsub_names, live_sample, tmp_path):  # noqa: F811
   batch_db = str(tmp_path / 'batch.db')
   proc = subprocess.run(
-      cli('--input', SAMPLE, '--output', '', '--sink',
+      cli('--input', live_sample, '--output', '', '--sink',
            f'sqlite:///{batch_db}'),
       cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr
@@ -271,7 +274,7 @@ def test_streaming_from_pubsub_converges_to_the_bounded_run(
 
   topic, sub = pubsub_names()
   # Shuffled within an hour of event time (the allowed lateness is longer).
-  events = bounded_shuffle(read_events(SAMPLE), 3600, seed=11)
+  events = bounded_shuffle(read_events(live_sample), 3600, seed=11)
   assert publish(topic, events)['messages'] == 3000
 
   stream_db = str(tmp_path / 'stream.db')

@@ -12,7 +12,8 @@ import threading
 import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
+from tests.fixtures.samples import RECENT_T0, live_sample  # noqa: F401  pylint: disable=unused-import
+from tests.integration.streaming import (WINDOW_FLAGS, bounded_db,
                                          dead_letter_reasons,
                                          kafka_stream_args, results,
                                          run_bounded, sqlite_table,
@@ -27,10 +28,11 @@ ENGINES = pytest.mark.parametrize('engine', ['records', 'arrow'])
 
 @ENGINES
 def test_streaming_from_kafka_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory, engine):  # noqa: F811
-  batch_db = bounded_db(tmp_path)
+    tmp_path, kafka_broker, kafka_topic_factory, live_sample,  # noqa: F811
+    engine):
+  batch_db = bounded_db(tmp_path, live_sample)
   topic = kafka_topic_factory(partitions=3)
-  sent = replay(SAMPLE, topic, kafka_broker.bootstrap, rate=0.0,
+  sent = replay(live_sample, topic, kafka_broker.bootstrap, rate=0.0,
                 shuffle_seconds=3600, seed=11, partitions=3)
   assert sent['lines'] == 3000
 
@@ -42,11 +44,11 @@ def test_streaming_from_kafka_converges_to_the_bounded_run(
 
 
 def test_a_live_replay_in_file_order_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, live_sample):  # noqa: F811
   """Orders arrive while the pipeline runs, in the file's own order: up to
   47 hours out of order, with re-sends and dirty lines (all within the
   three days of allowed lateness and dedupe memory)."""
-  batch_db = bounded_db(tmp_path)
+  batch_db = bounded_db(tmp_path, live_sample)
   topic = kafka_topic_factory(partitions=3)
   stream_db = str(tmp_path / 'live.db')
   sent = {}
@@ -54,7 +56,7 @@ def test_a_live_replay_in_file_order_converges_to_the_bounded_run(
       *kafka_stream_args(kafka_broker.bootstrap, topic, 'live'),
       '--sink', f'sqlite:///{stream_db}') as proc:
     producer = threading.Thread(target=lambda: sent.update(replay(
-        SAMPLE, topic, kafka_broker.bootstrap, rate=500.0,
+        live_sample, topic, kafka_broker.bootstrap, rate=500.0,
         shuffle_seconds=0, partitions=3)))
     producer.start()
     assert_converges(proc, stream_db, batch_db)
@@ -78,10 +80,10 @@ def assert_converges(proc, stream_db, batch_db):
 
 
 def test_bounded_kafka_backfill_equals_the_file_run(
-    tmp_path, kafka_broker, kafka_topic_factory):  # noqa: F811
-  batch_db = bounded_db(tmp_path)
+    tmp_path, kafka_broker, kafka_topic_factory, live_sample):  # noqa: F811
+  batch_db = bounded_db(tmp_path, live_sample)
   topic = kafka_topic_factory(partitions=3)
-  replay(SAMPLE, topic, kafka_broker.bootstrap, rate=0.0, shuffle_seconds=0,
+  replay(live_sample, topic, kafka_broker.bootstrap, rate=0.0, shuffle_seconds=0,
          seed=3, partitions=3)
   backfill_db = str(tmp_path / 'backfill.db')
   proc = run_bounded(
@@ -102,11 +104,15 @@ def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
   topic = kafka_topic_factory(partitions=2)
   on_time = tmp_path / 'on_time.jsonl'
   late = tmp_path / 'late.jsonl'
+  # 10:00 UTC two days back: long closed by the clock, whatever the date.
   order = ('{{"order_id":"{}","customer_id":"c","product_id":"P0001",'
            '"quantity":1,"unit_price":"1","currency":"USD",'
-           '"event_time":"2026-11-0{}T10:00:00Z"}}\n')
-  on_time.write_text(''.join(order.format(f'on-{i}', 2) for i in range(20)))
-  late.write_text(''.join(order.format(f'late-{i}', 2) for i in range(5)))
+           '"event_time":{}}}\n')
+  ten_am = RECENT_T0 + 10 * 3600 * 1000
+  on_time.write_text(''.join(order.format(f'on-{i}', ten_am)
+                             for i in range(20)))
+  late.write_text(''.join(order.format(f'late-{i}', ten_am)
+                          for i in range(5)))
   db = str(tmp_path / 'late.db')
   runner = [a for a in kafka_stream_args(kafka_broker.bootstrap, topic,
                                          'late') if a not in WINDOW_FLAGS]
@@ -116,7 +122,7 @@ def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
                           '--engine', engine,
                           '--sink', f'sqlite:///{db}') as proc:
     replay(str(on_time), topic, kafka_broker.bootstrap, partitions=2)
-    # Idle partitions follow the clock, so the 2026-11-02 window closes: a
+    # Idle partitions follow the clock, so the 10:00 window closes: a
     # pane past EARLY. It fires on the lowest partition watermark (the
     # source holds every partition at it), and only the idle rule moves a
     # partition past 10:00 here, so once it fires each partition's own
