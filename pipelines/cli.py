@@ -360,11 +360,7 @@ def build_and_run(argv: List[str],
   if not config.bounded:
     options.view_as(StandardOptions).streaming = True
   pipeline = beam.Pipeline(options=options)
-  build_graph = build_sales_graph
-  if config.engine == 'arrow':
-    from transforms.vectorized.graph import build_vectorized_graph
-    build_graph = build_vectorized_graph
-  build_graph(pipeline, config, source_for(config), sinks)
+  build_sales_graph(pipeline, config, source_for(config), sinks)
   result = pipeline.run()
   if runs_detached(options, config.bounded):
     job_id = getattr(result, 'job_id', lambda: '?')()

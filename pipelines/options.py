@@ -179,6 +179,14 @@ class SalesConfig:
   def bounded(self) -> bool:
     return self.window.bounded
 
+  @property
+  def columnar(self) -> bool:
+    """Whether the steps run on Arrow tables (pipelines/sales.py): files,
+    and Kafka with event time from the payload; Pub/Sub and transport time
+    run one record at a time."""
+    return (self.engine == 'arrow' and self.event_time_from == 'payload' and
+            self.source in ('files', 'kafka'))
+
 
 def is_bounded_run(opts: SalesOptions, streaming: bool) -> bool:
   """Files and a bounded Kafka read are bounded unless --streaming is set."""

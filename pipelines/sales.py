@@ -1,6 +1,16 @@
 """The sales pipeline: one definition, bounded or unbounded.
 
-    source -> parse -> dedupe -> USD -> catalog -> window -> aggregate -> sinks
+    source -> ParseOrders -> Deduplicate -> ConvertToUsd -> JoinCatalog
+           -> ApplyWindowPolicy -> AggregateSales -> sinks
+                 \\-> dead letters ---------------------------> sinks
+
+The same steps run on columns (Arrow tables of many orders: the default,
+for files and Kafka) or one record at a time (Pub/Sub, event time from the
+transport, and tests that feed records): `build_sales_graph` picks by the
+configuration, and both build the steps above under the same names, with
+the same rules (transforms/), so either yields the same rows. On columns,
+ParseOrders also prices each order in USD (ConvertToUsd's rule) and the
+catalog is joined while pre-aggregating per time unit (JoinCatalog's rule).
 
 The source and the sinks are passed in from the outside (see
 pipelines/wiring.py), so tests run this exact graph on TestStream or
@@ -8,9 +18,13 @@ Create inputs, and the runner never changes what a step means.
 """
 from __future__ import annotations
 
-from typing import Dict, Sequence, Tuple
+import atexit
+import shutil
+import tempfile
+from typing import Dict, Optional, Sequence, Tuple
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import StandardOptions
 
 from pipelines.options import SalesConfig
 from transforms.aggregate import RESULTS, TOP_PRODUCTS, AggregateSales
@@ -19,21 +33,77 @@ from transforms.dedupe import DeduplicateOrders
 from transforms.enrich import CatalogSideInput, JoinCatalog
 from transforms.lateness import LateDataRule
 from transforms.parse import DEAD_LETTERS, VALID, ParseOrders
+from transforms.vectorized.aggregate import AggregatePartials
+from transforms.vectorized.check import ParseOrderBatches
+from transforms.vectorized.chunks import buckets_for
+from transforms.vectorized.dedupe import DeduplicateBatches
+from transforms.vectorized.partials import PreAggregate
 from transforms.windowing import ApplyWindowPolicy
 
 Outputs = Dict[str, beam.PCollection]
+Sinks = Sequence[Tuple[str, beam.PTransform]]
+STREAM_BUCKETS = 4  # dedupe state keys of a streaming run
 
 
 def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
-                      source: beam.PTransform,
-                      sinks: Sequence[Tuple[str, beam.PTransform]] = ()
-                      ) -> Outputs:
+                      source: beam.PTransform, sinks: Sinks = ()) -> Outputs:
   """Adds the whole flow to `pipeline` and returns its three outputs.
 
-  source: PBegin -> PCollection[RawRecord].
+  source: PBegin -> what wiring.source_for(config) reads: FileChunk or
+    RawBatch elements when config.columnar, RawRecord otherwise.
   sinks: (step name, transform) pairs, each applied to the outputs dict
     {'results', 'top_products', 'dead_letters'}.
   """
+  if config.columnar:
+    return build_columnar_graph(pipeline, config, source, sinks)
+  return build_record_graph(pipeline, config, source, sinks)
+
+
+def build_columnar_graph(pipeline: beam.Pipeline, config: SalesConfig,
+                         source: beam.PTransform, sinks: Sinks = (),
+                         buckets: int = 0,
+                         spill: Optional[bool] = None) -> Outputs:
+  """The flow on Arrow tables; source emits FileChunk or RawBatch.
+
+  buckets: dedupe buckets (0: by input size, or STREAM_BUCKETS streaming).
+  spill: pass the valid rows from ParseOrders to Deduplicate through local
+  files, so that the shuffle carries only file names (default: in a bounded
+  run on a runner in this process, whose shuffle is held in memory).
+  """
+  policy = config.window
+  fx_rates = beam.pvalue.AsDict(
+      pipeline | 'ReadFxRates' >> ReadFxRates(config.fx_rates))
+  if config.bounded:
+    pre_aggregate = PreAggregate(policy, beam.pvalue.AsSingleton(
+        pipeline | 'ReadCatalog' >> CatalogSideInput(config.catalog)))
+  else:
+    pre_aggregate = PreAggregate(
+        policy, path=config.catalog,
+        refresh_seconds=config.catalog_refresh_seconds)
+  if not buckets:
+    buckets = (buckets_for(getattr(source, 'paths', ()))
+               if config.bounded else STREAM_BUCKETS)
+  if spill is None:
+    spill = config.bounded and _in_process(pipeline)
+
+  raw = pipeline | 'ReadOrders' >> source
+  parsed = raw | 'ParseOrders' >> ParseOrderBatches(
+      fx_rates, buckets, None if config.bounded else policy,
+      _spill_dir() if spill else '')
+  aggregates = (
+      parsed[VALID]
+      | 'Deduplicate' >> DeduplicateBatches(config.bounded,
+                                            config.dedupe_ttl_seconds)
+      | 'JoinCatalog' >> pre_aggregate
+      | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
+      | 'AggregateSales' >> AggregatePartials(policy, config.top_n,
+                                              config.bounded))
+  return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks)
+
+
+def build_record_graph(pipeline: beam.Pipeline, config: SalesConfig,
+                       source: beam.PTransform, sinks: Sinks = ()) -> Outputs:
+  """The flow one record at a time; source emits RawRecord."""
   policy = config.window
   fx_rates = beam.pvalue.AsDict(
       pipeline | 'ReadFxRates' >> ReadFxRates(config.fx_rates))
@@ -57,14 +127,12 @@ def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
       | 'AggregateSales' >> AggregateSales(config.top_n, policy.per_customer,
                                         config.bounded))
-
   return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks)
 
 
 def with_sinks(aggregates, dead_letters: beam.PCollection,
-               sinks: Sequence[Tuple[str, beam.PTransform]]) -> Outputs:
-  """The graph's three outputs, each sink applied to them (the record and
-  the vectorized graphs alike)."""
+               sinks: Sinks) -> Outputs:
+  """The graph's three outputs, each sink applied to them."""
   outputs = {
       RESULTS: aggregates[RESULTS],
       TOP_PRODUCTS: aggregates[TOP_PRODUCTS],
@@ -73,3 +141,22 @@ def with_sinks(aggregates, dead_letters: beam.PCollection,
   for name, sink in sinks:
     outputs | name >> sink  # pylint: disable=expression-not-assigned
   return outputs
+
+
+_IN_PROCESS_RUNNERS = ('fnapirunner', 'directrunner', 'bundlebaseddirectrunner')
+
+
+def _in_process(pipeline: beam.Pipeline) -> bool:
+  runner = pipeline.options.view_as(StandardOptions).runner
+  if runner is None:
+    runner = type(pipeline.runner).__name__
+  if not isinstance(runner, str):
+    runner = type(runner).__name__
+  return runner.rsplit('.', 1)[-1].lower() in _IN_PROCESS_RUNNERS
+
+
+def _spill_dir() -> str:
+  """A private temporary directory, removed when this process ends."""
+  path = tempfile.mkdtemp(prefix='sales-arrow-spill-')
+  atexit.register(shutil.rmtree, path, True)
+  return path

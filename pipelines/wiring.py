@@ -10,7 +10,8 @@ from typing import List, Tuple
 import apache_beam as beam
 
 from pipelines.options import SalesConfig
-from transforms.sources.files import ReadOrderFiles
+from transforms.sources.files import ReadOrderFiles, expand_patterns
+from transforms.vectorized.chunks import ReadOrderChunks
 
 
 class SinkUrlError(ValueError):
@@ -19,11 +20,13 @@ class SinkUrlError(ValueError):
 
 def source_for(config: SalesConfig) -> beam.PTransform:
   """PBegin -> PCollection[RawRecord] for the configured source."""
+  if config.source == 'files' and config.columnar:
+    return ReadOrderChunks(expand_patterns(config.inputs),
+                           config.input_format)
   if config.source == 'files':
     return ReadOrderFiles(config.inputs, config.input_format)
   if config.source == 'kafka':
     from transforms.sources.kafka_source import ReadFromKafkaNative
-    from transforms.vectorized.streaming import arrow_streaming_applies
     return ReadFromKafkaNative(
         bootstrap_servers=config.kafka_bootstrap_servers,
         topic=config.kafka_topic,
@@ -34,7 +37,7 @@ def source_for(config: SalesConfig) -> beam.PTransform:
         'payload',
         idle_timeout_s=config.kafka_idle_timeout_seconds,
         ignore_committed=config.generation > 0,
-        emit_batches=arrow_streaming_applies(config))
+        emit_batches=config.columnar)
   if config.source == 'pubsub':
     from transforms.sources.pubsub_source import (ReadFromPubSubDataflow,
                                                   ReadFromPubSubNative)

@@ -14,10 +14,9 @@ import decimal
 from typing import Any, Dict, Iterable, List, Set, Tuple
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
-from transforms.parse import METRICS_NAMESPACE
+from transforms import metrics
 
 from transforms.records import (ALL_CATEGORIES, CategoryResult, EnrichedOrder,
                                 PaneFields, TopProduct)
@@ -33,7 +32,8 @@ _TIMING_NAMES = {
 }
 
 
-class _CategoryStats:
+class CategoryStats:
+  """Orders, units, exact revenue and the customers of one category."""
   __slots__ = ('orders', 'units', 'revenue', 'customers')
 
   def __init__(self) -> None:
@@ -42,14 +42,15 @@ class _CategoryStats:
     self.revenue = decimal.Decimal(0)
     self.customers: Set[str] = set()
 
-  def merge(self, other: '_CategoryStats') -> None:
+  def merge(self, other: 'CategoryStats') -> None:
     self.orders += other.orders
     self.units += other.units
     self.revenue += other.revenue
     self.customers |= other.customers
 
 
-class _ProductStats:
+class ProductStats:
+  """Orders, units and exact revenue of one product."""
   __slots__ = ('name', 'category', 'orders', 'units', 'revenue')
 
   def __init__(self, name: str, category: str) -> None:
@@ -59,7 +60,7 @@ class _ProductStats:
     self.units = 0
     self.revenue = decimal.Decimal(0)
 
-  def merge(self, other: '_ProductStats') -> None:
+  def merge(self, other: 'ProductStats') -> None:
     self.orders += other.orders
     self.units += other.units
     self.revenue += other.revenue
@@ -70,20 +71,20 @@ class SalesSummary:
   __slots__ = ('categories', 'products')
 
   def __init__(self) -> None:
-    self.categories: Dict[str, _CategoryStats] = {}
-    self.products: Dict[str, _ProductStats] = {}
+    self.categories: Dict[str, CategoryStats] = {}
+    self.products: Dict[str, ProductStats] = {}
 
   def add(self, order: EnrichedOrder) -> None:
     stats = self.categories.get(order.category)
     if stats is None:
-      stats = self.categories[order.category] = _CategoryStats()
+      stats = self.categories[order.category] = CategoryStats()
     stats.orders += 1
     stats.units += order.quantity
     stats.revenue += order.revenue_usd
     stats.customers.add(order.customer_id)
     product = self.products.get(order.product_id)
     if product is None:
-      product = self.products[order.product_id] = _ProductStats(
+      product = self.products[order.product_id] = ProductStats(
           order.product_name, order.category)
     product.orders += 1
     product.units += order.quantity
@@ -103,15 +104,15 @@ class SalesSummary:
       else:
         mine_p.merge(product)
 
-  def total(self) -> _CategoryStats:
+  def total(self) -> CategoryStats:
     total = self.summed()
     for stats in self.categories.values():
       total.customers |= stats.customers
     return total
 
-  def summed(self) -> _CategoryStats:
+  def summed(self) -> CategoryStats:
     """Orders, units and revenue over all categories (no customers)."""
-    total = _CategoryStats()
+    total = CategoryStats()
     for stats in self.categories.values():
       total.orders += stats.orders
       total.units += stats.units
@@ -197,13 +198,15 @@ def summary_rows(scope: str, summary: SalesSummary, pane: PaneFields,
 BOUNDED_PANE = ('ON_TIME', 0, True)
 
 
-class _EmitRowsFn(beam.DoFn):
+class EmitRowsFn(beam.DoFn):
+  """(scope, SalesSummary) of a window pane -> result rows (main) and
+  top-product rows (tagged), stamped with the window and the pane."""
 
   def __init__(self, top_n: int, bounded: bool = False) -> None:
     self._top_n = top_n
     self._bounded = bounded
-    self._final_windows = Metrics.counter(METRICS_NAMESPACE, 'windows_final')
-    self._rows = Metrics.counter(METRICS_NAMESPACE, 'result_rows')
+    self._final_windows = metrics.counter(metrics.WINDOWS_FINAL)
+    self._rows = metrics.counter(metrics.RESULT_ROWS)
 
   def process(self, keyed: Tuple[str, SalesSummary],
               win=beam.DoFn.WindowParam,
@@ -251,5 +254,5 @@ class AggregateSales(beam.PTransform):
     return (
         keyed
         | 'SummarizeWindow' >> beam.CombinePerKey(SalesSummaryFn())
-        | 'EmitRows' >> beam.ParDo(_EmitRowsFn(self._top_n, self._bounded)).with_outputs(
+        | 'EmitRows' >> beam.ParDo(EmitRowsFn(self._top_n, self._bounded)).with_outputs(
             TOP_PRODUCTS, main=RESULTS))

@@ -5,8 +5,9 @@ Two strategies behind one transform, chosen at the pipeline's edge:
   (source, partition, position), i.e. the first copy in read order.
 - streaming: exact within a time-to-live of event time. A stateful DoFn
   keyed by order_id remembers that the id was seen, and an event-time timer
-  at first event time + TTL clears the state, so memory stays bounded by the
-  ids of the last TTL of event time.
+  at `forget_at_ms` (first event time + TTL, rounded up to TTL/16) clears
+  the state, so memory stays bounded by the ids of the last TTL of event
+  time.
 Every dropped copy is counted (`duplicates`).
 """
 from __future__ import annotations
@@ -15,16 +16,25 @@ from typing import Iterable, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import BooleanCoder
-from apache_beam.metrics import Metrics
 from apache_beam.transforms import window
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import (ReadModifyWriteStateSpec,
                                               TimerSpec, on_timer)
 
-from transforms.parse import METRICS_NAMESPACE
+from transforms import metrics
 from transforms.records import Order
 
 DEFAULT_TTL_SECONDS = 24 * 3600
+
+
+def forget_at_ms(event_time_ms: int, ttl_ms: int) -> int:
+  """When an order_id first seen at event_time_ms is forgotten: once the
+  watermark passes event time + TTL, rounded up to a grid of TTL/16 (at
+  least 1 s) so that one timer serves the ids of a whole grid step. An id is
+  remembered for at least the TTL and at most TTL + TTL/16; both the record
+  and the columnar dedupe keep this rule."""
+  grid = max(1000, ttl_ms // 16)
+  return -(-(event_time_ms + ttl_ms) // grid) * grid
 
 
 def read_order_key(order: Order) -> Tuple[str, int, int]:
@@ -37,7 +47,7 @@ class _KeepFirstOfGroup(beam.DoFn):
   """(order_id, copies) -> the first-read copy, re-stamped at event time."""
 
   def __init__(self) -> None:
-    self._duplicates = Metrics.counter(METRICS_NAMESPACE, 'duplicates')
+    self._duplicates = metrics.counter(metrics.DUPLICATES)
 
   def process(self, keyed: Tuple[str, Iterable[Order]]) -> Iterable:
     _, copies = keyed
@@ -58,7 +68,7 @@ class _DedupeWithTtlFn(beam.DoFn):
 
   def __init__(self, ttl_seconds: float) -> None:
     self._ttl_seconds = ttl_seconds
-    self._duplicates = Metrics.counter(METRICS_NAMESPACE, 'duplicates')
+    self._duplicates = metrics.counter(metrics.DUPLICATES)
 
   def process(self,
               keyed: Tuple[str, Order],
@@ -69,7 +79,8 @@ class _DedupeWithTtlFn(beam.DoFn):
       self._duplicates.inc()
       return
     seen.write(True)
-    expiry.set(order.event_time_ms / 1000.0 + self._ttl_seconds)
+    expiry.set(forget_at_ms(order.event_time_ms,
+                            int(self._ttl_seconds * 1000)) / 1000.0)
     yield order
 
   @on_timer(EXPIRY)

@@ -34,6 +34,12 @@ class LateDataRule:
     expiry_ms = self.policy.earliest_expiry_ms(event_time_ms)
     if expiry_ms > source_watermark_ms:
       return None
-    return Rejection(
-        LATE_REASON, f'window closed at {expiry_ms} ms; source watermark was '
-        f'{source_watermark_ms} ms')
+    return late_rejection(expiry_ms, source_watermark_ms)
+
+
+def late_rejection(expiry_ms: int, source_watermark_ms: int) -> Rejection:
+  """The dead-letter reason and detail of an event past its window's
+  expiry (both the record and the columnar checks say it so)."""
+  return Rejection(
+      LATE_REASON, f'window closed at {expiry_ms} ms; source watermark was '
+      f'{source_watermark_ms} ms')

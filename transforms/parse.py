@@ -11,16 +11,16 @@ import logging
 from typing import Any, Dict, Iterable, Optional, Union
 
 import apache_beam as beam
-from apache_beam.metrics import Metrics
 from apache_beam.transforms import window
 
+from transforms import metrics
 from transforms.lateness import LateDataRule
 from transforms.records import DeadLetter, Order, RawRecord
 from transforms.validate import Rejection, check_order
 
 _LOG = logging.getLogger(__name__)
 
-METRICS_NAMESPACE = 'sales'
+METRICS_NAMESPACE = metrics.NAMESPACE  # the CLI reads the counters here
 DEAD_LETTERS = 'dead_letters'
 VALID = 'valid'
 
@@ -63,8 +63,8 @@ class ParseOrderFn(beam.DoFn):
                late_rule: Optional[LateDataRule] = None) -> None:
     self._use_transport_time = event_time_from == 'transport'
     self._late_rule = late_rule
-    self._read = Metrics.counter(METRICS_NAMESPACE, 'records_read')
-    self._valid = Metrics.counter(METRICS_NAMESPACE, 'records_parsed_valid')
+    self._read = metrics.counter(metrics.RECORDS_READ)
+    self._valid = metrics.counter(metrics.RECORDS_VALID)
 
   def process(self, raw: RawRecord, currencies: Dict[str, Any]
               ) -> Iterable[Union[Order, beam.pvalue.TaggedOutput]]:
@@ -96,8 +96,7 @@ class ParseOrderFn(beam.DoFn):
 
   def _reject(self, raw: RawRecord,
               rejection: Rejection) -> beam.pvalue.TaggedOutput:
-    Metrics.counter(METRICS_NAMESPACE,
-                    f'dead_letter:{rejection.reason}').inc()
+    metrics.dead_letter_counter(rejection.reason).inc()
     return beam.pvalue.TaggedOutput(
         DEAD_LETTERS, dead_letter(raw, rejection.reason, rejection.detail))
 

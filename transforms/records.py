@@ -47,7 +47,7 @@ class RawRecord(NamedTuple):
 
 class RawBatch(NamedTuple):
   """Consecutive records of one Kafka partition as one element (the
-  vectorized streaming engine's input, transforms/vectorized/streaming.py).
+  columnar steps' input in streaming, transforms/vectorized/check.py).
 
   Record i of the batch is what ``RawRecord(payloads[i], source, partition,
   offsets[i], watermarks_ms[i], transport_ms[i])`` would be: the element

@@ -1,6 +1,6 @@
 """Streaming semantics of the real graph, driven by TestStream.
 
-Each test feeds RawRecords through build_sales_graph exactly as the Kafka
+Each test feeds RawRecords through build_record_graph exactly as the Kafka
 source would (with the source watermark on each record) and checks the
 panes, the late data and the dedupe state against DESIGN.md's rules. The
 expected figures are worked out by hand in the comments.
@@ -15,11 +15,10 @@ from apache_beam.testing.test_stream import ElementEvent, TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from pipelines.sales import build_sales_graph
+from pipelines.sales import build_columnar_graph, build_record_graph
 from tests.helpers import config, order, raw
 from transforms.dedupe import DeduplicateOrders
 from transforms.records import ALL_CATEGORIES, Order, RawBatch
-from transforms.vectorized.streaming import build_vectorized_streaming_graph
 
 STREAMING = ('--streaming', '--catalog_refresh_seconds=0')
 
@@ -66,10 +65,9 @@ def run_graph(stream: TestStream, expected_totals, expected_dead, flags=(),
   cfg = config(STREAMING + tuple(flags), streaming=True)
   pipeline = beam.Pipeline(options=PipelineOptions(['--streaming']))
   if engine == 'arrow':
-    outputs = build_vectorized_streaming_graph(pipeline, cfg,
-                                               as_batches(stream))
+    outputs = build_columnar_graph(pipeline, cfg, as_batches(stream))
   else:
-    outputs = build_sales_graph(pipeline, cfg, stream)
+    outputs = build_record_graph(pipeline, cfg, stream)
   rows = (outputs['results']
           | 'Totals' >> beam.Filter(lambda r: r.category == ALL_CATEGORIES)
           | 'TotalFields' >> beam.Map(lambda r: (

@@ -119,10 +119,10 @@ def test_streaming_catalog_join_rereads_a_changed_file(tmp_path):
 
 
 def test_an_empty_pane_emits_no_rows():
-  from transforms.aggregate import SalesSummary, _EmitRowsFn
+  from transforms.aggregate import SalesSummary, EmitRowsFn
   from apache_beam.transforms.window import IntervalWindow
   from apache_beam.utils.windowed_value import PaneInfo, PaneInfoTiming
   pane = PaneInfo(True, True, PaneInfoTiming.ON_TIME, 0, 0)
-  rows = list(_EmitRowsFn(5).process(('', SalesSummary()),
+  rows = list(EmitRowsFn(5).process(('', SalesSummary()),
                                      IntervalWindow(0, 3600), pane))
   assert rows == []

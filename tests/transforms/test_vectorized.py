@@ -13,12 +13,13 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.sales import build_sales_graph
+from pipelines.sales import build_columnar_graph, build_record_graph
 from pipelines.wiring import source_for
 from tests.helpers import config
 from tools.generate_orders import write_orders
-from transforms.vectorized.aggregate import bucket_of
-from transforms.vectorized.graph import build_vectorized_graph
+from transforms.sources.files import expand_patterns
+from transforms.vectorized.chunks import DEFAULT_CHUNK_BYTES, ReadOrderChunks
+from transforms.vectorized.tables import bucket_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 SAMPLE = os.path.join(ROOT, 'data', 'sample', 'orders.jsonl')
@@ -45,12 +46,15 @@ def _dump(rows, path):
     pickle.dump(sorted(rows, key=repr), f)
 
 
-def _run(builder, flags, directory, **kwargs):
+def _run(builder, flags, directory, chunk_bytes=None, **kwargs):
   os.makedirs(directory, exist_ok=True)
   cfg = config(tuple(flags) + ('--output', ''))
+  source = source_for(cfg)
+  if chunk_bytes is not None:
+    source = ReadOrderChunks(expand_patterns(cfg.inputs), cfg.input_format,
+                             chunk_bytes or DEFAULT_CHUNK_BYTES)
   with beam.Pipeline(options=PipelineOptions(['--runner=FnApiRunner'])) as p:
-    builder(p, cfg, source_for(cfg), [('Capture', _Capture(directory))],
-            **kwargs)
+    builder(p, cfg, source, [('Capture', _Capture(directory))], **kwargs)
   out = {}
   for name in ('results', 'top_products', 'dead_letters'):
     with open(os.path.join(directory, name + '.pickle'), 'rb') as f:
@@ -59,9 +63,11 @@ def _run(builder, flags, directory, **kwargs):
 
 
 def _assert_same(tmp_path, flags, **kwargs):
-  records = _run(build_sales_graph, flags, str(tmp_path / 'records'))
-  arrow = _run(build_vectorized_graph, flags, str(tmp_path / 'arrow'),
-               **kwargs)
+  records = _run(build_record_graph, flags + ('--engine=records',),
+                 str(tmp_path / 'records'))
+  arrow = _run(build_columnar_graph, flags + ('--engine=arrow',),
+               str(tmp_path / 'arrow'), chunk_bytes=kwargs.pop(
+                   'chunk_bytes', 0), **kwargs)
   assert records['results'], 'no result rows: the test input is wrong'
   for name in ('results', 'top_products', 'dead_letters'):
     assert len(arrow[name]) == len(records[name]), name
@@ -104,9 +110,9 @@ def test_jsonl_chunk_borders_and_many_buckets(tmp_path, spill):
 
 def _decoded_and_bytes(lines):
   import csv
-  from transforms.vectorized.columns import (check_jsonl_bytes,
-                                             check_jsonl_decoded,
-                                             prepare_rates, valid_schema)
+  from transforms.vectorized.columns import prepare_rates, valid_schema
+  from transforms.vectorized.jsonl import (check_jsonl_bytes,
+                                           check_jsonl_decoded)
   with open(os.path.join(ROOT, 'data', 'fx_rates.csv'), encoding='utf-8') as f:
     rates = prepare_rates({r['currency'].strip().upper():
                            Decimal(r['usd_per_unit'])

@@ -1,5 +1,5 @@
 """Unit tests of the vectorized streaming engine's pieces
-(transforms/vectorized/streaming.py); the whole graph is tested in
+(transforms/vectorized/check.py, dedupe.py); the whole graph is tested in
 tests/pipelines/test_streaming_semantics.py and, against a real broker, in
 tests/integration/test_stream_equals_batch.py."""
 import json
@@ -14,9 +14,9 @@ from tests.helpers import order
 from transforms.lateness import LateDataRule
 from transforms.parse import DEAD_LETTERS, ParseOrderFn
 from transforms.records import RawBatch, RawRecord
-from transforms.vectorized.graph import table_from_bytes, table_to_bytes
-from transforms.vectorized.streaming import (_CheckBatchFn, _DedupeBucketFn,
-                                             expiry_ms)
+from transforms.vectorized.check import CheckOrdersFn
+from transforms.vectorized.dedupe import DedupeBucketFn
+from transforms.vectorized.tables import table_from_bytes, table_to_bytes
 from transforms.windowing import WindowPolicy
 
 RATES = {'USD': Decimal('1'), 'EUR': Decimal('1.08'), 'GBP': Decimal('1.27')}
@@ -36,7 +36,7 @@ def test_expiry_of_an_array_is_the_policys_own_rule(t, kind, size, period,
                         gap_seconds=size, allowed_lateness_seconds=lateness,
                         bounded=False)
   times = np.array([t, t + 1, t - t % 1000, max(0, t - 1)], np.int64)
-  assert expiry_ms(policy, times).tolist() == [
+  assert policy.earliest_expiry_ms_array(times).tolist() == [
       policy.earliest_expiry_ms(int(x)) for x in times]
 
 
@@ -59,7 +59,7 @@ def _record_path(records):
 
 
 def _batch_path(records):
-  fn = _CheckBatchFn(WindowPolicy(bounded=False), buckets=3)
+  fn = CheckOrdersFn(buckets=3, late_policy=WindowPolicy(bounded=False))
   batch = RawBatch('orders', 3, [r.position for r in records],
                    [r.payload for r in records],
                    [r.source_watermark_ms for r in records],
@@ -160,19 +160,13 @@ def _rows(ids, event_ms=HOUR * 5):
 
 def _kept(fn, state, ids):
   seen, token, nxt, timer = state
-  kept = 0
-  for tv in fn.process((1, _rows(ids)), seen, token, nxt, timer):
-    _, partial = tv.value
-    kept += sum(table_from_bytes(partial[0])['quantity_count'].to_pylist())
-  return kept
+  return sum(table.num_rows for table, _ in
+             fn.process((1, _rows(ids)), seen, token, nxt, timer))
 
 
-def test_dedupe_cache_never_outlives_the_stored_state(tmp_path):
-  catalog = tmp_path / 'catalog.csv'
-  catalog.write_text('product_id,category,name\nP1,toys,Kite\n')
-  fn = _DedupeBucketFn(WindowPolicy(bounded=False), 3600, str(catalog), 0)
+def test_dedupe_cache_never_outlives_the_stored_state():
+  fn = DedupeBucketFn(3600)
   fn.setup()
-  fn.start_bundle()
   state = (_Bag(), _Value(), _Value(), _Timer())
   assert _kept(fn, state, ['a', 'b', 'a']) == 2  # 'a' twice in one batch
   assert _kept(fn, state, ['a', 'c']) == 1  # 'a' seen before
@@ -183,14 +177,14 @@ def test_dedupe_cache_never_outlives_the_stored_state(tmp_path):
   state[1].value = b'an older token'
   assert _kept(fn, state, ['c']) == 1
   # A second DoFn instance (another worker) builds its view from the store.
-  other = _DedupeBucketFn(WindowPolicy(bounded=False), 3600, str(catalog), 0)
+  other = DedupeBucketFn(3600)
   other.setup()
-  other.start_bundle()
   assert _kept(other, state, ['a', 'b', 'c', 'd']) == 1
 
 
 def test_counted_summary_has_the_sizes_of_the_exact_customer_sets():
-  from transforms.vectorized.aggregate import partial_tables, summary_of_partials
+  from transforms.vectorized.aggregate import summary_of_partials
+  from transforms.vectorized.partials import partial_tables
   catalog = {'P1': ('toys', 'Kite'), 'P2': ('books', 'Atlas')}
   policy = WindowPolicy(bounded=False)
   partials = []

@@ -1,0 +1,195 @@
+"""Deduplicate on columns: (bucket, Part) -> (first-seen rows, exotic).
+
+Same order_id = same event; keep the first seen (transforms/dedupe.py
+states the rule for the record path). Every copy of an order hashes to one
+bucket (tables.bucket_of), so a bucket decides alone:
+- bounded: GroupByKey by bucket, then per bucket one row per order_id, the
+  smallest k (k = source rank << 40 | position: the first copy in read
+  order).
+- streaming: a stateful DoFn per bucket remembers the ids it has passed,
+  each until the watermark passes `forget_at_ms` (the record path's rule).
+  State: `seen`, a bag of Arrow IPC chunks (order_id, forget_at_ms), one
+  appended per element, so a write costs what the element added; `token`,
+  a random value rewritten with every change of `seen`. The DoFn keeps the
+  decoded ids of a bucket in memory with the token it wrote last; when the
+  stored token differs (another worker wrote, or the runner restored older
+  state after a failure) the cache is rebuilt from the bag, so the copy in
+  memory is only used when it is exactly the stored state. A timer at the
+  earliest forget time drops the forgotten ids and rewrites the bag.
+Every dropped copy is counted (`duplicates`).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterable, List, Tuple
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.coders import BytesCoder, VarIntCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import (BagStateSpec,
+                                              ReadModifyWriteStateSpec,
+                                              TimerSpec, on_timer)
+
+from transforms import metrics
+from transforms.dedupe import DEFAULT_TTL_SECONDS, forget_at_ms
+from transforms.vectorized.tables import (Part, concat_parts, decode_part,
+                                          table_from_bytes, table_to_bytes)
+
+Rows = Tuple[pa.Table, List[Any]]  # valid rows and the exotic orders
+
+
+def keep_first_seen(table: pa.Table) -> Tuple[pa.Table, int]:
+  """(one row per order_id with the smallest k, number of dropped copies)."""
+  counts = table.group_by('order_id', use_threads=False).aggregate(
+      [('k', 'min'), ('k', 'count')])
+  if counts.num_rows == table.num_rows:
+    return table, 0
+  dups = counts.filter(pc.greater(counts['k_count'], 1))
+  is_dup = pc.is_in(table['order_id'], value_set=dups['order_id'])
+  unique = table.filter(pc.invert(is_dup))
+  candidates = table.filter(is_dup)
+  firsts = dups.select(['order_id', 'k_min']).rename_columns(
+      ['order_id', 'k'])
+  kept = candidates.join(firsts, keys=['order_id', 'k'], join_type='inner',
+                         use_threads=False)
+  kept = kept.select(table.column_names).cast(table.schema)
+  return pa.concat_tables([unique, kept]), table.num_rows - counts.num_rows
+
+
+class KeepFirstOfBucketFn(beam.DoFn):
+  """(bucket, [Part]) -> the bucket's first-seen rows (bounded runs)."""
+
+  def __init__(self) -> None:
+    self._duplicates = metrics.counter(metrics.DUPLICATES)
+
+  def process(self, keyed: Tuple[int, Iterable[Part]]) -> Iterable[Rows]:
+    _, parts = keyed
+    table, exotic = concat_parts(decode_part(p) for p in parts)
+    table, dropped = keep_first_seen(table)
+    if dropped:
+      self._duplicates.inc(dropped)
+    yield table, exotic
+
+
+def _ids_chunk(ids: List[str], forget_at: List[int]) -> bytes:
+  return table_to_bytes(pa.table({'order_id': pa.array(ids, pa.string()),
+                                  'forget_at_ms': pa.array(forget_at,
+                                                           pa.int64())}),
+                        compress=False)
+
+
+class DedupeBucketFn(beam.DoFn):
+  """(bucket, Part) -> first-seen rows within the TTL (streaming); see the
+  module docstring for the state and its cache."""
+
+  SEEN = BagStateSpec('seen', BytesCoder())
+  TOKEN = ReadModifyWriteStateSpec('token', BytesCoder())
+  NEXT_COMPACTION = ReadModifyWriteStateSpec('next_compaction', VarIntCoder())
+  COMPACT = TimerSpec('compact', TimeDomain.WATERMARK)
+
+  def __init__(self, ttl_seconds: float) -> None:
+    self._ttl_ms = int(ttl_seconds * 1000)
+    self._duplicates = metrics.counter(metrics.DUPLICATES)
+    self._cache_misses = metrics.counter(metrics.DEDUPE_CACHE_REBUILDS)
+
+  def setup(self) -> None:
+    # bucket -> [token, {order_id: forget_at_ms}]
+    self._cache: Dict[Any, List[Any]] = {}
+
+  def _seen(self, bucket, seen_state, token_state) -> Dict[str, int]:
+    token = token_state.read()
+    cached = self._cache.get(bucket)
+    if cached is not None and cached[0] == token:
+      return cached[1]
+    ids: Dict[str, int] = {}
+    if token is not None:
+      self._cache_misses.inc()
+      for chunk in seen_state.read():
+        t = table_from_bytes(chunk)
+        ids.update(zip(t['order_id'].to_pylist(),
+                       t['forget_at_ms'].to_pylist()))
+    self._cache[bucket] = [token, ids]
+    return ids
+
+  def _stored(self, bucket, token_state) -> None:
+    token = os.urandom(12)
+    token_state.write(token)
+    self._cache[bucket][0] = token
+
+  def process(self, keyed: Tuple[int, Part],
+              seen_state=beam.DoFn.StateParam(SEEN),
+              token_state=beam.DoFn.StateParam(TOKEN),
+              next_state=beam.DoFn.StateParam(NEXT_COMPACTION),
+              compact=beam.DoFn.TimerParam(COMPACT)) -> Iterable[Rows]:
+    bucket, part = keyed
+    table, exotic = decode_part(part)
+    table, dropped = keep_first_seen(table)
+    seen = self._seen(bucket, seen_state, token_state)
+    ids = table['order_id'].to_pylist()
+    fresh = np.fromiter((i not in seen for i in ids), bool, len(ids))
+    dropped += len(ids) - int(fresh.sum())
+    if dropped:
+      self._duplicates.inc(dropped)
+    if not fresh.all():
+      table = table.filter(pa.array(fresh))
+    if table.num_rows == 0:
+      return
+    new_ids = table['order_id'].to_pylist()
+    forget_at = [forget_at_ms(t, self._ttl_ms)
+                 for t in table['event_ms'].to_pylist()]
+    self._cache[bucket][0] = None  # not the stored state until _stored()
+    seen.update(zip(new_ids, forget_at))
+    seen_state.add(_ids_chunk(new_ids, forget_at))
+    self._stored(bucket, token_state)
+    due = min(forget_at)
+    scheduled = next_state.read()
+    if scheduled is None or due < scheduled:
+      compact.set(due / 1000.0)
+      next_state.write(due)
+    yield table, exotic
+
+  @on_timer(COMPACT)
+  def expire(self, key=beam.DoFn.KeyParam,
+             fired=beam.DoFn.TimestampParam,
+             seen_state=beam.DoFn.StateParam(SEEN),
+             token_state=beam.DoFn.StateParam(TOKEN),
+             next_state=beam.DoFn.StateParam(NEXT_COMPACTION),
+             compact=beam.DoFn.TimerParam(COMPACT)) -> Iterable:
+    now_ms = int(fired.micros // 1000)
+    seen = self._seen(key, seen_state, token_state)
+    kept = {i: f for i, f in seen.items() if f > now_ms}
+    self._cache[key][0] = None  # not the stored state until _stored()
+    seen_state.clear()
+    next_state.clear()
+    self._cache[key][1] = kept
+    if kept:
+      seen_state.add(_ids_chunk(list(kept), list(kept.values())))
+      due = min(kept.values())
+      compact.set(due / 1000.0)
+      next_state.write(due)
+    self._stored(key, token_state)
+    return []
+
+
+class DeduplicateBatches(beam.PTransform):
+  """PCollection[(bucket, Part)] -> PCollection[Rows], one row per order_id:
+  exact over the whole input when bounded, within the TTL when not."""
+
+  def __init__(self, bounded: bool,
+               ttl_seconds: float = DEFAULT_TTL_SECONDS) -> None:
+    super().__init__()
+    self._bounded = bounded
+    self._ttl_seconds = ttl_seconds
+
+  def expand(self, parts: beam.PCollection) -> beam.PCollection:
+    parts = parts | 'AsParts' >> beam.Map(lambda kv: kv).with_output_types(
+        Tuple[int, Tuple[bytes, bytes]])
+    if self._bounded:
+      return (parts
+              | 'GroupBuckets' >> beam.GroupByKey()
+              | 'KeepFirstSeen' >> beam.ParDo(KeepFirstOfBucketFn()))
+    return parts | 'DropSeenWithinTtl' >> beam.ParDo(
+        DedupeBucketFn(self._ttl_seconds))

@@ -1,0 +1,252 @@
+"""Pre-aggregation on columns: first-seen rows -> partial summaries per
+time unit of event time, joined with the product catalog.
+
+A time unit (WindowPolicy.unit_ms) is a span of event time that lies
+entirely inside one set of windows, so a partial stamped at its unit's
+start is assigned by Beam's WindowFn to exactly the windows its orders
+belong to. For fixed and sliding windows a partial is a `Partial`: three
+small Arrow IPC tables (per category, per product, the customers of each
+category); for sessions (per customer, unit = the event time itself) and
+for exotic rows it is the record path's SalesSummary. The catalog lookup is
+the record path's rule (transforms/enrich.py): an unknown product gets
+category `unknown` and an empty name.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.transforms import window
+
+from transforms.aggregate import CategoryStats, ProductStats, SalesSummary
+from transforms.enrich import Catalog, RefreshingCatalog
+from transforms.records import UNKNOWN_CATEGORY, EnrichedOrder
+from transforms.windowing import SESSIONS, WindowPolicy
+
+
+def _catalog_arrays(catalog: Catalog) -> Tuple[pa.Array, pa.Array]:
+  ids = sorted(catalog)
+  return (pa.array(ids, pa.string()),
+          pa.array([catalog[p][0] for p in ids], pa.string()))
+
+
+def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
+                      catalog: Catalog, policy: WindowPolicy
+                      ) -> List[Tuple[int, str, SalesSummary]]:
+  """[(unit start ms, scope, partial SalesSummary)] of deduplicated rows."""
+  per_customer = policy.kind == SESSIONS
+  size = policy.unit_ms
+  summaries: Dict[Tuple[int, str], SalesSummary] = {}
+
+  def summary_for(unit: int, scope: str) -> SalesSummary:
+    s = summaries.get((unit, scope))
+    if s is None:
+      s = summaries[(unit, scope)] = SalesSummary()
+    return s
+
+  if exotic:
+    is_exotic = pc.is_valid(table['exotic'])
+    for idx, t in zip(table.filter(is_exotic)['exotic'].to_pylist(),
+                      table.filter(is_exotic)['event_ms'].to_pylist()):
+      order = exotic[idx]
+      category, name = catalog.get(order.product_id, (UNKNOWN_CATEGORY, ''))
+      order = order._replace(category=category, product_name=name)
+      unit = t if per_customer else t - t % size
+      summary_for(unit, order.customer_id if per_customer else '').add(order)
+    table = table.filter(pc.invert(is_exotic))
+  if table.num_rows == 0:
+    return [(u, s, m) for (u, s), m in summaries.items()]
+
+  event_ms = table['event_ms'].to_numpy()
+  units = event_ms if per_customer else event_ms - np.mod(event_ms, size)
+  cat_ids, cat_names = _catalog_arrays(catalog)
+  index = pc.index_in(table['product_id'], value_set=cat_ids)
+  category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
+  # For fixed and sliding windows the scope is '' (a null key here).
+  scope = (table['customer_id'] if per_customer else
+           pa.nulls(table.num_rows, pa.string()))
+  t = pa.table({
+      'unit': pa.array(units, pa.int64()),
+      'scope': scope,
+      'category': category,
+      'product_id': table['product_id'],
+      'customer_id': table['customer_id'],
+      'quantity': table['quantity'],
+      'amount': table['amount'],
+  })
+  by_product = t.group_by(['unit', 'scope', 'product_id'],
+                          use_threads=False).aggregate(
+      [('quantity', 'sum'), ('quantity', 'count'), ('amount', 'sum')])
+  by_category = t.group_by(['unit', 'scope', 'category'],
+                           use_threads=False).aggregate(
+      [('quantity', 'sum'), ('quantity', 'count'), ('amount', 'sum'),
+       ('customer_id', 'distinct')])
+
+  for unit, sc, cat, units_, orders, revenue, customers in zip(
+      *(by_category[c].to_pylist() for c in (
+          'unit', 'scope', 'category', 'quantity_sum', 'quantity_count',
+          'amount_sum', 'customer_id_distinct'))):
+    summary = summary_for(unit, sc or '')
+    stats = CategoryStats()
+    stats.orders, stats.units, stats.revenue = orders, units_, revenue
+    stats.customers = set(customers)
+    mine = summary.categories.get(cat)
+    if mine is None:
+      summary.categories[cat] = stats
+    else:
+      mine.merge(stats)
+  for unit, sc, product, units_, orders, revenue in zip(
+      *(by_product[c].to_pylist() for c in (
+          'unit', 'scope', 'product_id', 'quantity_sum', 'quantity_count',
+          'amount_sum'))):
+    summary = summary_for(unit, sc or '')
+    category, name = catalog.get(product, (UNKNOWN_CATEGORY, ''))
+    stats = ProductStats(name, category)
+    stats.orders, stats.units, stats.revenue = orders, units_, revenue
+    mine = summary.products.get(product)
+    if mine is None:
+      summary.products[product] = stats
+    else:
+      mine.merge(stats)
+  return [(u, s, m) for (u, s), m in summaries.items()]
+
+
+Partial = Tuple[bytes, bytes, bytes]  # categories, products, customers
+
+
+def _ipc(table: pa.Table) -> bytes:
+  sink = pa.BufferOutputStream()
+  # Only large tables are worth compressing (a codec per buffer costs).
+  options = pa.ipc.IpcWriteOptions(
+      compression='zstd' if table.nbytes > (64 << 10) else None)
+  with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+    writer.write_table(table)
+  return sink.getvalue().to_pybytes()
+
+
+def read_ipc(data: bytes) -> pa.Table:
+  return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def _unit_slices(table: pa.Table) -> Dict[int, pa.Table]:
+  table = table.sort_by('unit')
+  units = table['unit'].to_numpy()
+  starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
+  bounds = np.r_[starts, len(units)]
+  return {int(units[a]): table.slice(a, b - a).drop_columns(['unit'])
+          for a, b in zip(bounds[:-1], bounds[1:])}
+
+
+def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
+                   ) -> List[Tuple[int, Partial]]:
+  """[(unit start ms, Partial)] of deduplicated, non-exotic rows (fixed and
+  sliding windows)."""
+  if table.num_rows == 0:
+    return []
+  size = policy.unit_ms
+  event_ms = table['event_ms'].to_numpy()
+  units = pa.array(event_ms - np.mod(event_ms, size), pa.int64())
+  cat_ids, cat_names = _catalog_arrays(catalog)
+  ids = sorted(catalog)
+  names = pa.array([catalog[p][1] for p in ids], pa.string())
+  index = pc.index_in(table['product_id'], value_set=cat_ids)
+  category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
+  t = pa.table({'unit': units, 'category': category,
+                'product_id': table['product_id'],
+                'customer_id': table['customer_id'],
+                'quantity': table['quantity'], 'amount': table['amount']})
+  stats = [('quantity', 'sum'), ('quantity', 'count'), ('amount', 'sum')]
+  by_category = t.group_by(['unit', 'category'], use_threads=False
+                           ).aggregate(stats)
+  by_product = t.group_by(['unit', 'product_id', 'category'],
+                          use_threads=False).aggregate(stats)
+  index = pc.index_in(by_product['product_id'], value_set=cat_ids)
+  by_product = by_product.append_column(
+      'name', pc.fill_null(pc.take(names, index), ''))
+  customers = t.group_by(['unit', 'category', 'customer_id'],
+                         use_threads=False).aggregate([])
+  cats, prods, custs = (_unit_slices(x) for x in (by_category, by_product,
+                                                  customers))
+  empty = pa.table({})
+  return [(unit, (_ipc(cats[unit]), _ipc(prods.get(unit, empty)),
+                  _ipc(custs.get(unit, empty)))) for unit in cats]
+
+
+def unit_partials(table: pa.Table, exotic: Sequence[Any], catalog: Dict,
+                  policy) -> Iterable[window.TimestampedValue]:
+  """Deduplicated rows -> (scope, partial) per time unit, stamped at the
+  unit's start: a Partial for fixed and sliding windows, a SalesSummary for
+  sessions and exotic rows (aggregate.partial_tables/partial_summaries)."""
+  if policy.kind != SESSIONS:
+    if exotic:
+      is_exotic = pc.is_valid(table['exotic'])
+      for unit, scope, summary in partial_summaries(
+          table.filter(is_exotic), exotic, catalog, policy):
+        yield window.TimestampedValue((scope, summary), unit / 1000.0)
+      table = table.filter(pc.invert(is_exotic))
+    for unit, partial in partial_tables(table, catalog, policy):
+      yield window.TimestampedValue(('', partial), unit / 1000.0)
+    return
+  for unit, scope, summary in partial_summaries(table, exotic, catalog,
+                                                policy):
+    yield window.TimestampedValue((scope, summary), unit / 1000.0)
+
+
+
+
+class PreAggregateFn(beam.DoFn):
+  """(rows, exotic) -> (scope, partial) per time unit, stamped at the unit's
+  start. The catalog is a side input (bounded) or held by the DoFn and
+  re-read every `refresh_seconds` (streaming, as enrich.JoinCatalog does)."""
+
+  def __init__(self, policy: WindowPolicy, catalog_path: str = '',
+               refresh_seconds: float = 0) -> None:
+    self._policy = policy
+    self._catalog_path = catalog_path
+    self._refresh_seconds = refresh_seconds
+    self._catalog: Catalog = {}
+
+  def setup(self) -> None:
+    self._source: Optional[RefreshingCatalog] = None
+    if self._catalog_path:
+      self._source = RefreshingCatalog(self._catalog_path,
+                                       self._refresh_seconds)
+
+  def start_bundle(self) -> None:
+    if self._source is not None:
+      self._catalog = self._source.refresh()
+
+  def process(self, rows: Tuple[pa.Table, List[Any]],
+              catalog: Optional[Catalog] = None) -> Iterable:
+    table, exotic = rows
+    yield from unit_partials(table, exotic,
+                             self._catalog if catalog is None else catalog,
+                             self._policy)
+
+
+class PreAggregate(beam.PTransform):
+  """PCollection[(rows, exotic)] -> (scope, partial) stamped per time unit.
+
+  Bounded: `catalog` is a side input (AsSingleton of CatalogSideInput).
+  Streaming: pass `path` and `refresh_seconds` instead.
+  """
+
+  def __init__(self, policy: WindowPolicy,
+               catalog: Optional[beam.pvalue.AsSideInput] = None,
+               path: str = '', refresh_seconds: float = 0) -> None:
+    super().__init__()
+    if (catalog is None) == (not path):
+      raise ValueError('PreAggregate takes a side input or a path, not both')
+    self._policy = policy
+    self._catalog = catalog
+    self._path = path
+    self._refresh_seconds = refresh_seconds
+
+  def expand(self, rows: beam.PCollection) -> beam.PCollection:
+    fn = PreAggregateFn(self._policy, self._path, self._refresh_seconds)
+    if self._catalog is not None:
+      return rows | 'SumPerTimeUnit' >> beam.ParDo(fn, catalog=self._catalog)
+    return rows | 'SumPerTimeUnit' >> beam.ParDo(fn)

@@ -1,0 +1,149 @@
+"""Arrow tables of valid orders as they cross a shuffle.
+
+- `table_to_bytes` / `table_from_bytes`: an Arrow IPC stream of exactly a
+  table's rows (pickling a sliced table would carry its parent's buffers).
+- `bucket_of` / `bucket_parts`: a stable (process-independent) hash of
+  order_id -> bucket, so that every copy of an order meets in one bucket.
+- `Part`: what a bucket's element carries, (rows, exotic orders) coded as
+  (IPC bytes or the name of a spill file holding them, pickled list).
+"""
+from __future__ import annotations
+
+import pickle
+from typing import Any, Iterable, List, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+SHUFFLE_COMPRESSION = 'zstd'  # valid rows cross the shuffle ~3x smaller
+SPILLED = b'spilled:'
+
+Part = Tuple[bytes, bytes]  # (rows: IPC bytes or SPILLED + file name, exotic)
+
+_MIX1 = np.uint64(0xbf58476d1ce4e5b9)
+_MIX2 = np.uint64(0x94d049bb133111eb)
+_WEIGHTS = np.array([0x9e3779b97f4a7c15 * (2 * i + 1) % (1 << 64)
+                     for i in range(16)], np.uint64)
+
+
+def table_to_bytes(table: pa.Table, compress: bool = True) -> bytes:
+  sink = pa.BufferOutputStream()
+  options = pa.ipc.IpcWriteOptions(
+      compression=SHUFFLE_COMPRESSION if compress else None)
+  with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+    writer.write_table(table)
+  return sink.getvalue().to_pybytes()
+
+
+def table_from_bytes(data: bytes) -> pa.Table:
+  return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def bucket_of(ids: pa.Array, buckets: int) -> np.ndarray:
+  """A stable hash of each string (its length, first and last 8 bytes),
+  modulo `buckets`; the same in every process (unlike Python's hash())."""
+  if isinstance(ids, pa.ChunkedArray):
+    ids = ids.combine_chunks()
+  n = len(ids)
+  if buckets == 1 or n == 0:
+    return np.zeros(n, np.int64)
+  offsets = np.frombuffer(ids.buffers()[1], np.int32)[
+      ids.offset:ids.offset + n + 1].astype(np.int64)
+  data = np.frombuffer(ids.buffers()[2], np.uint8)
+  starts, ends = offsets[:-1, None], offsets[1:, None]
+  span = np.arange(8)[None, :]
+  head = starts + span
+  tail = ends - 1 - span
+  idx = np.concatenate([head, tail], axis=1)
+  inside = np.concatenate([head < ends, tail >= starts], axis=1)
+  picked = np.where(inside, data[np.clip(idx, 0, max(len(data) - 1, 0))], 0)
+  with np.errstate(over='ignore'):
+    h = (picked.astype(np.uint64) * _WEIGHTS[None, :]).sum(
+        axis=1, dtype=np.uint64)
+    h ^= (ends[:, 0] - starts[:, 0]).astype(np.uint64) * _MIX2
+    h ^= h >> np.uint64(30)
+    h *= _MIX1
+    h ^= h >> np.uint64(27)
+    h *= _MIX2
+    h ^= h >> np.uint64(31)
+  return (h % np.uint64(buckets)).astype(np.int64)
+
+
+def split_buckets(table: pa.Table, buckets: int
+                  ) -> Iterable[Tuple[int, pa.Table]]:
+  if table.num_rows == 0:
+    return
+  b = bucket_of(table.column('order_id'), buckets)
+  order = np.argsort(b, kind='stable')
+  sorted_b = b[order]
+  table = table.take(pa.array(order))
+  bounds = np.searchsorted(sorted_b, np.arange(buckets + 1))
+  for i in range(buckets):
+    lo, hi = int(bounds[i]), int(bounds[i + 1])
+    if hi > lo:
+      yield i, table.slice(lo, hi - lo)
+
+
+def with_exotic_offset(table: pa.Table, offset: int) -> pa.Table:
+  """The table's `exotic` indexes moved by offset (lists concatenated)."""
+  return table.set_column(
+      table.schema.get_field_index('exotic'), 'exotic',
+      pc.add(table['exotic'], pa.scalar(offset, pa.int32())))
+
+
+def bucket_parts(table: pa.Table, exotic: Sequence[Any], buckets: int
+                 ) -> Iterable[Tuple[int, pa.Table, List[Any]]]:
+  """(bucket, rows, their exotic orders) per non-empty bucket of order_id;
+  each part's `exotic` column is renumbered into its own list."""
+  for bucket, part in split_buckets(table, buckets):
+    mine: List[Any] = []
+    if exotic:
+      used = sorted(set(pc.drop_null(part['exotic']).to_pylist()))
+      remap = {old: new for new, old in enumerate(used)}
+      mine = [exotic[i] for i in used]
+      part = part.set_column(
+          part.schema.get_field_index('exotic'), 'exotic',
+          pa.array([None if i is None else remap[i]
+                    for i in part['exotic'].to_pylist()], pa.int32()))
+    yield bucket, part, mine
+
+
+def encode_part(table: pa.Table, exotic: List[Any], spill_name: str = '',
+                compress: bool = True) -> Part:
+  """A bucket's rows for the shuffle; with spill_name they are written to
+  that file and only its name crosses the shuffle."""
+  data = table_to_bytes(table, compress=compress and not spill_name)
+  if spill_name:
+    with FileSystems.create(
+        spill_name, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+      f.write(data)
+    data = SPILLED + spill_name.encode('utf-8')
+  return data, pickle.dumps(exotic) if exotic else b''
+
+
+def decode_part(part: Part) -> Tuple[pa.Table, List[Any]]:
+  """The rows and exotic orders of an encoded part (a spill file is read
+  and removed)."""
+  data, exotic = part
+  if data.startswith(SPILLED):
+    name = data[len(SPILLED):].decode('utf-8')
+    with FileSystems.open(
+        name, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+      data = f.read()
+    FileSystems.delete([name])
+  return table_from_bytes(data), pickle.loads(exotic) if exotic else []
+
+
+def concat_parts(parts: Iterable[Tuple[pa.Table, List[Any]]]
+                 ) -> Tuple[pa.Table, List[Any]]:
+  """One table of several parts, their exotic lists joined and renumbered."""
+  tables, exotic = [], []
+  for table, extra in parts:
+    if extra:
+      table = with_exotic_offset(table, len(exotic))
+      exotic.extend(extra)
+    tables.append(table)
+  return pa.concat_tables(tables).combine_chunks(), exotic
