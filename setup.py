@@ -10,7 +10,7 @@ setup(
     'sales analytics.',
     python_requires='>=3.10',
     packages=find_packages(include=['pipelines*', 'transforms*', 'runners*',
-                                    'tools*']),
+                                    'services*', 'tools*']),
     py_modules=['pipeline'],
     package_data={'transforms': ['schema/*.avsc']},
     install_requires=[

@@ -8,7 +8,7 @@
 
 What it does, per runner:
 
-1. Starts its own single-node Kafka broker (runners/kafka/broker.py: free
+1. Starts its own single-node Kafka broker (services/kafka/broker.py: free
    ports, a temporary data dir) and stops it at the end.
 2. Throughput: pre-produces ``--events`` clean order events (the project's
    generator, tools/generate_orders.py, no dirty records, no duplicates;
@@ -429,7 +429,7 @@ def profiled_pipeline(out_path: str, variant: str, argv: List[str]) -> int:
 
 def run_one(runner: str, beam_args: List[str], broker, args,
             work: str) -> Dict[str, Any]:
-  from runners.kafka.broker import create_topic
+  from services.kafka.broker import create_topic
   tag = uuid.uuid4().hex[:6]
   topic = f'bench-{runner}-{tag}'
   group = f'bench-{runner}-{tag}'
@@ -797,7 +797,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   ap.add_argument('--json', default='', help='write the results here')
   args = ap.parse_args(argv)
 
-  from runners.kafka.broker import KafkaBroker
+  from services.kafka.broker import KafkaBroker
   runners = ['prism', 'flink'] if args.runner == 'all' else [args.runner]
   work = tempfile.mkdtemp(prefix='bench-streaming-')
   plans = [(r, runner_args(r, args.flink_checkpoint_ms, work))

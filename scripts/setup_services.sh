@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runners/prism/setup.sh >/dev/null
-runners/postgres/postgres.sh start >/dev/null
-runners/kafka/broker.sh setup >/dev/null
-runners/pubsub/setup.sh >/dev/null
+services/postgres/postgres.sh start >/dev/null
+services/kafka/broker.sh setup >/dev/null
+services/pubsub/setup.sh >/dev/null
 runners/flink/setup.sh >/dev/null

@@ -15,7 +15,7 @@ milliseconds as a number or a string stay so, an ISO-8601 time keeps its
 offset (or ``Z``) and its precision. A line whose event time is not valid
 (dirty, blank, absent, a line that is not JSON) is left byte for byte, so
 it becomes the same dead letter. The replay tools (``tools.replay_to_kafka
---retime now``, ``runners.pubsub.admin publish --retime now``) use it.
+--retime now``, ``services.pubsub.admin publish --retime now``) use it.
 """
 from __future__ import annotations
 

@@ -38,8 +38,8 @@ fi
 CONF="$DIR/conf"; LOG="$DIR/log"; RUN="$DIR/run"; STATE="$DIR/state"
 
 log() { echo "[flink-cluster] $*" >&2; }
-# shellcheck source=../lib/proc.sh
-source "$HERE/../lib/proc.sh"
+# shellcheck source=../../services/lib/proc.sh
+source "$HERE/../../services/lib/proc.sh"
 
 # Java 17 needs these for Flink (same list as Flink's default config.yaml).
 JAVA_OPTS_ALL="--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED --add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.text=ALL-UNNAMED --add-opens=java.base/java.time=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED"

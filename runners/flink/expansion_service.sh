@@ -26,8 +26,8 @@ ENV_TYPE="${BEAM_EXPANSION_ENV:-EMBEDDED}"
 KAFKA_CLIENTS_VERSION="${KAFKA_CLIENTS_VERSION:-3.9.1}"
 RUN="$CACHE/expansion-$PORT"
 log() { echo "[expansion-service] $*" >&2; }
-# shellcheck source=../lib/proc.sh
-source "$HERE/../lib/proc.sh"
+# shellcheck source=../../services/lib/proc.sh
+source "$HERE/../../services/lib/proc.sh"
 
 [[ -f "$CACHE/versions.env" ]] || { log "run runners/flink/setup.sh first"; exit 2; }
 # shellcheck disable=SC1091

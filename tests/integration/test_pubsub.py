@@ -1,6 +1,6 @@
 """The native Pub/Sub source and sink against the local emulator (no mocks).
 
-The emulator is Google's own fake (pstest) behind runners/pubsub/main.go;
+The emulator is Google's own fake (pstest) behind services/pubsub/main.go;
 tests/fixtures/pubsub.py starts it. Unbounded reads run on Prism in
 streaming mode; test outputs are appended to files by a DoFn, which works
 because the SDK harness runs in this process (LOOPBACK).
@@ -24,7 +24,7 @@ from tests.fixtures.collect import (AppendJson, read_lines, streaming_options,
                                     wait_until)
 from tests.integration.streaming import (WINDOW_FLAGS, cli, dead_letter_reasons,
                                          results, top_products)
-from runners.pubsub.admin import (bounded_shuffle, create_subscription,
+from services.pubsub.admin import (bounded_shuffle, create_subscription,
                                   create_topic, publish, pull, read_events)
 from tests.fixtures.pubsub import pubsub_emulator, pubsub_names  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.samples import RECENT_T0, live_sample  # noqa: F401  pylint: disable=unused-import

@@ -1,12 +1,12 @@
 """Topics, subscriptions and replays on Pub/Sub (the emulator or the real one).
 
     export PUBSUB_EMULATOR_HOST=127.0.0.1:8085    # or real credentials
-    python -m runners.pubsub.admin create-topic projects/sales-local/topics/orders
-    python -m runners.pubsub.admin create-subscription \\
+    python -m services.pubsub.admin create-topic projects/sales-local/topics/orders
+    python -m services.pubsub.admin create-subscription \\
         projects/sales-local/subscriptions/orders-sales --topic projects/sales-local/topics/orders
-    python -m runners.pubsub.admin publish --topic projects/sales-local/topics/orders \\
+    python -m services.pubsub.admin publish --topic projects/sales-local/topics/orders \\
         --input data/sample/orders.jsonl --shuffle-seconds 600 --seed 1
-    python -m runners.pubsub.admin pull projects/sales-local/subscriptions/results-sub
+    python -m services.pubsub.admin pull projects/sales-local/subscriptions/results-sub
 
 * ``publish`` replays a JSON Lines file (``.gz`` ok), one message per
   non-blank line, data = the line as is. ``--shuffle-seconds S`` publishes in
@@ -115,7 +115,7 @@ def pull(subscription: str, max_messages: int = 100,
 
 
 def main(argv=None) -> int:
-  ap = argparse.ArgumentParser(prog='python -m runners.pubsub.admin',
+  ap = argparse.ArgumentParser(prog='python -m services.pubsub.admin',
                                description=__doc__.split('\n')[0])
   sub = ap.add_subparsers(dest='command', required=True)
   p = sub.add_parser('create-topic')

@@ -2,12 +2,12 @@
 # A local PostgreSQL for the sales pipeline: Debian's server package, one
 # private cluster, listening on 127.0.0.1 only.
 #
-#   runners/postgres/postgres.sh install   # apt-get install postgresql if missing
-#   runners/postgres/postgres.sh start     # install, initdb, start, create role+db
-#   runners/postgres/postgres.sh status    # exit 0 when accepting connections
-#   runners/postgres/postgres.sh stop
-#   runners/postgres/postgres.sh psql [psql args...]   # as the app role
-#   runners/postgres/postgres.sh url       # print the connection URL (no password)
+#   services/postgres/postgres.sh install   # apt-get install postgresql if missing
+#   services/postgres/postgres.sh start     # install, initdb, start, create role+db
+#   services/postgres/postgres.sh status    # exit 0 when accepting connections
+#   services/postgres/postgres.sh stop
+#   services/postgres/postgres.sh psql [psql args...]   # as the app role
+#   services/postgres/postgres.sh url       # print the connection URL (no password)
 #
 # Environment (all optional):
 #   PGPORT              port on 127.0.0.1 (default 5432)

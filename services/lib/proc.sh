@@ -1,7 +1,8 @@
 # Process helpers shared by the service scripts (Kafka broker, Pub/Sub
 # emulator, Flink cluster, expansion service). Sourced, not run:
 #
-#   source "$HERE/../lib/proc.sh"
+#   source "$HERE/../lib/proc.sh"             # from services/<name>/
+#   source "$HERE/../../services/lib/proc.sh" # from runners/<name>/
 #
 # A service is a background process with a pid file; it listens on loopback.
 

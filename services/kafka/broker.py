@@ -1,6 +1,6 @@
 """Start and stop the project's single-node Kafka broker from Python.
 
-A thin wrapper over ``runners/kafka/broker.sh`` (which fetches Kafka's jars
+A thin wrapper over ``services/kafka/broker.sh`` (which fetches Kafka's jars
 from Maven Central into the cache and runs a KRaft broker+controller JVM on
 127.0.0.1). Used by the test fixtures (tests/fixtures/kafka.py)::
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The local Pub/Sub emulator (see main.go) on 127.0.0.1.
 #
-#   runners/pubsub/emulator.sh start    # build if needed, start, wait until it answers
-#   runners/pubsub/emulator.sh status   # exit 0 and print pid/address when running
-#   runners/pubsub/emulator.sh stop     # SIGTERM, then SIGKILL after 10 s
-#   runners/pubsub/emulator.sh env      # print `export PUBSUB_EMULATOR_HOST=...`
+#   services/pubsub/emulator.sh start    # build if needed, start, wait until it answers
+#   services/pubsub/emulator.sh status   # exit 0 and print pid/address when running
+#   services/pubsub/emulator.sh stop     # SIGTERM, then SIGKILL after 10 s
+#   services/pubsub/emulator.sh env      # print `export PUBSUB_EMULATOR_HOST=...`
 #
 # Every command is idempotent. Environment:
 #   SALES_CACHE         cache root (default ~/.cache/sales-pipeline)

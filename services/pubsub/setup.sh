@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the local Pub/Sub emulator (runners/pubsub/main.go on top of Google's
+# Builds the local Pub/Sub emulator (services/pubsub/main.go on top of Google's
 # fake, cloud.google.com/go/pubsub/pstest) from the Go module proxy into
 # ${SALES_CACHE:-~/.cache/sales-pipeline}/pubsub/. Idempotent: rebuilds only
 # when main.go, go.mod or go.sum change. Prints the binary's path.

@@ -1,4 +1,4 @@
-module github.com/sales-pipeline/runners/pubsub
+module github.com/sales-pipeline/services/pubsub
 
 go 1.25.0
 
