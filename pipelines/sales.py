@@ -89,7 +89,7 @@ def build_columnar_graph(pipeline: beam.Pipeline, config: SalesConfig,
   raw = pipeline | 'ReadOrders' >> source
   parsed = raw | 'ParseOrders' >> ParseOrderBatches(
       fx_rates, buckets, None if config.bounded else policy,
-      _spill_dir() if spill else '')
+      _spill_dir() if spill else '', config.event_time_from)
   aggregates = (
       parsed[VALID]
       | 'Deduplicate' >> DeduplicateBatches(config.bounded,

@@ -11,6 +11,7 @@ import apache_beam as beam
 
 from pipelines.options import SalesConfig
 from transforms.sources.files import ReadOrderFiles, expand_patterns
+from transforms.vectorized.batches import RecordsAsBatches
 from transforms.vectorized.chunks import ReadOrderChunks
 
 
@@ -42,8 +43,10 @@ def source_for(config: SalesConfig) -> beam.PTransform:
     from transforms.sources.pubsub_source import (ReadFromPubSubDataflow,
                                                   ReadFromPubSubNative)
     if config.pubsub_reader == 'dataflow':
-      return ReadFromPubSubDataflow.from_config(config)
-    return ReadFromPubSubNative.from_config(config)
+      records = ReadFromPubSubDataflow.from_config(config)
+    else:
+      records = ReadFromPubSubNative.from_config(config)
+    return RecordsAsBatches(records) if config.columnar else records
   raise ValueError(f'unknown source {config.source!r}')
 
 

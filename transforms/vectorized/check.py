@@ -27,8 +27,8 @@ from transforms.records import DeadLetter, RawBatch
 from transforms.sources.files import read_file_records
 from transforms.vectorized.chunks import FileChunk
 from transforms.vectorized.columns import (POSITION_BITS, UNDECODED, Checked,
-                                           check_chunk, prepare_rates,
-                                           valid_schema)
+                                           check_chunk, decode_each,
+                                           prepare_rates, valid_schema)
 from transforms.vectorized.jsonl import check_jsonl_bytes
 from transforms.vectorized.tables import bucket_parts, encode_part
 from transforms.windowing import WindowPolicy
@@ -47,10 +47,11 @@ class CheckOrdersFn(beam.DoFn):
   """
 
   def __init__(self, buckets: int, late_policy: Optional[WindowPolicy] = None,
-               spill_dir: str = '') -> None:
+               spill_dir: str = '', event_time_from: str = 'payload') -> None:
     self._buckets = buckets
     self._late_policy = late_policy
     self._spill_dir = spill_dir
+    self._transport_time = event_time_from == 'transport'
     self._read = metrics.counter(metrics.RECORDS_READ)
     self._valid = metrics.counter(metrics.RECORDS_VALID)
     self._rates_key = None
@@ -103,6 +104,11 @@ class CheckOrdersFn(beam.DoFn):
   def _check_batch(self, batch: RawBatch) -> Checked:
     """Validates the batch; positions in the result are batch indexes."""
     n = len(batch.payloads)
+    if self._transport_time:
+      return check_chunk(decode_each(batch.payloads), list(range(n)),
+                         batch.payloads, batch.source, 0, self._rates,
+                         self._schema,
+                         event_time_overrides=batch.transport_ms)
     data = b'\n'.join(batch.payloads)
     if data.count(b'\n') == n - 1:
       checked = check_jsonl_bytes(data + b'\n', 0, batch.source, 0,
@@ -137,7 +143,7 @@ class CheckOrdersFn(beam.DoFn):
           index = index[~late[0]]
       # k: (partition, offset), so that the dedupe keeps the first read, as
       # the record path's (source, partition, position) does.
-      k = (np.int64(batch.partition) << POSITION_BITS) | offsets[index]
+      k = (np.int64(batch.partition or 0) << POSITION_BITS) | offsets[index]
       table = table.set_column(table.schema.get_field_index('k'), 'k',
                                pa.array(k, pa.int64()))
     yield from self._emit(checked, dead, table, '')
@@ -177,10 +183,10 @@ class ParseOrderBatches(beam.PTransform):
 
   def __init__(self, fx_rates: beam.pvalue.AsSideInput, buckets: int,
                late_policy: Optional[WindowPolicy] = None,
-               spill_dir: str = '') -> None:
+               spill_dir: str = '', event_time_from: str = 'payload') -> None:
     super().__init__()
     self._fx_rates = fx_rates
-    self._fn = CheckOrdersFn(buckets, late_policy, spill_dir)
+    self._fn = CheckOrdersFn(buckets, late_policy, spill_dir, event_time_from)
 
   def expand(self, elements: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
     return elements | 'ValidateRecords' >> beam.ParDo(

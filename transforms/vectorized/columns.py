@@ -102,6 +102,20 @@ class Checked(NamedTuple):
 UNDECODED = object()  # orjson failed: decode with the record path's decoder
 
 
+def decode_each(payloads: Sequence[bytes]) -> List[Any]:
+  """Each payload decoded with orjson, or UNDECODED (the record path's
+  decoder then decides; a blank payload is `malformed`, not skipped)."""
+  loads = orjson.loads
+  error = orjson.JSONDecodeError
+  objs: List[Any] = []
+  for payload in payloads:
+    try:
+      objs.append(loads(payload))
+    except error:
+      objs.append(UNDECODED)
+  return objs
+
+
 def decode_jsonl(data: bytes, first_line: int
                  ) -> Tuple[List[Any], List[int], List[bytes]]:
   """Decodes the lines of a chunk; blank lines are skipped, not counted.
@@ -279,15 +293,25 @@ def _fitted(amount: decimal.Decimal,
 def check_chunk(objs: Sequence[Any], numbers: Sequence[int],
                 payloads: Sequence[Any], source: str, source_rank: int,
                 rates: Rates, schema: pa.Schema,
-                decode_errors: Optional[Dict[int, str]] = None) -> Checked:
+                decode_errors: Optional[Dict[int, str]] = None,
+                event_time_overrides: Optional[Sequence[Optional[int]]] = None
+                ) -> Checked:
   """Validates decoded records; the slow rows go through check_order.
 
   objs[i] is a decoded record, or UNDECODED (decode payloads[i] with the record
   path's decoder). decode_errors: index -> a source's decode error (CSV rows
   with the wrong number of fields): those rows are `malformed`.
+  event_time_overrides: per row, the transport's event time, which replaces
+  the payload's where it is not None (check_order's event_time_override_ms).
   """
   n = len(objs)
   ok, cols = fast_columns(objs, rates)
+  overrides = [None] * n
+  if event_time_overrides is not None:
+    # A row refused only for its payload's time is decided by check_order.
+    overrides = list(event_time_overrides)
+    cols['event_ms'] = pc.coalesce(pa.array(overrides, pa.int64()),
+                                   cols['event_ms'])
   if decode_errors:
     for i in decode_errors:
       ok[i] = False
@@ -305,7 +329,8 @@ def check_chunk(objs: Sequence[Any], numbers: Sequence[int],
       except (ValueError, RecursionError) as e:
         rejection = Rejection('malformed', str(e)[:200])
     if rejection is None:
-      result = check_order(record, currencies, source, None, numbers[i])
+      result = check_order(record, currencies, source, None, numbers[i],
+                           overrides[i])
       if isinstance(result, Rejection):
         rejection = result
       else:
