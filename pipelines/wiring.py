@@ -22,7 +22,7 @@ def source_for(config: SalesConfig) -> beam.PTransform:
   if config.source == 'files':
     return ReadOrderFiles(config.inputs, config.input_format)
   if config.source == 'kafka':
-    from transforms.sources.kafka_source import ReadFromKafkaNative
+    from transforms.sources.kafka import ReadFromKafkaNative
     from transforms.vectorized.streaming import arrow_streaming_applies
     return ReadFromKafkaNative(
         bootstrap_servers=config.kafka_bootstrap_servers,
