@@ -68,3 +68,24 @@ def kafka_timestamp_ms(msg) -> Optional[int]:
   if ts_type == TIMESTAMP_NOT_AVAILABLE or ts is None or ts < 0:
     return None
   return ts
+
+
+def reached(consumer, topic: str, partition: int, next_offset: Optional[int],
+            stop: int) -> bool:
+  """Whether the consumer has moved to (or past) the stop offset; control
+  records (transactions) have offsets but no message."""
+  from confluent_kafka import TopicPartition
+  pos = consumer.position([TopicPartition(topic, partition)])[0].offset
+  return max(pos, next_offset or -1) >= stop
+
+
+def has_backlog(consumer, topic: str, partition: int,
+                next_offset: Optional[int]) -> bool:
+  """Whether the broker (as last seen) holds records beyond next_offset."""
+  from confluent_kafka import TopicPartition
+  try:
+    _, high = consumer.get_watermark_offsets(
+        TopicPartition(topic, partition), cached=True)
+    return high is not None and high >= 0 and (next_offset or 0) < high
+  except Exception:  # pylint: disable=broad-except
+    return False

@@ -19,6 +19,7 @@ order_id).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import threading
 import time
@@ -31,8 +32,10 @@ from apache_beam.utils.timestamp import Timestamp
 
 from transforms.records import RawBatch, RawRecord
 from transforms.sources.kafka.client import consume
+from transforms.sources.kafka.client import has_backlog
 from transforms.sources.kafka.client import is_record
 from transforms.sources.kafka.client import kafka_timestamp_ms
+from transforms.sources.kafka.client import reached
 from transforms.sources.kafka.config import resolve_consumer_config
 from transforms.sources.kafka.partitions import PartitionRestrictionProvider
 from transforms.sources.kafka.partitions import PartitionSpec
@@ -137,18 +140,13 @@ class ReadPartitionFn(beam.DoFn):
 
   def teardown(self):
     # list(): a bundle thread may still be adding a consumer on cancel.
-    for entry in list(getattr(self, '_consumers', {}).values()):
-      try:
-        entry.consumer.close()
-      except Exception:  # pylint: disable=broad-except
-        pass
-    self._consumers = {}
-    if getattr(self, '_committer', None) is not None:
-      try:
-        self._committer.close()
-      except Exception:  # pylint: disable=broad-except
-        pass
-      self._committer = None
+    consumers = [e.consumer for e in getattr(self, '_consumers', {}).values()]
+    consumers.append(getattr(self, '_committer', None))
+    self._consumers, self._committer = {}, None
+    for consumer in consumers:
+      if consumer is not None:
+        with contextlib.suppress(Exception):  # best effort, shutting down
+          consumer.close()
 
   # -- the consumer and the commit -----------------------------------------
   def _consumer_at(self, spec: PartitionSpec,
@@ -315,28 +313,20 @@ class ReadPartitionFn(beam.DoFn):
       if progress.done:
         return
       if bounded:
-        if self._reached(entry, spec, rng.stop):
+        if reached(entry.consumer, spec.topic, spec.partition,
+                   entry.next_offset, rng.stop):
           tracker.try_claim(rng.stop)
           progress.done = True
           return
         continue  # a bounded read runs to its stop in one call
       if progress.read == before:
         wm.idle_tick(time.time(), self._idle_timeout_s, self._idle_lag,
-                     backlog=_has_backlog(entry, spec))
+                     backlog=has_backlog(entry.consumer, spec.topic,
+                                         spec.partition, entry.next_offset))
         return
       if (progress.read >= self._max_records or
           time.monotonic() - started >= self._max_read_s):
         return
-
-  @staticmethod
-  def _reached(entry: _PartitionConsumer, spec: PartitionSpec,
-               stop: int) -> bool:
-    """Whether the consumer has moved to (or past) the stop offset; control
-    records (transactions) have offsets but no message."""
-    from confluent_kafka import TopicPartition
-    pos = entry.consumer.position(
-        [TopicPartition(spec.topic, spec.partition)])[0].offset
-    return max(pos, entry.next_offset or -1) >= stop
 
   def _end_read(self, spec: PartitionSpec, tracker,
                 wm: PartitionWatermarkEstimator, finalizer, rng,
@@ -392,14 +382,3 @@ def _claim_offsets(offsets: List[int], tracker, progress: _Progress) -> int:
   if progress.done:
     tracker.try_claim(stop)  # the range is done (as the record loop)
   return keep
-
-
-def _has_backlog(entry: _PartitionConsumer, spec: PartitionSpec) -> bool:
-  """Whether the broker (as last seen) holds records beyond the consumer."""
-  from confluent_kafka import TopicPartition
-  try:
-    _, high = entry.consumer.get_watermark_offsets(
-        TopicPartition(spec.topic, spec.partition), cached=True)
-    return high is not None and high >= 0 and (entry.next_offset or 0) < high
-  except Exception:  # pylint: disable=broad-except
-    return False

@@ -68,8 +68,6 @@ class ReadFromKafkaNative(beam.PTransform):
       ignore_committed: bool = False,
       emit_batches: bool = False):
     super().__init__()
-    self._emit_batches = emit_batches
-    self._ignore_committed = ignore_committed
     if event_time not in ('payload', 'kafka'):
       raise ValueError("event_time must be 'payload' or 'kafka'")
     if start_offset not in ('earliest', 'latest'):
@@ -77,44 +75,26 @@ class ReadFromKafkaNative(beam.PTransform):
     if not group_id:
       raise ValueError('group_id is required')
     check_no_literal_secrets(consumer_config)
-    self._bootstrap = bootstrap_servers
-    self._topic = topic
-    self._group_id = group_id
-    self._config = dict(consumer_config or {})
-    self._config_file = consumer_config_file
-    self._bounded = bounded
-    self._event_time = event_time
-    self._event_time_field = event_time_field
-    self._idle_timeout_s = idle_timeout_s
-    self._idle_lag_s = idle_timeout_s if idle_lag_s is None else idle_lag_s
-    self._ooo_s = max_out_of_orderness_s
-    self._start_offset = start_offset
-    self._commit = commit_offsets
-    self._partitions = None if partitions is None else sorted(partitions)
-    self._poll_timeout_s = poll_timeout_s
-    self._max_read_s = max_read_s
-    self._max_records = max_records_per_read
-    self._metadata_timeout_s = metadata_timeout_s
+    config = dict(consumer_config or {})
     # Ties this source's partitions together in WatermarkHolds.
-    self._source_id = uuid.uuid4().hex
+    source_id = uuid.uuid4().hex
+    self._list_partitions = ListPartitionsFn(
+        bootstrap_servers, topic, group_id, config, consumer_config_file,
+        bounded, start_offset,
+        None if partitions is None else sorted(partitions),
+        metadata_timeout_s, ignore_committed, source_id)
+    read_cls = ReadPartitionFn if bounded else ReadPartitionUnboundedFn
+    self._read_partitions = read_cls(
+        bootstrap_servers, group_id, config, consumer_config_file, bounded,
+        event_time, event_time_field, idle_timeout_s,
+        idle_timeout_s if idle_lag_s is None else idle_lag_s,
+        max_out_of_orderness_s, poll_timeout_s, max_read_s,
+        max_records_per_read, commit_offsets, emit_batches, source_id)
 
   def expand(self, pbegin):
-    read_cls = ReadPartitionFn if self._bounded else ReadPartitionUnboundedFn
     return (
         pbegin
         | 'Impulse' >> beam.Impulse()
-        | 'ListPartitions' >> beam.ParDo(
-            ListPartitionsFn(
-                self._bootstrap, self._topic, self._group_id, self._config,
-                self._config_file, self._bounded, self._start_offset,
-                self._partitions, self._metadata_timeout_s,
-                self._ignore_committed, self._source_id))
+        | 'ListPartitions' >> beam.ParDo(self._list_partitions)
         | 'DistributePartitions' >> beam.Reshuffle()
-        | 'ReadPartitions' >> beam.ParDo(
-            read_cls(
-                self._bootstrap, self._group_id, self._config,
-                self._config_file, self._bounded, self._event_time,
-                self._event_time_field, self._idle_timeout_s,
-                self._idle_lag_s, self._ooo_s, self._poll_timeout_s,
-                self._max_read_s, self._max_records, self._commit,
-                self._emit_batches, self._source_id)))
+        | 'ReadPartitions' >> beam.ParDo(self._read_partitions))
