@@ -36,8 +36,8 @@ def source_for(config: SalesConfig) -> beam.PTransform:
         ignore_committed=config.generation > 0,
         emit_batches=arrow_streaming_applies(config))
   if config.source == 'pubsub':
-    from transforms.sources.pubsub_source import (ReadFromPubSubDataflow,
-                                                  ReadFromPubSubNative)
+    from transforms.sources.pubsub import (ReadFromPubSubDataflow,
+                                           ReadFromPubSubNative)
     if config.pubsub_reader == 'dataflow':
       return ReadFromPubSubDataflow.from_config(config)
     return ReadFromPubSubNative.from_config(config)

@@ -90,7 +90,8 @@ def record_time_us(event_ms: Optional[int], transport_ms: Optional[int],
 
 
 def stamp_us(event_ms: Optional[int], transport_ms: Optional[int],
-             watermark_us: Optional[int], ooo_us: int) -> Tuple[int, Any]:
+             watermark_us: Optional[int],
+             ooo_us: int) -> Tuple[int, Optional[int]]:
   """(a record's timestamp, the watermark after it), in micros, for a
   reader whose watermark follows each record.
 
