@@ -27,7 +27,7 @@ def source_for(config: SalesConfig) -> beam.PTransform:
   if config.source == 'files':
     return ReadOrderFiles(config.inputs, config.input_format)
   if config.source == 'kafka':
-    from transforms.sources.kafka_source import ReadFromKafkaNative
+    from transforms.sources.kafka import ReadFromKafkaNative
     return ReadFromKafkaNative(
         bootstrap_servers=config.kafka_bootstrap_servers,
         topic=config.kafka_topic,
@@ -40,8 +40,8 @@ def source_for(config: SalesConfig) -> beam.PTransform:
         ignore_committed=config.generation > 0,
         emit_batches=config.columnar)
   if config.source == 'pubsub':
-    from transforms.sources.pubsub_source import (ReadFromPubSubDataflow,
-                                                  ReadFromPubSubNative)
+    from transforms.sources.pubsub import (ReadFromPubSubDataflow,
+                                           ReadFromPubSubNative)
     if config.pubsub_reader == 'dataflow':
       records = ReadFromPubSubDataflow.from_config(config)
     else:

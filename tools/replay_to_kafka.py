@@ -37,8 +37,9 @@ from typing import List, Optional, Tuple
 
 from tools.retime import add_retime_flag, read_lines
 from tools.shuffle import bounded_shuffle
-from transforms.sources.kafka_source import parse_event_time_ms
-from transforms.sources.kafka_source import resolve_client_config
+from transforms.kafka_client import resolve_client_config
+from transforms.sources.unbounded import (
+    event_time_ms_or_none as parse_event_time_ms)
 
 
 def _line_info(line: str) -> Tuple[Optional[int], Optional[str]]:

@@ -32,7 +32,7 @@ from typing import List, Optional, Tuple
 
 from tools.retime import add_retime_flag, read_lines
 from tools.shuffle import bounded_shuffle
-from transforms.sources.pubsub_source import payload_event_time_ms
+from transforms.sources.unbounded import payload_event_time_ms
 
 Event = Tuple[Optional[int], str]
 

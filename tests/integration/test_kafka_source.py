@@ -25,7 +25,7 @@ from tests.fixtures.kafka import kafka_broker, kafka_topic, kafka_topic_factory 
 from tests.fixtures.samples import RECENT_T0
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks.kafka_sink import WriteToKafka
-from transforms.sources.kafka_source import ReadFromKafkaNative
+from transforms.sources.kafka import ReadFromKafkaNative
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration]
 
@@ -399,18 +399,18 @@ def test_idle_rule_moves_partition_watermark_with_the_clock(
       RestrictionTrackerView, ThreadsafeRestrictionTracker,
       ThreadsafeWatermarkEstimator)
   from apache_beam.utils.timestamp import MIN_TIMESTAMP
-  from transforms.sources.kafka_source import (
-      PartitionSpec, PartitionWatermarkEstimator, _PartitionRestrictionProvider,
-      _ReadPartitionUnboundedFn)
+  from transforms.sources.kafka import (
+      PartitionRestrictionProvider, PartitionSpec, PartitionWatermarkEstimator,
+      ReadPartitionUnboundedFn)
 
   topic = kafka_topic_factory(partitions=1)
-  fn = _ReadPartitionUnboundedFn(
+  fn = ReadPartitionUnboundedFn(
       kafka_broker.bootstrap, 'g-' + topic, None, None, bounded=False,
       event_time='payload', event_time_field='event_time', idle_timeout_s=1.0,
       idle_lag_s=5.0, max_out_of_orderness_s=0, poll_timeout_s=0.2,
       max_read_s=1.0, max_records_per_read=100, commit_offsets=False)
   fn.setup()
-  provider = _PartitionRestrictionProvider()
+  provider = PartitionRestrictionProvider()
   spec = PartitionSpec(topic, 0, 0, None)
   restriction = provider.initial_restriction(spec)
   state = (MIN_TIMESTAMP, None)

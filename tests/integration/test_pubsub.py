@@ -31,7 +31,7 @@ from tests.fixtures.samples import RECENT_T0, live_sample  # noqa: F401  pylint:
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks.pubsub_sink import (PubSubTopics, WriteToPubSubTopics,
                                           parse_pubsub_url)
-from transforms.sources.pubsub_source import ReadFromPubSubNative
+from transforms.sources.pubsub import ReadFromPubSubNative
 
 pytestmark = [pytest.mark.pubsub, pytest.mark.integration]
 

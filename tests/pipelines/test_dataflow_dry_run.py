@@ -23,7 +23,7 @@ from pipelines.options import SAMPLE_INPUT, config_from_options
 from pipelines.sales import build_sales_graph
 from pipelines.wiring import sinks_for, source_for
 from transforms.sinks.pubsub_sink import WriteToPubSubTopics
-from transforms.sources.pubsub_source import ReadFromPubSubDataflow
+from transforms.sources.pubsub import ReadFromPubSubDataflow
 
 DATAFLOW = [
     '--runner=DataflowRunner', '--project=sales-demo',

@@ -1,11 +1,11 @@
 """Kafka client settings: librdkafka properties from a file or a dict,
 secrets only from the environment or a file
-(transforms/sources/kafka_source)."""
+(transforms/kafka_client.py)."""
 import pytest
 
-from transforms.sources.kafka_source import (check_no_literal_secrets,
-                                             read_properties_file,
-                                             resolve_client_config)
+from transforms.kafka_client import (check_no_literal_secrets,
+                                     read_properties_file,
+                                     resolve_client_config)
 
 
 def test_a_properties_file_with_env_and_file_references(tmp_path, monkeypatch):

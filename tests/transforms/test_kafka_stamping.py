@@ -3,8 +3,9 @@
 a partition reports to the runner (held at the lowest partition)."""
 from apache_beam.utils.timestamp import MIN_TIMESTAMP, Timestamp
 
-from transforms.sources.kafka_source import (PartitionWatermarkEstimator,
-                                             WatermarkHolds, _stamp_us)
+from transforms.sources.kafka import (PartitionWatermarkEstimator,
+                                      WatermarkHolds)
+from transforms.sources.unbounded import stamp_us
 
 MIN = MIN_TIMESTAMP.micros
 
@@ -12,19 +13,19 @@ OOO = 2_000_000  # 2 s of allowed out-of-orderness, in micros
 
 
 def test_event_time_stamps_the_record_and_moves_the_watermark_up():
-  assert _stamp_us(10_000, 99, None, OOO) == (10_000_000, 8_000_000)
-  assert _stamp_us(10_000, 99, 5_000_000, OOO) == (10_000_000, 8_000_000)
+  assert stamp_us(10_000, 99, None, OOO) == (10_000_000, 8_000_000)
+  assert stamp_us(10_000, 99, 5_000_000, OOO) == (10_000_000, 8_000_000)
 
 
 def test_an_older_event_never_moves_the_watermark_back():
-  assert _stamp_us(6_000, 99, 8_000_000, OOO) == (6_000_000, 8_000_000)
+  assert stamp_us(6_000, 99, 8_000_000, OOO) == (6_000_000, 8_000_000)
 
 
 def test_without_event_time_the_watermark_then_kafka_time_then_now():
-  assert _stamp_us(None, 7_000, 8_000_000, OOO) == (8_000_000, 8_000_000)
-  assert _stamp_us(None, 7_000, None, OOO) == (7_000_000, None)
+  assert stamp_us(None, 7_000, 8_000_000, OOO) == (8_000_000, 8_000_000)
+  assert stamp_us(None, 7_000, None, OOO) == (7_000_000, None)
   before = Timestamp.now().micros
-  us, watermark = _stamp_us(None, None, None, OOO)
+  us, watermark = stamp_us(None, None, None, OOO)
   assert before <= us <= Timestamp.now().micros and watermark is None
 
 

@@ -35,8 +35,8 @@ import apache_beam as beam
 
 from transforms.sinks.rows import dead_letter_dict, json_ready
 from transforms.records import CategoryResult, DeadLetter, TopProduct
-from transforms.sources.kafka_source import check_no_literal_secrets
-from transforms.sources.kafka_source import resolve_client_config
+from transforms.kafka_client import check_no_literal_secrets
+from transforms.kafka_client import resolve_client_config
 
 _LOG = logging.getLogger(__name__)
 

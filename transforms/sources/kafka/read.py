@@ -1,0 +1,384 @@
+"""ReadPartitions: a splittable DoFn that reads one partition's offsets.
+
+Every emitted record's offset is claimed on the restriction tracker, so a
+runner can checkpoint and resume a partition at an exact offset. Unbounded
+reads self-checkpoint (``defer_remainder``) after each short read so the
+runner gets to report the watermark and finalize bundles. Records are
+stamped and the partition's watermark moved as watermark.py says.
+
+Offsets commit (consumer group): offsets are committed only from the
+bundle finalizer (``beam.DoFn.BundleFinalizerParam``), i.e. after the runner
+has durably committed the bundle's output, and only forward. A restarted
+pipeline with the same ``group_id`` starts from the committed offsets.
+Within one run the restriction (not the group offset) is the source of
+truth, so a runner retry re-reads exactly the uncommitted offsets; across a
+crash or cancel, records of bundles that were not finalized yet are read
+again (at-least-once across restarts; the pipeline de-duplicates by
+order_id).
+"""
+from __future__ import annotations
+
+import bisect
+import contextlib
+import logging
+import threading
+import time
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import Duration
+from apache_beam.utils.timestamp import Timestamp
+
+from transforms.records import RawBatch, RawRecord
+from transforms.sources.kafka.client import consume
+from transforms.sources.kafka.client import has_backlog
+from transforms.sources.kafka.client import is_record
+from transforms.sources.kafka.client import kafka_timestamp_ms
+from transforms.sources.kafka.client import reached
+from transforms.sources.kafka.config import resolve_consumer_config
+from transforms.sources.kafka.partitions import PartitionRestrictionProvider
+from transforms.sources.kafka.partitions import PartitionSpec
+from transforms.sources.kafka.watermark import HOLDS
+from transforms.sources.kafka.watermark import PartitionWatermarkEstimator
+from transforms.sources.kafka.watermark import partition_watermark_provider
+from transforms.sources.unbounded import is_unbounded
+from transforms.sources.unbounded import payload_event_time_ms
+from transforms.sources.unbounded import register_finalization
+from transforms.sources.unbounded import self_checkpoint
+from transforms.sources.unbounded import stamp_us
+
+_LOG = logging.getLogger(__name__)
+
+# The longest read (bundle) of a partition in batch mode.
+BATCH_MAX_READ_S = 0.25
+
+# Records per RawBatch element (emit_batches=True): at most one consume() call.
+BATCH_RECORDS = 50000
+
+# The process() parameters Beam fills in: the restriction and the watermark.
+_TRACKER = beam.DoFn.RestrictionParam(PartitionRestrictionProvider())
+_WATERMARK = beam.DoFn.WatermarkEstimatorParam(partition_watermark_provider())
+
+
+class _PartitionConsumer:
+  """A partition's consumer and the next offset it will deliver."""
+  __slots__ = ('consumer', 'next_offset')
+
+  def __init__(self, consumer):
+    self.consumer = consumer
+    self.next_offset: Optional[int] = None
+
+
+class _Progress:
+  """What one read (one process call) has claimed so far."""
+  __slots__ = ('read', 'last_claimed', 'done')
+
+  def __init__(self):
+    self.read = 0
+    self.last_claimed: Optional[int] = None
+    # The restriction is finished (bounded stop reached, or checkpointed).
+    self.done = False
+
+  def claimed(self, count: int, last_offset: int) -> None:
+    self.read += count
+    self.last_claimed = last_offset
+
+
+class ReadPartitionFn(beam.DoFn):
+  """Reads one partition's offset range (see the module docstring)."""
+  def __init__(
+      self,
+      bootstrap_servers: str,
+      group_id: str,
+      consumer_config: Optional[Mapping[str, Any]],
+      consumer_config_file: Optional[str],
+      bounded: bool,
+      event_time: str,
+      event_time_field: str,
+      idle_timeout_s: float,
+      idle_lag_s: float,
+      max_out_of_orderness_s: float,
+      poll_timeout_s: float,
+      max_read_s: float,
+      max_records_per_read: int,
+      commit_offsets: bool,
+      emit_batches: bool = False,
+      source_id: str = ''):
+    self._source_id = source_id
+    self._bootstrap = bootstrap_servers
+    self._group_id = group_id
+    self._config = dict(consumer_config or {})
+    self._config_file = consumer_config_file
+    self._bounded = bounded
+    self._event_time = event_time
+    self._event_time_field = event_time_field
+    self._idle_timeout_s = idle_timeout_s
+    self._idle_lag = Duration(seconds=idle_lag_s)
+    self._ooo = Duration(seconds=max_out_of_orderness_s)
+    self._poll_timeout_s = poll_timeout_s
+    self._max_read_s = max_read_s
+    self._max_records = max_records_per_read
+    self._commit = commit_offsets
+    self._emit_batches = emit_batches
+    # Records asked of librdkafka per consume() call; one batch element each.
+    self._consume_batch = BATCH_RECORDS if emit_batches else 500
+    if emit_batches:
+      # A bundle's output moves on only when the bundle ends: batches make
+      # short bundles cheap, so they buy latency with them.
+      self._max_read_s = min(self._max_read_s, BATCH_MAX_READ_S)
+      self._max_records = max(self._max_records, BATCH_RECORDS)
+
+  # -- lifecycle ------------------------------------------------------------
+  def setup(self):
+    self._conf = resolve_consumer_config(self._bootstrap, self._group_id,
+                                         self._config, self._config_file)
+    self._consumers: Dict[tuple, _PartitionConsumer] = {}
+    self._committer = None
+    self._committed: Dict[tuple, int] = {}
+    self._commit_lock = threading.Lock()
+
+  def teardown(self):
+    # list(): a bundle thread may still be adding a consumer on cancel.
+    consumers = [e.consumer for e in getattr(self, '_consumers', {}).values()]
+    consumers.append(getattr(self, '_committer', None))
+    self._consumers, self._committer = {}, None
+    for consumer in consumers:
+      if consumer is not None:
+        with contextlib.suppress(Exception):  # best effort, shutting down
+          consumer.close()
+
+  # -- the consumer and the commit -----------------------------------------
+  def _consumer_at(self, spec: PartitionSpec,
+                   offset: int) -> _PartitionConsumer:
+    from confluent_kafka import Consumer, TopicPartition
+    key = (spec.topic, spec.partition)
+    entry = self._consumers.get(key)
+    if entry is None:
+      entry = _PartitionConsumer(Consumer(self._conf))
+      self._consumers[key] = entry
+    if entry.next_offset != offset:
+      entry.consumer.assign([TopicPartition(spec.topic, spec.partition,
+                                            offset)])
+      entry.next_offset = offset
+    return entry
+
+  def _commit_offset(self, topic: str, partition: int, offset: int):
+    """Bundle-finalization callback: commit ``offset`` (the next to read)."""
+    from confluent_kafka import Consumer, TopicPartition
+    key = (topic, partition)
+    with self._commit_lock:
+      if self._committed.get(key, -1) >= offset:
+        return
+      try:
+        if self._committer is None:
+          self._committer = Consumer(self._conf)
+        self._committer.commit(
+            offsets=[TopicPartition(topic, partition, offset)],
+            asynchronous=False)
+        self._committed[key] = offset
+      except Exception:  # pylint: disable=broad-except
+        # Best effort, like any finalization: the next bundle commits a
+        # later offset; a restart re-reads at most the uncommitted records.
+        _LOG.warning(
+            'Committing %s[%d]@%d failed', topic, partition, offset,
+            exc_info=True)
+
+  def _event_ts_ms(self, payload: Optional[bytes],
+                   transport_ms: Optional[int]) -> Optional[int]:
+    if self._event_time == 'kafka':
+      return transport_ms
+    return payload_event_time_ms(payload, self._event_time_field)
+
+  # -- one RawRecord per record ----------------------------------------------
+  def _claim_records(self, msgs, entry: _PartitionConsumer, tracker,
+                     wm: PartitionWatermarkEstimator, spec: PartitionSpec,
+                     progress: _Progress):
+    """Claims a consume() call's records one by one, yielding each."""
+    for msg in msgs:
+      if not is_record(msg, spec.topic, spec.partition):
+        continue
+      offset = msg.offset()
+      entry.next_offset = offset + 1
+      if not tracker.try_claim(offset):
+        progress.done = True  # end of the range (bounded stop, or checkpoint)
+        return
+      progress.claimed(1, offset)
+      yield self._stamp_record(msg, offset, wm, spec)
+
+  def _stamp_record(self, msg, offset: int, wm: PartitionWatermarkEstimator,
+                    spec: PartitionSpec) -> TimestampedValue:
+    """A record at its timestamp; the partition's watermark follows it."""
+    transport_ms = kafka_timestamp_ms(msg)
+    payload = msg.value() if msg.value() is not None else b''
+    current_us = wm.own_watermark_us()
+    us, watermark_us = stamp_us(
+        self._event_ts_ms(payload, transport_ms), transport_ms, current_us,
+        self._ooo.micros)
+    if watermark_us is not None:
+      wm.advance_to(Timestamp(micros=watermark_us))
+    wm.mark_activity(time.time())
+    return TimestampedValue(
+        RawRecord(
+            payload=payload,
+            source=spec.topic,
+            partition=spec.partition,
+            position=offset,
+            source_watermark_ms=(None if self._bounded or current_us is None
+                                 else current_us // 1000),
+            transport_time_ms=transport_ms),
+        Timestamp(micros=us))
+
+  # -- one RawBatch per consume() call ---------------------------------------
+  def _claim_batch(self, msgs, entry: _PartitionConsumer, tracker,
+                   wm: PartitionWatermarkEstimator, spec: PartitionSpec,
+                   progress: _Progress):
+    """Claims a consume() call's records and yields them as one RawBatch.
+
+    The same offsets, claims, timestamps and watermark updates as
+    `_claim_records`, in plain integers and with one claim for the whole
+    batch (`_claim_offsets`).
+    """
+    offsets, payloads, transport = [], [], []
+    for msg in msgs:
+      if not is_record(msg, spec.topic, spec.partition):
+        continue
+      offsets.append(msg.offset())
+      payloads.append(msg.value() or b'')
+      transport.append(kafka_timestamp_ms(msg))
+    if not offsets:
+      return
+    entry.next_offset = offsets[-1] + 1
+    keep = _claim_offsets(offsets, tracker, progress)
+    if not keep:
+      return
+    if keep < len(offsets):
+      offsets, payloads, transport = (offsets[:keep], payloads[:keep],
+                                      transport[:keep])
+    watermarks, low_us = self._stamp_batch(payloads, transport, wm)
+    progress.claimed(len(offsets), offsets[-1])
+    yield TimestampedValue(
+        RawBatch(spec.topic, spec.partition, offsets, payloads, watermarks,
+                 transport),
+        Timestamp(micros=low_us))
+
+  def _stamp_batch(self, payloads: List[bytes],
+                   transport: List[Optional[int]],
+                   wm: PartitionWatermarkEstimator) -> Tuple[list, int]:
+    """(each record's watermark before it, in ms, the lowest timestamp in
+    micros); the partition's watermark follows the records."""
+    hi = wm.own_watermark_us()
+    ooo_us = self._ooo.micros
+    watermarks = []
+    low = None
+    for payload, transport_ms in zip(payloads, transport):
+      watermarks.append(None if hi is None else hi // 1000)
+      us, hi = stamp_us(self._event_ts_ms(payload, transport_ms),
+                        transport_ms, hi, ooo_us)
+      if low is None or us < low:
+        low = us
+    if hi is not None:
+      wm.advance_to(Timestamp(micros=hi))
+    wm.mark_activity(time.time())
+    if self._bounded:
+      watermarks = [None] * len(payloads)
+    return watermarks, low
+
+  # -- the read ---------------------------------------------------------------
+  def _read(self, spec: PartitionSpec, tracker,
+            wm: PartitionWatermarkEstimator, finalizer):
+    rng = tracker.current_restriction()
+    if rng.start >= rng.stop:
+      tracker.try_claim(rng.stop)
+      return
+    progress = _Progress()
+    yield from self._read_until_pause(spec, tracker, wm, rng, progress)
+    self._end_read(spec, tracker, wm, finalizer, rng, progress)
+
+  def _read_until_pause(self, spec: PartitionSpec, tracker,
+                        wm: PartitionWatermarkEstimator, rng,
+                        progress: _Progress):
+    """Consumes and claims until the range ends, the partition is caught
+    up (unbounded), or the read's record or time budget is spent."""
+    bounded = not is_unbounded(rng)
+    entry = self._consumer_at(spec, rng.start)
+    claim = self._claim_batch if self._emit_batches else self._claim_records
+    started = time.monotonic()
+    while True:
+      msgs = consume(entry.consumer,
+                     min(self._consume_batch, self._max_records - progress.read)
+                     or 1, self._poll_timeout_s)
+      before = progress.read
+      yield from claim(msgs, entry, tracker, wm, spec, progress)
+      if progress.done:
+        return
+      if bounded:
+        if reached(entry.consumer, spec.topic, spec.partition,
+                   entry.next_offset, rng.stop):
+          tracker.try_claim(rng.stop)
+          progress.done = True
+          return
+        continue  # a bounded read runs to its stop in one call
+      if progress.read == before:
+        wm.idle_tick(time.time(), self._idle_timeout_s, self._idle_lag,
+                     backlog=has_backlog(entry.consumer, spec.topic,
+                                         spec.partition, entry.next_offset))
+        return
+      if (progress.read >= self._max_records or
+          time.monotonic() - started >= self._max_read_s):
+        return
+
+  def _end_read(self, spec: PartitionSpec, tracker,
+                wm: PartitionWatermarkEstimator, finalizer, rng,
+                progress: _Progress) -> None:
+    """Reports the held watermark, registers the offset commit and
+    self-checkpoints an unbounded read that has not finished."""
+    bounded = not is_unbounded(rng)
+    if not bounded:
+      wm.hold_at(Timestamp(micros=HOLDS.report(
+          self._source_id, (spec.topic, spec.partition),
+          wm.own_watermark_us())))
+    commit = None
+    if self._commit and progress.last_claimed is not None:
+      commit = lambda t=spec.topic, p=spec.partition, o=(
+          progress.last_claimed + 1): self._commit_offset(t, p, o)
+    register_finalization(finalizer, commit)
+    if not progress.done and not bounded:
+      self_checkpoint(tracker, had_data=progress.read > 0)
+
+  # Positional params (element, finalizer) must precede the ones Beam
+  # injects by keyword (tracker, watermark estimator).
+  def process(self, spec: PartitionSpec,
+              finalizer=beam.DoFn.BundleFinalizerParam, tracker=_TRACKER,
+              wm=_WATERMARK):
+    yield from self._read(spec, tracker, wm, finalizer)
+
+
+class ReadPartitionUnboundedFn(ReadPartitionFn):
+  """`ReadPartitionFn` for an unbounded read (the runner streams)."""
+  @beam.DoFn.unbounded_per_element()
+  def process(self, spec: PartitionSpec,
+              finalizer=beam.DoFn.BundleFinalizerParam, tracker=_TRACKER,
+              wm=_WATERMARK):
+    yield from self._read(spec, tracker, wm, finalizer)
+
+
+def _claim_offsets(offsets: List[int], tracker, progress: _Progress) -> int:
+  """Claims a batch's offsets with one claim (the largest below the
+  restriction's stop; an OffsetRestrictionTracker claims every offset up to
+  it) and returns how many were claimed. ``progress.done`` when the
+  restriction ends inside this batch (a bounded stop, or a checkpoint took
+  the rest, which the residual re-reads)."""
+  stop = tracker.current_restriction().stop
+  keep = len(offsets)
+  if offsets[-1] >= stop:
+    progress.done = True
+    keep = bisect.bisect_left(offsets, stop)
+  if keep == 0 or not tracker.try_claim(offsets[keep - 1]):
+    if keep == 0:
+      tracker.try_claim(stop)  # the range is done (as the record loop)
+    progress.done = True
+    return 0
+  if progress.done:
+    tracker.try_claim(stop)  # the range is done (as the record loop)
+  return keep
