@@ -9,7 +9,8 @@ from typing import Any, Dict, Tuple
 
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks.database.dialect import Dialect
-from transforms.sinks.database.tables import NO_PARTITION
+from transforms.sinks.database.tables import (CATEGORY_TABLE, NO_PARTITION,
+                                              TABLE_COLUMNS, TOP_TABLE)
 
 
 def pane_rank(row) -> Tuple[int, bool]:
@@ -48,34 +49,40 @@ def window_params(d: Dialect, key: Tuple[int, int, str]) -> Dict[str, Any]:
           'customer_id': clean_text(key[2])}
 
 
+def column_value(d: Dialect, logical: str, value) -> Any:
+  """A row's value for a column of the given logical type (tables.py)."""
+  if logical == 'money':
+    return d.money(value)
+  if logical == 'bool':
+    return d.boolean(value)
+  if logical in ('int', 'bigint'):
+    return int(value)
+  if logical == 'text':
+    return clean_text(value)
+  raise ValueError(f'no row value for a {logical!r} column')
+
+
+def _windowed_params(d: Dialect, table: str, row, now,
+                     generation: int) -> Dict[str, Any]:
+  """A result or top-product row: its window, this writer's generation and
+  ``now``, then each other column of ``table`` from the row's field of the
+  same name, converted by the column's logical type."""
+  out = window_params(d, window_key(row))
+  out.update(generation=generation, updated_at=now)
+  for name, logical, _ in TABLE_COLUMNS[table]:
+    if name not in out:
+      out[name] = column_value(d, logical, getattr(row, name))
+  return out
+
+
 def category_params(d: Dialect, row: CategoryResult, now,
                     generation: int = 0) -> Dict[str, Any]:
-  out = window_params(d, window_key(row))
-  out.update(
-      generation=generation,
-      category=clean_text(row.category), orders=int(row.orders),
-      units=int(row.units),
-      revenue_usd=d.money(row.revenue_usd),
-      distinct_customers=int(row.distinct_customers),
-      avg_order_value_usd=d.money(row.avg_order_value_usd),
-      pane_timing=row.pane_timing, pane_index=int(row.pane_index),
-      is_final=d.boolean(row.is_final), updated_at=now)
-  return out
+  return _windowed_params(d, CATEGORY_TABLE, row, now, generation)
 
 
 def top_product_params(d: Dialect, row: TopProduct, now,
                        generation: int = 0) -> Dict[str, Any]:
-  out = window_params(d, window_key(row))
-  out.update(
-      generation=generation,
-      rank=int(row.rank), product_id=clean_text(row.product_id),
-      product_name=clean_text(row.product_name),
-      category=clean_text(row.category),
-      orders=int(row.orders), units=int(row.units),
-      revenue_usd=d.money(row.revenue_usd), pane_timing=row.pane_timing,
-      pane_index=int(row.pane_index), is_final=d.boolean(row.is_final),
-      updated_at=now)
-  return out
+  return _windowed_params(d, TOP_TABLE, row, now, generation)
 
 
 def dead_letter_params(d: Dialect, row: DeadLetter, now) -> Dict[str, Any]:

@@ -26,55 +26,36 @@ RUNS_TABLE = 'pipeline_runs'
 # primary-key columns cannot be NULL.
 NO_PARTITION = -1
 
-_WINDOW_COLUMNS = [
-    ('window_start', 'time', True),
-    ('window_end', 'time', True),
-    ('customer_id', 'text', True),
-]
-_PANE_COLUMNS = [
-    ('generation', 'bigint', True),
-    ('pane_timing', 'text', True),
-    ('pane_index', 'int', True),
-    ('is_final', 'bool', True),
-]
-# (name, logical type, NOT NULL)
+
+def _columns(spec: str) -> List[Tuple[str, str, bool]]:
+  """'name type, ...' -> [(name, logical type, NOT NULL)]; a type ending
+  in '?' may be NULL."""
+  out = []
+  for column in spec.split(','):
+    name, logical = column.split()
+    out.append((name, logical.rstrip('?'), not logical.endswith('?')))
+  return out
+
+
+_WINDOW = 'window_start time, window_end time, customer_id text'
+_PANE = 'generation bigint, pane_timing text, pane_index int, is_final bool'
+# (name, logical type, NOT NULL), in CREATE TABLE order
 TABLE_COLUMNS: Dict[str, List[Tuple[str, str, bool]]] = {
-    CATEGORY_TABLE: _WINDOW_COLUMNS + [
-        ('category', 'text', True),
-        ('orders', 'bigint', True),
-        ('units', 'bigint', True),
-        ('revenue_usd', 'money', True),
-        ('distinct_customers', 'bigint', True),
-        ('avg_order_value_usd', 'money', True),
-    ] + _PANE_COLUMNS + [('updated_at', 'time', True)],
-    TOP_TABLE: _WINDOW_COLUMNS + [
-        ('rank', 'int', True),
-        ('product_id', 'text', True),
-        ('product_name', 'text', True),
-        ('category', 'text', True),
-        ('orders', 'bigint', True),
-        ('units', 'bigint', True),
-        ('revenue_usd', 'money', True),
-    ] + _PANE_COLUMNS + [('updated_at', 'time', True)],
-    DEAD_LETTER_TABLE: [
-        ('source', 'text', True),
-        ('partition', 'bigint', True),
-        ('position', 'bigint', True),
-        ('reason', 'text', True),
-        ('detail', 'text', True),
-        ('payload', 'text', True),
-        ('updated_at', 'time', True),
-    ],
-    RUNS_TABLE: [
-        ('run_id', 'text', True),
-        ('started_at', 'time', True),
-        ('updated_at', 'time', True),
-        ('status', 'text', True),
-        ('results_written', 'bigint', True),
-        ('top_products_written', 'bigint', True),
-        ('dead_letters_written', 'bigint', True),
-        ('counts', 'json', False),
-    ],
+    CATEGORY_TABLE: _columns(
+        f'{_WINDOW}, category text, orders bigint, units bigint, '
+        f'revenue_usd money, distinct_customers bigint, '
+        f'avg_order_value_usd money, {_PANE}, updated_at time'),
+    TOP_TABLE: _columns(
+        f'{_WINDOW}, rank int, product_id text, product_name text, '
+        f'category text, orders bigint, units bigint, revenue_usd money, '
+        f'{_PANE}, updated_at time'),
+    DEAD_LETTER_TABLE: _columns(
+        'source text, partition bigint, position bigint, reason text, '
+        'detail text, payload text, updated_at time'),
+    RUNS_TABLE: _columns(
+        'run_id text, started_at time, updated_at time, status text, '
+        'results_written bigint, top_products_written bigint, '
+        'dead_letters_written bigint, counts json?'),
 }
 PRIMARY_KEYS: Dict[str, Tuple[str, ...]] = {
     CATEGORY_TABLE: ('window_start', 'window_end', 'customer_id', 'category'),

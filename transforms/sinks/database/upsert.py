@@ -50,9 +50,8 @@ def dead_letter_upsert_sql(d: Dialect) -> str:
 
 
 def _window_where(d: Dialect) -> str:
-  return (f'window_start = {d.param("window_start")} AND '
-          f'window_end = {d.param("window_end")} AND '
-          f'customer_id = {d.param("customer_id")}')
+  return ' AND '.join(f'{c} = {d.param(c)}'
+                      for c in ('window_start', 'window_end', 'customer_id'))
 
 
 def top_current_pane_sql(d: Dialect) -> str:
