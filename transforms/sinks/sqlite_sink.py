@@ -54,6 +54,8 @@ class SQLiteDialect(database.Dialect):
     return 1 if value else 0
 
   def now(self) -> str:
+    # Always with milliseconds (unlike format_utc_ms): fixed-width text, so
+    # updated_at sorts in time order even within one second.
     return datetime.datetime.now(datetime.timezone.utc).strftime(
         '%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z'
 
