@@ -37,12 +37,12 @@ from typing import Any, Dict, List, Tuple
 
 import apache_beam as beam
 
-from transforms.records import DeadLetter
-from transforms.sinks.rows import json_ready
+from transforms.sinks.rows import (DEAD_LETTERS, RESULTS, TABLE_NAMES,
+                                   TOP_PRODUCTS, dead_letter_dict, json_ready)
 
-RESULTS_TABLE = 'sales_by_category'
-TOP_PRODUCTS_TABLE = 'top_products'
-DEAD_LETTERS_TABLE = 'dead_letters'
+RESULTS_TABLE = TABLE_NAMES[RESULTS]
+TOP_PRODUCTS_TABLE = TABLE_NAMES[TOP_PRODUCTS]
+DEAD_LETTERS_TABLE = TABLE_NAMES[DEAD_LETTERS]
 
 _WINDOW_FIELDS = [
     ('window_start', 'TIMESTAMP', 'REQUIRED'),
@@ -113,10 +113,6 @@ def bq_row(row) -> Dict[str, Any]:
   return out
 
 
-def bq_dead_letter(letter: DeadLetter) -> Dict[str, Any]:
-  return letter._asdict()
-
-
 class WriteToBigQueryTables(beam.PTransform):
   """{'results', 'top_products', 'dead_letters'} -> three BigQuery tables."""
 
@@ -154,18 +150,18 @@ class WriteToBigQueryTables(beam.PTransform):
     return beam.io.WriteToBigQuery(**kwargs)
 
   def expand(self, outputs: Dict[str, beam.PCollection]) -> None:
-    if 'results' in outputs:
-      _ = (outputs['results']
+    if RESULTS in outputs:
+      _ = (outputs[RESULTS]
            | 'ResultsToBigQueryRows' >> beam.Map(bq_row)
            | 'WriteResultsTable' >> self._write(
                RESULTS_TABLE, RESULTS_FIELDS, 'window_start'))
-    if 'top_products' in outputs:
-      _ = (outputs['top_products']
+    if TOP_PRODUCTS in outputs:
+      _ = (outputs[TOP_PRODUCTS]
            | 'TopProductsToBigQueryRows' >> beam.Map(bq_row)
            | 'WriteTopProductsTable' >> self._write(
                TOP_PRODUCTS_TABLE, TOP_PRODUCTS_FIELDS, 'window_start'))
-    if 'dead_letters' in outputs:
-      _ = (outputs['dead_letters']
-           | 'DeadLettersToBigQueryRows' >> beam.Map(bq_dead_letter)
+    if DEAD_LETTERS in outputs:
+      _ = (outputs[DEAD_LETTERS]
+           | 'DeadLettersToBigQueryRows' >> beam.Map(dead_letter_dict)
            | 'WriteDeadLettersTable' >> self._write(
                DEAD_LETTERS_TABLE, DEAD_LETTERS_FIELDS))

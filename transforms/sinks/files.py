@@ -16,7 +16,8 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.sinks.rows import dead_letter_dict, result_dict
+from transforms.sinks.rows import (DEAD_LETTERS, RESULTS, TABLE_NAMES,
+                                   TOP_PRODUCTS, dead_letter_dict, result_dict)
 
 _MONEY = pa.decimal128(20, 2)
 _WINDOW_FIELDS = [
@@ -47,9 +48,9 @@ TOP_PRODUCTS_SCHEMA = pa.schema(_WINDOW_FIELDS + [
     ('revenue_usd', _MONEY),
 ] + _PANE_FIELDS)
 
-RESULTS_FILE = 'sales_by_category.parquet'
-TOP_PRODUCTS_FILE = 'top_products.parquet'
-DEAD_LETTERS_FILE = 'dead_letters.jsonl'
+RESULTS_FILE = f'{TABLE_NAMES[RESULTS]}.parquet'
+TOP_PRODUCTS_FILE = f'{TABLE_NAMES[TOP_PRODUCTS]}.parquet'
+DEAD_LETTERS_FILE = f'{TABLE_NAMES[DEAD_LETTERS]}.jsonl'
 
 
 def _parquet_row(row) -> Dict:
@@ -73,15 +74,15 @@ class WriteOutputFiles(beam.PTransform):
 
   def expand(self, outputs: Dict[str, beam.PCollection]) -> None:
     out = self._output_dir
-    (outputs['results']
+    (outputs[RESULTS]
      | 'ResultsToDicts' >> beam.Map(_parquet_row)
      | 'WriteResultsParquet' >> beam.io.WriteToParquet(
          schema=RESULTS_SCHEMA, **_one_file(out, RESULTS_FILE)))
-    (outputs['top_products']
+    (outputs[TOP_PRODUCTS]
      | 'TopProductsToDicts' >> beam.Map(_parquet_row)
      | 'WriteTopProductsParquet' >> beam.io.WriteToParquet(
          schema=TOP_PRODUCTS_SCHEMA, **_one_file(out, TOP_PRODUCTS_FILE)))
-    (outputs['dead_letters']
+    (outputs[DEAD_LETTERS]
      | 'DeadLettersToJson' >> beam.Map(
          lambda d: json.dumps(dead_letter_dict(d), sort_keys=True))
      | 'WriteDeadLetters' >> beam.io.WriteToText(

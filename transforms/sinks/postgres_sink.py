@@ -3,7 +3,7 @@
     {'results': ..., 'top_products': ..., 'dead_letters': ...} \\
         | WriteToPostgres('postgresql://sales@127.0.0.1:5432/sales')
 
-Tables, keys and the "newer pane wins" rule: transforms/sinks/database.py.
+Tables, keys and the "newer pane wins" rule: transforms/sinks/database/.
 In PostgreSQL, window bounds and times are ``timestamptz``, money is
 ``NUMERIC(20,2)`` (rounded to cents ROUND_HALF_UP when written), flags are
 ``boolean`` and ``pipeline_runs.counts`` is ``jsonb``.
@@ -193,12 +193,9 @@ class PostgresStore(database.Store):
   def __init__(self, conninfo: str, max_attempts: int = 6,
                base_delay_s: float = 0.5, max_delay_s: float = 20.0,
                connect_timeout_s: int = 10):
+    super().__init__(max_attempts, base_delay_s, max_delay_s)
     self.conninfo = conninfo
-    self.max_attempts = max_attempts
-    self.base_delay_s = base_delay_s
-    self.max_delay_s = max_delay_s
     self.connect_timeout_s = connect_timeout_s
-    self._conn = None
 
   def describe(self) -> str:
     return describe_conninfo(self.conninfo)
@@ -238,8 +235,7 @@ class PostgresStore(database.Store):
   def run_in_transaction(self, work: Optional[Callable[[Any], Any]]) -> Any:
     """Runs work(cursor) in a transaction; work=None only connects."""
     import psycopg
-    delays = iter(database.backoff_delays(
-        self.max_attempts, self.base_delay_s, self.max_delay_s))
+    delays = self.retry_delays()
     attempt = 0
     while True:
       attempt += 1

@@ -42,15 +42,11 @@ from typing import Any, Dict, List, NamedTuple, Optional
 
 import apache_beam as beam
 
-from transforms.records import CategoryResult, DeadLetter, TopProduct
-from transforms.sinks.rows import dead_letter_dict, json_ready
+from transforms.records import DeadLetter
+from transforms.sinks.rows import (DEAD_LETTERS, RESULTS, TOP_PRODUCTS,
+                                   dead_letter_dict, json_ready, row_key)
 
 _LOG = logging.getLogger(__name__)
-
-RESULTS = 'results'
-TOP_PRODUCTS = 'top_products'
-DEAD_LETTERS = 'dead_letters'
-KINDS = (RESULTS, TOP_PRODUCTS, DEAD_LETTERS)
 
 
 class PubSubTopics(NamedTuple):
@@ -92,19 +88,6 @@ def parse_pubsub_url(url: str) -> PubSubTopics:
       dead_letters=topic(query.get(DEAD_LETTERS, [None])[-1],
                          f'{topic_id}.{DEAD_LETTERS}'),
       create=create)
-
-
-def row_key(row) -> str:
-  if isinstance(row, CategoryResult):
-    return (f'{row.window_start_ms}|{row.window_end_ms}|{row.customer_id}|'
-            f'{row.category}')
-  if isinstance(row, TopProduct):
-    return (f'{row.window_start_ms}|{row.window_end_ms}|{row.customer_id}|'
-            f'{row.rank}')
-  if isinstance(row, DeadLetter):
-    return (f'{row.source}|{"" if row.partition is None else row.partition}|'
-            f'{row.position}')
-  raise TypeError(f'cannot publish {type(row).__name__} to Pub/Sub')
 
 
 def encode_message(kind: str, row) -> Dict[str, Any]:

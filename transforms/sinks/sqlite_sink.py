@@ -3,7 +3,7 @@
     {'results': ..., 'top_products': ..., 'dead_letters': ...} \\
         | WriteToSQLite('sqlite:///output/sales.db')
 
-Tables, keys and the "newer pane wins" rule: transforms/sinks/database.py.
+Tables, keys and the "newer pane wins" rule: transforms/sinks/database/.
 In SQLite, times are ISO-8601 UTC text (``2026-11-02T13:00:00Z``) and money
 is TEXT holding the exact two-decimal string (``'1234.50'``), so no cent is
 lost to floating point; booleans are 0/1.
@@ -54,6 +54,8 @@ class SQLiteDialect(database.Dialect):
     return 1 if value else 0
 
   def now(self) -> str:
+    # Always with milliseconds (unlike format_utc_ms): fixed-width text, so
+    # updated_at sorts in time order even within one second.
     return datetime.datetime.now(datetime.timezone.utc).strftime(
         '%Y-%m-%dT%H:%M:%S.%f')[:-3] + 'Z'
 
@@ -95,12 +97,9 @@ class SQLiteStore(database.Store):
   def __init__(self, path: str, busy_timeout_s: float = 30.0,
                max_attempts: int = 5, base_delay_s: float = 0.2,
                max_delay_s: float = 5.0):
+    super().__init__(max_attempts, base_delay_s, max_delay_s)
     self.path = path
     self.busy_timeout_s = busy_timeout_s
-    self.max_attempts = max_attempts
-    self.base_delay_s = base_delay_s
-    self.max_delay_s = max_delay_s
-    self._conn: Optional[sqlite3.Connection] = None
 
   def describe(self) -> str:
     return f'sqlite:///{self.path}'
@@ -132,8 +131,7 @@ class SQLiteStore(database.Store):
 
   def run_in_transaction(self, work: Callable[[Any], Any]) -> Any:
     self.open()
-    delays = iter(database.backoff_delays(
-        self.max_attempts, self.base_delay_s, self.max_delay_s))
+    delays = self.retry_delays()
     attempt = 0
     while True:
       attempt += 1

@@ -1,0 +1,86 @@
+"""The Store interface: one connection to one database, and its retries.
+
+Each database implements ``open``, ``close``, ``describe`` and
+``run_in_transaction`` (which errors are transient, what a one-line
+``SinkError`` says); the retry budget and its backoff are shared.
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from transforms.sinks.database.dialect import Dialect
+
+
+class SinkError(RuntimeError):
+  """A database sink cannot write; the message is one line and says why."""
+
+
+def backoff_delays(attempts: int, base: float, cap: float) -> Iterable[float]:
+  """Exponential backoff with jitter: base, 2*base, ... capped; attempts-1
+  delays (none after the last attempt)."""
+  for i in range(max(attempts - 1, 0)):
+    delay = min(cap, base * (2 ** i))
+    yield delay * (0.5 + random.random() / 2)
+
+
+def sleep(seconds: float) -> None:
+  time.sleep(seconds)
+
+
+class Store:
+  """One connection to one database; implemented per database.
+
+  Must be picklable before ``open()`` (it travels inside a DoFn); the open
+  connection, ``_conn``, is never pickled or copied.
+
+  max_attempts: tries per transaction for transient errors, waiting
+    ``backoff_delays(max_attempts, base_delay_s, max_delay_s)`` between them.
+  """
+  dialect: Dialect
+  _conn: Any = None
+
+  def __init__(self, max_attempts: int, base_delay_s: float,
+               max_delay_s: float):
+    self.max_attempts = max_attempts
+    self.base_delay_s = base_delay_s
+    self.max_delay_s = max_delay_s
+    self._conn = None
+
+  def __getstate__(self):
+    state = dict(self.__dict__)
+    state['_conn'] = None
+    return state
+
+  def __copy__(self):
+    clone = type(self).__new__(type(self))
+    clone.__dict__.update(self.__getstate__())
+    return clone
+
+  def retry_delays(self) -> Iterator[float]:
+    """The waits before each retry of one transaction, then none."""
+    return iter(backoff_delays(self.max_attempts, self.base_delay_s,
+                               self.max_delay_s))
+
+  def describe(self) -> str:
+    """Where this store writes, safe to log (never a password)."""
+    raise NotImplementedError
+
+  def open(self) -> None:
+    raise NotImplementedError
+
+  def close(self) -> None:
+    raise NotImplementedError
+
+  def run_in_transaction(self, work: Callable[[Any], Any]) -> Any:
+    """Runs ``work(cursor)`` in one transaction, retrying transient errors
+    (the whole transaction again); raises SinkError on permanent ones."""
+    raise NotImplementedError
+
+  def ensure_schema(self) -> None:
+    def create(cursor):
+      self.dialect.lock(cursor, 'sales-pipeline schema')
+      for statement in self.dialect.schema_sql():
+        cursor.execute(statement)
+    self.run_in_transaction(create)
