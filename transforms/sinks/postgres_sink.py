@@ -141,7 +141,7 @@ _PERMANENT_CONNECT = [
     (re.compile(r'(authentication failed|pg_hba\.conf)[^\n]*', re.I),
      'check the user, PGPASSWORD or ~/.pgpass, and the server pg_hba.conf'),
     (re.compile(r'database "[^"]*" does not exist', re.I),
-     'create the database first (runners/postgres/postgres.sh start creates '
+     'create the database first (services/postgres/postgres.sh start creates '
      '"sales")'),
     (re.compile(r'role "[^"]*" does not exist', re.I),
      'create the role first, or fix the user in the URL'),
