@@ -4,13 +4,14 @@
            -> ApplyWindowPolicy -> AggregateSales -> sinks
                  \\-> dead letters ---------------------------> sinks
 
-The same steps run on columns (Arrow tables of many orders: the default,
-for files and Kafka) or one record at a time (Pub/Sub, event time from the
-transport, and tests that feed records): `build_sales_graph` picks by the
-configuration, and both build the steps above under the same names, with
-the same rules (transforms/), so either yields the same rows. On columns,
-ParseOrders also prices each order in USD (ConvertToUsd's rule) and the
-catalog is joined while pre-aggregating per time unit (JoinCatalog's rule).
+The steps run on columns: each element is an Arrow table of many orders
+(a chunk of a file, a batch of a stream), and every rule is the one in
+transforms/, applied to columns, with the exact scalar rule deciding any row
+the fast checks cannot. On columns the catalog is joined while summing the
+orders of each time unit (partials that AggregateSales merges per window).
+`--engine records` (a hidden debugging switch, and the tests that feed
+single records) builds the same steps under the same names one record at a
+time; both yield the same rows.
 
 The source and the sinks are passed in from the outside (see
 pipelines/wiring.py), so tests run this exact graph on TestStream or
@@ -38,6 +39,7 @@ from transforms.vectorized.check import ParseOrderBatches
 from transforms.vectorized.chunks import buckets_for
 from transforms.vectorized.dedupe import DeduplicateBatches
 from transforms.vectorized.partials import PreAggregate
+from transforms.vectorized.usd import ConvertBatchesToUsd
 from transforms.windowing import ApplyWindowPolicy
 
 Outputs = Dict[str, beam.PCollection]
@@ -94,6 +96,7 @@ def build_columnar_graph(pipeline: beam.Pipeline, config: SalesConfig,
       parsed[VALID]
       | 'Deduplicate' >> DeduplicateBatches(config.bounded,
                                             config.dedupe_ttl_seconds)
+      | 'ConvertToUsd' >> ConvertBatchesToUsd(fx_rates)
       | 'JoinCatalog' >> pre_aggregate
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
       | 'AggregateSales' >> AggregatePartials(policy, config.top_n,

@@ -88,10 +88,12 @@ class ConvertToUsd(beam.PTransform):
     self._fx_rates = fx_rates
 
   def expand(self, orders: beam.PCollection) -> beam.PCollection:
-    return orders | 'PriceInUsd' >> beam.Map(_price, rates=self._fx_rates)
+    return orders | 'PriceInUsd' >> beam.Map(price_order, rates=self._fx_rates)
 
 
-def _price(order: Order, rates: Dict[str, decimal.Decimal]) -> EnrichedOrder:
+def price_order(order: Order,
+                rates: Dict[str, decimal.Decimal]) -> EnrichedOrder:
+  """The order with its exact USD revenue; category and name empty."""
   return EnrichedOrder(
       order_id=order.order_id,
       customer_id=order.customer_id,

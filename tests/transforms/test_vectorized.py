@@ -110,16 +110,15 @@ def test_jsonl_chunk_borders_and_many_buckets(tmp_path, spill):
 
 def _decoded_and_bytes(lines):
   import csv
-  from transforms.vectorized.columns import prepare_rates, valid_schema
+  from transforms.vectorized.columns import prepare_rates
   from transforms.vectorized.jsonl import (check_jsonl_bytes,
                                            check_jsonl_decoded)
   with open(os.path.join(ROOT, 'data', 'fx_rates.csv'), encoding='utf-8') as f:
     rates = prepare_rates({r['currency'].strip().upper():
                            Decimal(r['usd_per_unit'])
                            for r in csv.DictReader(f)})
-  schema = valid_schema(rates)
   data = b'\n'.join(lines) + b'\n'
-  return [check(data, 1, 'src', 0, rates, schema)
+  return [check(data, 1, 'src', 0, rates)
           for check in (check_jsonl_decoded, check_jsonl_bytes)]
 
 

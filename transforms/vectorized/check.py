@@ -28,7 +28,7 @@ from transforms.sources.files import read_file_records
 from transforms.vectorized.chunks import FileChunk
 from transforms.vectorized.columns import (POSITION_BITS, UNDECODED, Checked,
                                            check_chunk, decode_each,
-                                           prepare_rates, valid_schema)
+                                           prepare_rates)
 from transforms.vectorized.jsonl import check_jsonl_bytes
 from transforms.vectorized.tables import bucket_parts, encode_part
 from transforms.windowing import WindowPolicy
@@ -60,7 +60,6 @@ class CheckOrdersFn(beam.DoFn):
     key = tuple(sorted(fx_rates.items()))
     if key != self._rates_key:
       self._rates = prepare_rates(dict(fx_rates))
-      self._schema = valid_schema(self._rates)
       self._rates_key = key
 
   def process(self, element: Any, fx_rates: Dict) -> Iterable:
@@ -69,8 +68,7 @@ class CheckOrdersFn(beam.DoFn):
       yield from self._batch(element)
     elif element.fmt == 'jsonl':
       checked = check_jsonl_bytes(element.read(), element.first_line,
-                                  element.path, element.rank, self._rates,
-                                  self._schema)
+                                  element.path, element.rank, self._rates)
       yield from self._emit(checked, checked.dead, checked.table,
                             f'{element.rank}-{element.first_line}')
     else:
@@ -95,7 +93,7 @@ class CheckOrdersFn(beam.DoFn):
             for r in records]
     checked = check_chunk(objs, [r.position for r in records],
                           [r.payload for r in records], chunk.path,
-                          chunk.rank, self._rates, self._schema, errors)
+                          chunk.rank, self._rates, errors)
     yield from self._emit(checked, checked.dead, checked.table,
                           f'{chunk.rank}-{records[0].position}')
 
@@ -107,18 +105,17 @@ class CheckOrdersFn(beam.DoFn):
     if self._transport_time:
       return check_chunk(decode_each(batch.payloads), list(range(n)),
                          batch.payloads, batch.source, 0, self._rates,
-                         self._schema,
                          event_time_overrides=batch.transport_ms)
     data = b'\n'.join(batch.payloads)
     if data.count(b'\n') == n - 1:
       checked = check_jsonl_bytes(data + b'\n', 0, batch.source, 0,
-                                  self._rates, self._schema)
+                                  self._rates)
       if checked.read == n:
         return checked
     # A payload with a newline, or a blank one (which a file would skip):
     # every record through the record path's decoder.
     return check_chunk([UNDECODED] * n, list(range(n)), batch.payloads,
-                       batch.source, 0, self._rates, self._schema)
+                       batch.source, 0, self._rates)
 
   def _batch(self, batch: RawBatch) -> Iterable:
     checked = self._check_batch(batch)

@@ -11,18 +11,14 @@ row (dirty, or merely unusual) is handed to `check_order` itself, so dead
 letters carry exactly the record path's reason and detail, and unusual valid
 rows get exactly the record path's values.
 
-JSON Lines of the common shape (a flat object of printable-ASCII strings and
-plain numbers, schema keys in schema order: see `_SHAPE`) are not decoded at
-all: `check_jsonl_bytes` cuts each value out of the chunk's bytes with numpy
-and types it with Arrow kernels. Every other line is decoded with orjson; a
-line orjson rejects is re-decoded with the record path's own
-`decode_payload` (stdlib json), so what is `malformed` and its detail are the
-record path's.
+JSON Lines of the common shape are not decoded at all (jsonl.py). Every
+other record is decoded with orjson; a line orjson rejects is re-decoded
+with the record path's own `decode_payload` (stdlib json), so what is
+`malformed` and its detail are the record path's.
 
-Revenue: `amount` = quantity * unit_price * fx_rate as an exact
-decimal128(38, 6 + rate_scale) (prices carried at scale 6, rates at their own
-scale). Rows whose exact revenue does not fit that type are kept as Python
-`EnrichedOrder`s ("exotic" rows) and aggregated with the record path's code.
+Prices are carried as decimal128(13, 6); a valid row whose price does not
+fit that exactly is kept as a Python `Order` ("exotic") and priced and
+aggregated with the record path's code (usd.py, partials.py).
 """
 from __future__ import annotations
 
@@ -35,10 +31,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.currency import revenue_usd
 from transforms.event_time import MAX_EPOCH_MS, iso_ms_strings
 from transforms.parse import decode_payload, payload_text
-from transforms.records import DeadLetter, EnrichedOrder, Order
+from transforms.records import DeadLetter, Order
 from transforms.validate import (MAX_QUANTITY, MAX_UNIT_PRICE, MIN_QUANTITY,
                                  Rejection, check_order)
 
@@ -76,23 +71,31 @@ def prepare_rates(rates: Dict[str, decimal.Decimal]) -> Rates:
                pa.decimal128(38, PRICE_SCALE + scale), dict(rates))
 
 
-def valid_schema(rates: Rates) -> pa.Schema:
-  return pa.schema([
-      ('order_id', pa.string()),
-      ('customer_id', pa.string()),
-      ('product_id', pa.string()),
-      ('quantity', pa.int64()),
-      ('amount', rates.amount_type),
-      ('event_ms', pa.int64()),
-      ('k', pa.int64()),
-      ('exotic', pa.int32()),
-  ])
+# The valid orders of a chunk, as ParseOrders emits them. A row whose unit
+# price does not fit PRICE_TYPE exactly is "exotic": its `price` is null and
+# `exotic` indexes the Order kept for it in Python (priced and aggregated
+# with the record path's code).
+VALID_SCHEMA = pa.schema([
+    ('order_id', pa.string()),
+    ('customer_id', pa.string()),
+    ('product_id', pa.string()),
+    ('quantity', pa.int64()),
+    ('price', PRICE_TYPE),
+    ('currency', pa.string()),
+    ('event_ms', pa.int64()),
+    ('k', pa.int64()),
+    ('exotic', pa.int32()),
+])
+
+
+def empty_valid() -> pa.Table:
+  return VALID_SCHEMA.empty_table()
 
 
 class Checked(NamedTuple):
   """The result of validating one chunk."""
-  table: pa.Table  # valid_schema
-  exotic: List[EnrichedOrder]  # referenced by table['exotic']
+  table: pa.Table  # VALID_SCHEMA
+  exotic: List[Order]  # referenced by table['exotic']
   dead: List[DeadLetter]
   read: int
 
@@ -229,7 +232,8 @@ def fast_columns(objs: Sequence[Any], rates: Rates
   rate_index = pc.index_in(code, value_set=rates.codes)
   ok &= as_mask(pc.and_(pc.match_substring_regex(s, PRINTABLE_ID),
                     pc.is_valid(rate_index)))
-  rate = pc.take(rates.values, rate_index)
+  cols['price'] = price
+  cols['currency'] = code
 
   raw = [r.get('event_time') for r in recs]
   t_int = _ints(raw, 0, MAX_EPOCH_MS)
@@ -251,26 +255,7 @@ def fast_columns(objs: Sequence[Any], rates: Rates
   ok &= c_none | as_mask(pc.or_(pc.match_substring_regex(c_str, BLANK),
                             pc.match_substring_regex(c_str, COUNTRY_TEXT)))
 
-  cols['amount'] = amounts(ok, quantity, price, rate, rates)
   return ok, cols
-
-
-def amounts(ok: np.ndarray, quantity: pa.Array, price: pa.Array,
-             rate: pa.Array, rates: Rates) -> pa.Array:
-  """quantity x unit price x FX rate, exact, for the rows marked ok (the
-  other rows get neutral operands, their values are never used)."""
-  if not ok.any():
-    return pa.nulls(len(ok), rates.amount_type)
-  mask = pa.array(ok)
-  qty = pc.if_else(mask, quantity, 1)
-  price_safe = pc.if_else(mask, price, pa.scalar(decimal.Decimal(1),
-                                                 PRICE_TYPE))
-  rate_safe = pc.if_else(mask, rate, pa.scalar(decimal.Decimal(1),
-                                               rates.values.type))
-  amount = pc.multiply(
-      pc.multiply(pc.cast(pc.cast(qty, pa.int16()), QTY_DEC), price_safe),
-      rate_safe)
-  return pc.cast(amount, rates.amount_type)
 
 
 _WIDE = decimal.Context(prec=80)
@@ -278,7 +263,7 @@ _WIDE = decimal.Context(prec=80)
 
 def _fitted(amount: decimal.Decimal,
             amount_type: pa.Decimal128Type) -> Optional[decimal.Decimal]:
-  """The amount at the type's scale if that is exact and in range, else None."""
+  """The value at the type's scale if that is exact and in range, else None."""
   try:
     scaled = amount.quantize(decimal.Decimal(1).scaleb(-amount_type.scale),
                              context=_WIDE)
@@ -292,8 +277,7 @@ def _fitted(amount: decimal.Decimal,
 
 def check_chunk(objs: Sequence[Any], numbers: Sequence[int],
                 payloads: Sequence[Any], source: str, source_rank: int,
-                rates: Rates, schema: pa.Schema,
-                decode_errors: Optional[Dict[int, str]] = None,
+                rates: Rates, decode_errors: Optional[Dict[int, str]] = None,
                 event_time_overrides: Optional[Sequence[Optional[int]]] = None
                 ) -> Checked:
   """Validates decoded records; the slow rows go through check_order.
@@ -348,36 +332,31 @@ def check_chunk(objs: Sequence[Any], numbers: Sequence[int],
       'customer_id': pc.filter(cols['customer_id'], mask),
       'product_id': pc.filter(cols['product_id'], mask),
       'quantity': pc.filter(cols['quantity'], mask),
-      'amount': pc.filter(cols['amount'], mask),
+      'price': pc.filter(cols['price'], mask),
+      'currency': pc.filter(cols['currency'], mask),
       'event_ms': pc.filter(cols['event_ms'], mask),
       'k': pa.array(k[ok]),
       'exotic': pa.nulls(int(ok.sum()), pa.int32()),
-  }, schema=schema)
-  exotic: List[EnrichedOrder] = []
+  }, schema=VALID_SCHEMA)
+  exotic: List[Order] = []
   if slow_valid:
-    amount_type = schema.field('amount').type
-    rows = {name: [] for name in schema.names}
+    rows = {name: [] for name in VALID_SCHEMA.names}
     for i, order in slow_valid:
-      revenue = revenue_usd(order, currencies)
-      fitted = _fitted(revenue, amount_type)
-      fits = fitted is not None
+      price = _fitted(order.unit_price, PRICE_TYPE)
       rows['order_id'].append(order.order_id)
       rows['customer_id'].append(order.customer_id)
       rows['product_id'].append(order.product_id)
       rows['quantity'].append(order.quantity)
-      rows['amount'].append(fitted)
+      rows['price'].append(price)
+      rows['currency'].append(order.currency)
       rows['event_ms'].append(order.event_time_ms)
       rows['k'].append(int(k[i]))
-      if fits:
+      if price is not None:
         rows['exotic'].append(None)
       else:
         rows['exotic'].append(len(exotic))
-        exotic.append(EnrichedOrder(
-            order_id=order.order_id, customer_id=order.customer_id,
-            product_id=order.product_id, quantity=order.quantity,
-            revenue_usd=revenue, event_time_ms=order.event_time_ms,
-            category='', product_name='', country=order.country))
-    fast = pa.concat_tables([fast, pa.table(rows, schema=schema)])
+        exotic.append(order)
+    fast = pa.concat_tables([fast, pa.table(rows, schema=VALID_SCHEMA)])
   return Checked(fast, exotic, dead, n)
 
 

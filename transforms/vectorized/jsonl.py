@@ -18,24 +18,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.event_time import MAX_EPOCH_MS, iso_ms_columns
-from transforms.records import DeadLetter, EnrichedOrder
+from transforms.records import DeadLetter, Order
 from transforms.validate import MAX_QUANTITY, MIN_QUANTITY
 from transforms.vectorized.columns import (BLANK, COUNTRY_TEXT, EPOCH_TEXT,
                                            POSITION_BITS, PRICE_TEXT,
                                            PRICE_TYPE, PRINTABLE_ID, QTY_TEXT,
-                                           Checked, Rates, amounts, as_mask,
+                                           VALID_SCHEMA, Checked, Rates,
+                                           as_mask, empty_valid,
                                            check_chunk, decode_jsonl,
                                            decode_numbered, matches,
                                            price_in_range)
 
 
 def check_jsonl_decoded(data: bytes, first_line: int, source: str,
-                        source_rank: int, rates: Rates, schema: pa.Schema
-                        ) -> Checked:
-  """check_jsonl by decoding every line (the reference for the fast path)."""
+                        source_rank: int, rates: Rates) -> Checked:
+  """check_jsonl_bytes by decoding every line (the reference the tests
+  hold the fast path to)."""
   objs, numbers, raws = decode_jsonl(data, first_line)
   return check_chunk(objs, numbers, StrippedLines(raws), source,
-                     source_rank, rates, schema)
+                     source_rank, rates)
 
 
 class StrippedLines:
@@ -170,7 +171,8 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, fi
   rate_index = pc.index_in(code, value_set=rates.codes)
   ok &= as_mask(pc.and_(pc.match_substring_regex(s, PRINTABLE_ID),
                     pc.is_valid(rate_index)))
-  rate = pc.take(rates.values, rate_index)
+  cols['price'] = price
+  cols['currency'] = code
 
   is_str, s, num = token(key_at[6], after[6], 'event_time')
   t_int = pc.cast(pc.if_else(matches(num, _JSON_EPOCH), num, None), pa.int64())
@@ -196,15 +198,13 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, fi
                   pc.match_substring_regex(s, COUNTRY_TEXT))
     is_null = as_mask(pc.equal(num, 'null')) | (~country)
     ok &= is_null | as_mask(c_ok)
-
-  cols['amount'] = amounts(ok, quantity, price, rate, rates)
   return ok, cols
 
 
 def check_jsonl_bytes(data: bytes, first_line: int, source: str,
-                      source_rank: int, rates: Rates, schema: pa.Schema
-                      ) -> Checked:
-  """check_jsonl without decoding the lines of the common shape."""
+                      source_rank: int, rates: Rates) -> Checked:
+  """Validates a chunk of JSON Lines (whole lines, numbered from
+  first_line) without decoding the lines of the common shape."""
   buf = np.frombuffer(data, np.uint8)
   newlines = np.flatnonzero(buf == 10)
   starts = np.concatenate([[0], newlines + 1]).astype(np.int64)
@@ -213,8 +213,7 @@ def check_jsonl_bytes(data: bytes, first_line: int, source: str,
     starts, ends = starts[:-1], ends[:-1]
   n = len(starts)
   if n == 0:
-    return Checked(pa.table({f.name: pa.array([], f.type) for f in schema},
-                            schema=schema), [], [], 0)
+    return Checked(empty_valid(), [], [], 0)
   if len(data) >= 1 << 31:
     raise ValueError('chunk too large')
   offsets = np.append(starts, min(len(buf), int(ends[-1]) + 1))
@@ -248,19 +247,18 @@ def check_jsonl_bytes(data: bytes, first_line: int, source: str,
     parts.append(pa.table({
         'order_id': cols['order_id'], 'customer_id': cols['customer_id'],
         'product_id': cols['product_id'], 'quantity': cols['quantity'],
-        'amount': cols['amount'], 'event_ms': cols['event_ms'],
-        'k': pa.array(k, pa.int64()),
+        'price': cols['price'], 'currency': cols['currency'],
+        'event_ms': cols['event_ms'], 'k': pa.array(k, pa.int64()),
         'exotic': pa.nulls(len(ok_rows), pa.int32()),
-    }, schema=schema))
-  exotic: List[EnrichedOrder] = []
+    }, schema=VALID_SCHEMA))
+  exotic: List[Order] = []
   dead: List[DeadLetter] = []
   if objs:
     rest = check_chunk(objs, numbers, StrippedLines(raws), source,
-                       source_rank, rates, schema)
+                       source_rank, rates)
     parts.append(rest.table)
     exotic, dead = rest.exotic, rest.dead
   if not parts:
-    parts.append(pa.table({f.name: pa.array([], f.type) for f in schema},
-                          schema=schema))
+    parts.append(empty_valid())
   table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
   return Checked(table, exotic, dead, len(ok_rows) + len(objs))

@@ -4,7 +4,7 @@ Beam's own ``ReadFromPubSub`` is implemented by the Dataflow service (and the
 legacy DirectRunner); Prism and Flink cannot run it. This source pulls with
 the ordinary Pub/Sub client inside the Python SDK worker, so it runs on
 Prism, Flink (PROCESS/LOOPBACK) and Dataflow alike, and against the local
-emulator (``PUBSUB_EMULATOR_HOST``, see runners/pubsub/).
+emulator (``PUBSUB_EMULATOR_HOST``, see services/pubsub/).
 
 Shape of the read (``ReadFromPubSubNative.expand``, source.py)::
 
