@@ -151,7 +151,7 @@ def test_damaged_inputs_and_unwritable_outputs_fail_in_one_line(tmp_path):
 def test_only_a_streaming_dataflow_job_is_left_running(flags, bounded,
                                                        detached):
   from apache_beam.options.pipeline_options import PipelineOptions
-  from pipelines.cli import runs_detached
+  from pipelines.run import runs_detached
   assert runs_detached(PipelineOptions(flags), bounded) is detached
 
 
