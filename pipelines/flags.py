@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Dict, List, Sequence
+import pathlib
+from typing import Any, Dict, List, Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import SalesOptions
+from pipelines.options import PROJECT_ROOT, UNSET_MEANS, SalesOptions
 
 _LOG = logging.getLogger('pipeline')
 
@@ -59,9 +60,47 @@ def check_flags(argv: Sequence[str]) -> None:
     raise UsageError(f'unknown flag {unknown[0]} (see --help)')
 
 
+def shown_default(action: argparse.Action) -> str:
+  """A flag's default as --help shows it: the value the parser holds, in
+  words, or what an unset flag means (options.UNSET_MEANS)."""
+  if action.dest in UNSET_MEANS:
+    return UNSET_MEANS[action.dest]
+  return _in_words(action.default)
+
+
+def _in_words(value: Any) -> str:
+  if value is False:
+    return 'off'  # a store_true flag not given
+  if value is True:
+    return 'on'
+  if value is None or value == '':
+    return 'none'
+  if isinstance(value, (list, tuple)):
+    return ', '.join(_in_words(v) for v in value) or 'none'
+  if isinstance(value, float) and value.is_integer():
+    return str(int(value))  # 300, not 300.0
+  if isinstance(value, str) and pathlib.Path(value).is_absolute():
+    path = pathlib.Path(value)
+    if path.is_relative_to(PROJECT_ROOT):  # data/catalog.csv, not /home/...
+      return str(path.relative_to(PROJECT_ROOT))
+  return str(value)
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+  """Ends each flag's help with its default, as shown_default words it."""
+
+  def _get_help_string(self, action: argparse.Action) -> str:
+    if (not action.option_strings or not action.help
+        or action.default is argparse.SUPPRESS):
+      return action.help
+    shown = shown_default(action).replace('%', '%%')  # help is %-formatted
+    return f'{action.help} (default: {shown})'
+
+
 def help_text() -> str:
   parser = argparse.ArgumentParser(
       prog='python -m pipeline',
+      formatter_class=DefaultsHelpFormatter,
       description='Sales pipeline: order events from files, Kafka or Pub/Sub '
       '-> dead letters, dedupe, USD, catalog -> event-time windows -> '
       'Parquet / SQLite / PostgreSQL / Kafka. All Apache Beam flags '
@@ -71,7 +110,7 @@ def help_text() -> str:
       '(runners/prism/setup.sh). Pass --runner=FlinkRunner or '
       'DataflowRunner to deploy. See README.md.')
   parser.add_argument('--log_level', default='WARNING',
-                      help='Python logging level. (default: WARNING)')
+                      help='Python logging level.')
   SalesOptions._add_argparse_args(parser)  # pylint: disable=protected-access
   return parser.format_help()
 
