@@ -2,7 +2,8 @@
 
 Beam's own flags (--runner, --streaming, --flink_master, ...) pass through
 untouched. Every flag here has help text and a default that works on the
-bundled sample.
+bundled sample. No help text states its default: --help appends the value
+the parser holds (pipelines/flags.py), so the two cannot drift apart.
 """
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ SAMPLE_INPUT = str(DATA_DIR / 'sample' / 'orders.jsonl')
 DEFAULT_CATALOG = str(DATA_DIR / 'catalog.csv')
 DEFAULT_FX_RATES = str(DATA_DIR / 'fx_rates.csv')
 SOURCES = ('files', 'kafka', 'pubsub')
+# Flags the parser leaves unset and config_from_options (or the file reader)
+# fills in: --help says in words what an unset flag means.
+UNSET_MEANS = {
+    'input': 'the bundled sample, '
+             f'{pathlib.Path(SAMPLE_INPUT).relative_to(PROJECT_ROOT)}',
+    'input_format': 'by extension',
+}
 
 
 class SalesOptions(PipelineOptions):
@@ -34,110 +42,101 @@ class SalesOptions(PipelineOptions):
     add = group.add_argument
     # Input
     add('--source', default='files',
-        help=f'Where orders come from: {", ".join(SOURCES)}. '
-        '(default: files)')
+        help=f'Where orders come from: {", ".join(SOURCES)}.')
     add('--input', action='append', default=None,
         help='Input file or glob (JSON Lines, CSV, Avro, Parquet; .gz ok). '
-        'Repeat for several. (default: the bundled sample, '
-        'data/sample/orders.jsonl)')
+        'Repeat for several.')
     add('--input_format', default='',
-        help='jsonl, csv, avro or parquet; empty = by file extension. '
-        '(default: by extension)')
+        help='jsonl, csv, avro or parquet; empty = by file extension.')
     add('--catalog', default=DEFAULT_CATALOG,
-        help='Product catalog CSV: product_id,category,name. '
-        '(default: data/catalog.csv)')
+        help='Product catalog CSV: product_id,category,name.')
     add('--catalog_refresh_seconds', type=float, default=300.0,
-        help='Streaming only: re-read the catalog this often; 0 = never. '
-        '(default: 300)')
+        help='Streaming only: re-read the catalog this often; 0 = never.')
     add('--fx_rates', default=DEFAULT_FX_RATES,
-        help='FX rates CSV: currency,usd_per_unit. '
-        '(default: data/fx_rates.csv)')
+        help='FX rates CSV: currency,usd_per_unit.')
     add('--event_time_from', default='payload',
         help='payload: the record\'s event_time field; transport: the Kafka '
-        'timestamp or Pub/Sub attribute. (default: payload)')
+        'timestamp or Pub/Sub attribute.')
     # Output
     add('--output', default='output',
         help='Directory for Parquet results and JSON Lines dead letters '
-        '(bounded runs); empty = no files. (default: output)')
+        '(bounded runs); empty = no files.')
     add('--sink', action='append', default=None,
         help='Also write to a store; repeatable: sqlite:///path.db, '
         'postgresql://user@host:port/db (password from PGPASSWORD or '
         '.pgpass), kafka://host:port/topic, pubsub://projects/P/topics/T '
-        '(also T.top_products, T.dead_letters), bigquery:PROJECT:DATASET. '
-        '(default: none)')
+        '(also T.top_products, T.dead_letters), bigquery:PROJECT:DATASET.')
     # Cleaning
     add('--dedupe_ttl_seconds', type=float, default=DEFAULT_TTL_SECONDS,
         help='Streaming: how long (event time) an order_id is remembered '
-        'for deduplication; batch is exact. (default: 86400)')
+        'for deduplication; batch is exact.')
     # Windows and triggers
     defaults = WindowPolicy()
     add('--window', default=defaults.kind,
-        help='fixed, sliding or sessions (per customer). (default: fixed)')
+        help='fixed, sliding or sessions (per customer).')
     add('--window_size_seconds', type=int, default=defaults.size_seconds,
-        help='Fixed/sliding window size. (default: 3600)')
+        help='Fixed/sliding window size.')
     add('--window_period_seconds', type=int, default=defaults.period_seconds,
-        help='Sliding window period. (default: 900)')
+        help='Sliding window period.')
     add('--session_gap_seconds', type=int, default=defaults.gap_seconds,
-        help='Session gap. (default: 1800)')
+        help='Session gap.')
     add('--allowed_lateness_seconds', type=int,
         default=defaults.allowed_lateness_seconds,
         help='Streaming: how late (event time, behind the watermark) an '
         'order may be and still update its window; later ones become `late` '
-        'dead letters. (default: 3600)')
+        'dead letters.')
     add('--early_firing_seconds', type=int,
         default=defaults.early_firing_seconds,
         help='Streaming: emit an early (speculative) pane this often in '
-        'processing time; 0 = none. (default: 60)')
+        'processing time; 0 = none.')
     add('--no_late_firings', action='store_true', default=False,
-        help='Streaming: do not emit a late pane per late order. '
-        '(default: off, late firings on)')
+        help='Streaming: do not emit a late pane per late order.')
     add('--accumulation', default=defaults.accumulation,
         help='accumulating (each pane holds the whole window so far) or '
-        'discarding (each pane holds what is new). (default: accumulating)')
+        'discarding (each pane holds what is new).')
     add('--top_n', type=int, default=5,
-        help='How many top products per window. (default: 5)')
+        help='How many top products per window.')
     # Kafka
     add('--kafka_bootstrap_servers', default='127.0.0.1:9092',
-        help='Kafka brokers for --source kafka. (default: 127.0.0.1:9092)')
+        help='Kafka brokers for --source kafka.')
     add('--kafka_topic', default='orders',
-        help='Kafka topic to read. (default: orders)')
+        help='Kafka topic to read.')
     add('--kafka_group_id', default='sales-pipeline',
         help='Consumer group; offsets are committed after each bundle is '
-        'finalized. (default: sales-pipeline)')
+        'finalized.')
     add('--kafka_config_file', default='',
         help='librdkafka properties file (key=value lines, read on the '
         'workers), e.g. security settings; a value env:NAME or file:PATH is '
         'read from the environment or a file, so secrets never appear in '
-        'flags. (default: none)')
+        'flags.')
     add('--kafka_sink_config_file', default='',
         help='librdkafka properties file for the kafka:// sink\'s producer, '
-        'in the form of --kafka_config_file (often the same file). '
-        '(default: none)')
+        'in the form of --kafka_config_file (often the same file).')
     add('--kafka_bounded', action='store_true', default=False,
         help='Read up to the end offsets seen at start, then finish '
-        '(a backfill from Kafka). (default: off)')
+        '(a backfill from Kafka).')
     add('--recover', action='store_true', default=False,
         help='Streaming restart after a crash or stop: replay the Kafka topic '
         'from the start of its retention (not the committed offsets) and '
         'recompute every window; database sinks let the recomputed panes '
-        'replace the earlier run\'s rows. (default: off)')
+        'replace the earlier run\'s rows.')
     add('--kafka_idle_timeout_seconds', type=float, default=10.0,
         help='A partition without new records for this long stops holding '
-        'back the watermark. (default: 10)')
+        'back the watermark.')
     # Pub/Sub
     add('--pubsub_subscription', '--subscription', default='',
-        help='projects/P/subscriptions/S for --source pubsub. (default: none)')
+        help='projects/P/subscriptions/S for --source pubsub.')
     add('--pubsub_topic', '--topic', default='',
         help='projects/P/topics/T to read (a subscription is created) for '
-        '--source pubsub. (default: none)')
+        '--source pubsub.')
     add('--pubsub_event_time_attribute', default='',
         help='Message attribute holding the event time, with '
-        '--event_time_from transport. (default: none)')
+        '--event_time_from transport.')
     add('--pubsub_reader', default='auto',
         help='native (this project\'s reader, any runner), dataflow (Beam\'s '
         'ReadFromPubSub, DataflowRunner only, needs --event_time_from '
         'transport) or auto: dataflow on DataflowRunner with transport time, '
-        'else native. (default: auto)')
+        'else native.')
     # A debugging switch, not in --help: `records` runs the same steps one
     # record at a time (the exact scalar rules alone), to compare with the
     # default columnar run.

@@ -20,7 +20,6 @@ from transforms.validate import Rejection, check_order
 
 _LOG = logging.getLogger(__name__)
 
-METRICS_NAMESPACE = metrics.NAMESPACE  # the CLI reads the counters here
 DEAD_LETTERS = 'dead_letters'
 VALID = 'valid'
 

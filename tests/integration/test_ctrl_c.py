@@ -16,7 +16,7 @@ import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
-from pipelines.cli import SNAPSHOT_SECONDS
+from pipelines.run import SNAPSHOT_SECONDS
 from tests.integration.streaming import (ROOT, cli, kafka_stream_args,
                                          results, wait_for)
 from tools.replay_to_kafka import replay

@@ -3,7 +3,7 @@ expected end of a streaming run; any other error still shows."""
 import logging
 import threading
 
-from pipelines.cli import RunNoiseFilter
+from pipelines.terminal import RunNoiseFilter
 
 CLOSED = ('<_MultiThreadedRendezvous of RPC that terminated with: '
           'status = StatusCode.UNAVAILABLE details = "Stream removed '

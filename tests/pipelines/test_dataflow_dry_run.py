@@ -67,7 +67,7 @@ def dry_run(flags, extra_sinks=(), source=None):
   """Builds the sales graph for Dataflow; returns (job, portable proto)."""
   options = PipelineOptions(DATAFLOW + list(flags))
   config = config_from_options(options)
-  if not config.bounded:  # as pipelines/cli.py does
+  if not config.bounded:  # as pipelines/run.py does
     options.view_as(StandardOptions).streaming = True
   pipeline = beam.Pipeline(options=options)
   build_sales_graph(pipeline, config, source or source_for(config),

@@ -1,0 +1,173 @@
+"""One run: the checks before it, the graph built and run, the wait for its
+end (a streaming run's Ctrl-C), and the summary written and printed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, List, Optional, Tuple
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import (PipelineOptions,
+                                                  StandardOptions)
+from apache_beam.runners.runner import PipelineState
+
+from pipelines.flags import UsageError, check_flags
+from pipelines.options import SalesConfig, config_from_options
+from pipelines.sales import build_sales_graph
+from pipelines.summary import RunSummary, print_summary, summarize
+from pipelines.terminal import RunNoiseFilter
+from pipelines.wiring import sinks_for, source_for
+from runners.local import resolve_runner_args
+from transforms.currency import load_fx_rates
+from transforms.enrich import load_catalog
+from transforms.sources.files import (InputError, detect_format,
+                                      expand_patterns, probe_file)
+
+_LOG = logging.getLogger('pipeline')
+
+SUMMARY_FILE = 'summary.json'
+# How often a streaming run's counters are read while it runs.
+SNAPSHOT_SECONDS = 2
+
+
+def preflight(config: SalesConfig) -> None:
+  """Checks inputs and reference files before building a graph."""
+  load_fx_rates(config.fx_rates)
+  load_catalog(config.catalog)
+  if config.source == 'files':
+    for path in expand_patterns(config.inputs):
+      fmt = config.input_format or detect_format(path)
+      if '://' not in path:  # remote: read by the workers, as they may
+        probe_file(path, fmt)
+  if config.output and config.bounded:
+    _check_writable_dir(config.output, '--output')
+  for url in config.sinks:
+    if url.lower().startswith('sqlite:'):
+      from transforms.sinks.sqlite_sink import sqlite_path
+      _check_writable_dir(os.path.dirname(sqlite_path(url)) or '.',
+                          f'--sink {url}')
+
+
+def _check_writable_dir(directory: str, what: str) -> None:
+  """Creates a local output directory, or fails in one line."""
+  if '://' in directory:
+    return  # remote: written by the workers, with their credentials
+  if os.path.exists(directory) and not os.path.isdir(directory):
+    raise InputError(f'cannot write {what}: {directory} is not a directory')
+  try:
+    os.makedirs(directory, exist_ok=True)
+  except OSError as e:
+    raise InputError(
+        f'cannot write {what}: {directory}: {e.strerror}') from None
+  if not os.access(directory, os.W_OK):
+    raise InputError(f'cannot write {what}: {directory}: permission denied')
+
+
+def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
+                 noise: Optional[RunNoiseFilter] = None
+                 ) -> Tuple[str, Optional[RunSummary]]:
+  """Waits for the run; a streaming run ends on Ctrl-C with a cancel.
+
+  Returns the status recorded in the database sinks' run table, and for a
+  streaming run the last counters read while it ran (a terminal's Ctrl-C
+  may stop a local runner before it can report them once more).
+  """
+  if bounded:
+    result.wait_until_finish()
+    return 'succeeded', None
+  snapshot: Optional[RunSummary] = None
+  next_snapshot = time.monotonic() + SNAPSHOT_SECONDS
+  interrupted = threading.Event()
+
+  def on_sigint(*_: Any) -> None:
+    # Marked at once, in the handler: the same Ctrl-C reaches a local job
+    # service (Prism) in our process group, whose end the worker threads
+    # start reporting while this loop is still asleep.
+    if noise is not None:
+      noise.stop_requested()
+    interrupted.set()
+
+  previous = signal.signal(signal.SIGINT, on_sigint)
+  try:
+    while not interrupted.is_set():
+      try:
+        if PipelineState.is_terminal(result.state):
+          break
+      except Exception:
+        # A terminal's Ctrl-C reaches the whole process group: a local job
+        # service (Prism) may be gone before our handler has run.
+        if not interrupted.wait(1):
+          raise
+      if time.monotonic() >= next_snapshot and not interrupted.is_set():
+        taken = summarize(result)
+        snapshot = taken if taken.counted else snapshot
+        next_snapshot = time.monotonic() + SNAPSHOT_SECONDS
+      interrupted.wait(2)
+  finally:
+    signal.signal(signal.SIGINT, previous)
+  if not interrupted.is_set():
+    result.wait_until_finish()  # raises if the job failed
+    return 'succeeded', snapshot
+  print('stopping: cancelling the pipeline', file=sys.stderr)
+  try:
+    result.cancel()
+  except Exception as e:  # already finished, or the runner is gone
+    _LOG.debug('cancel: %s', e)
+  return 'cancelled', snapshot
+
+
+def runs_detached(options: PipelineOptions, bounded: bool) -> bool:
+  """A streaming job on Dataflow keeps running on its own: the CLI (or a
+  Flex Template launcher) returns once it is submitted, and a Ctrl-C never
+  cancels it. A dry run builds the job graph only and returns anyway."""
+  from apache_beam.options.pipeline_options import TestOptions
+  runner = str(options.view_as(StandardOptions).runner or '')
+  return (not bounded and runner.rsplit('.', 1)[-1] == 'DataflowRunner'
+          and not options.view_as(TestOptions).dry_run)
+
+
+def build_and_run(argv: List[str],
+                  noise: Optional[RunNoiseFilter] = None) -> RunSummary:
+  """Parses flags, builds the graph, runs it to the end (or Ctrl-C)."""
+  check_flags(argv)
+  try:
+    config = config_from_options(PipelineOptions(argv))
+  except ValueError as e:
+    raise UsageError(str(e)) from None
+  preflight(config)
+  if noise is not None and config.bounded:
+    noise.failures_surface()
+  sinks = sinks_for(config)  # an unknown --sink URL fails here, before a run
+  beam_args = resolve_runner_args(argv, config.bounded)
+  options = PipelineOptions(beam_args)
+  if not config.bounded:
+    options.view_as(StandardOptions).streaming = True
+  pipeline = beam.Pipeline(options=options)
+  build_sales_graph(pipeline, config, source_for(config), sinks)
+  result = pipeline.run()
+  if runs_detached(options, config.bounded):
+    job_id = getattr(result, 'job_id', lambda: '?')()
+    print(f'submitted streaming Dataflow job {job_id}; it runs until '
+          f'drained (gcloud dataflow jobs drain {job_id}) or cancelled')
+    return RunSummary(state='submitted')
+  status, snapshot = wait_for_end(result, config.bounded, noise)
+  summary = summarize(result)
+  if not summary.counted and snapshot is not None:
+    summary = snapshot
+  for _, sink in sinks:
+    # Database sinks record each run and its counts in pipeline_runs.
+    if hasattr(sink, 'finish_run'):
+      sink.finish_run(status, summary.as_dict())
+  if config.output and config.bounded:
+    os.makedirs(config.output, exist_ok=True)
+    with open(os.path.join(config.output, SUMMARY_FILE), 'w',
+              encoding='utf-8') as f:
+      json.dump(summary.as_dict(), f, indent=2, sort_keys=True)
+  print_summary(summary, config)
+  return summary
