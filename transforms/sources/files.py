@@ -36,6 +36,15 @@ class InputError(ValueError):
   """The input cannot be read: no such file, unknown format, ..."""
 
 
+def check_input_format(input_format: str) -> str:
+  """An --input_format value: one of FORMATS, or '' (by extension)."""
+  if input_format and input_format not in FORMATS:
+    raise InputError(
+        f'unknown input format {input_format!r}; use one of '
+        f'{", ".join(FORMATS)}')
+  return input_format
+
+
 def detect_format(path: str) -> str:
   """The format of a path by its extension (a trailing .gz is looked past)."""
   name = path.lower()
@@ -201,12 +210,8 @@ class ReadOrderFiles(beam.PTransform):
 
   def __init__(self, patterns: List[str], input_format: str = '') -> None:
     super().__init__()
-    if input_format and input_format not in FORMATS:
-      raise InputError(
-          f'unknown input format {input_format!r}; use one of '
-          f'{", ".join(FORMATS)}')
     self._patterns = list(patterns)
-    self._input_format = input_format
+    self._input_format = check_input_format(input_format)
 
   def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
     return (

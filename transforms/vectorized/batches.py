@@ -73,6 +73,8 @@ class RecordsAsBatches(beam.PTransform):
     self._source = source
 
   def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
-    return (pbegin
-            | 'Records' >> self._source
-            | 'BatchPerBundle' >> beam.ParDo(BatchRecordsFn()))
+    # The source's own steps, expanded in this scope: they keep the names a
+    # record source has (ReadOrders/ReadMessages, ...), which a running
+    # Dataflow job's update matches by.
+    records = self._source.expand(pbegin)
+    return records | 'BatchPerBundle' >> beam.ParDo(BatchRecordsFn())

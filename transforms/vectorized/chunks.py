@@ -16,7 +16,8 @@ import apache_beam as beam
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.sources.files import (JSONL, detect_format, open_decompressed,
+from transforms.sources.files import (JSONL, check_input_format,
+                                      detect_format, open_decompressed,
                                       read_error)
 
 DEFAULT_CHUNK_BYTES = 8 << 20
@@ -102,7 +103,7 @@ class ReadOrderChunks(beam.PTransform):
                chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> None:
     super().__init__()
     self.paths = list(paths)
-    self._input_format = input_format
+    self._input_format = check_input_format(input_format)
     self._chunk_bytes = chunk_bytes
 
   def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
