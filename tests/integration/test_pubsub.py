@@ -242,7 +242,7 @@ def test_sink_publishes_results_top_products_and_dead_letters_as_json(
   body = json.loads(r['data'])
   assert body['revenue_usd'] == '123.46'  # cents, half up, as a string
   assert body['avg_order_value_usd'] == '41.15'
-  assert body['window_start'] == '2026-11-02SINK_T00:00:00Z'
+  assert body['window_start'] == '2026-11-02T00:00:00Z'
   assert body['window_start_ms'] == SINK_T0
   assert body['is_final'] is True and body['pane_timing'] == 'ON_TIME'
   [t] = pull(subs['top_products'])
