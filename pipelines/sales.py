@@ -31,7 +31,7 @@ from pipelines.options import SalesConfig
 from transforms.aggregate import RESULTS, TOP_PRODUCTS, AggregateSales
 from transforms.currency import ConvertToUsd, ReadFxRates
 from transforms.dedupe import DeduplicateOrders
-from transforms.enrich import CatalogSideInput, JoinCatalog
+from transforms.enrich import CatalogInput, JoinCatalog, catalog_input
 from transforms.lateness import LateDataRule
 from transforms.parse import DEAD_LETTERS, VALID, ParseOrders
 from transforms.vectorized.aggregate import AggregatePartials
@@ -73,15 +73,7 @@ def build_columnar_graph(pipeline: beam.Pipeline, config: SalesConfig,
   run on a runner in this process, whose shuffle is held in memory).
   """
   policy = config.window
-  fx_rates = beam.pvalue.AsDict(
-      pipeline | 'ReadFxRates' >> ReadFxRates(config.fx_rates))
-  if config.bounded:
-    pre_aggregate = PreAggregate(policy, beam.pvalue.AsSingleton(
-        pipeline | 'ReadCatalog' >> CatalogSideInput(config.catalog)))
-  else:
-    pre_aggregate = PreAggregate(
-        policy, path=config.catalog,
-        refresh_seconds=config.catalog_refresh_seconds)
+  fx_rates, catalog = reference_data(pipeline, config)
   if not buckets:
     buckets = (buckets_for(getattr(source, 'paths', ()))
                if config.bounded else STREAM_BUCKETS)
@@ -97,7 +89,7 @@ def build_columnar_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'Deduplicate' >> DeduplicateBatches(config.bounded,
                                             config.dedupe_ttl_seconds)
       | 'ConvertToUsd' >> ConvertBatchesToUsd(fx_rates)
-      | 'JoinCatalog' >> pre_aggregate
+      | 'JoinCatalog' >> PreAggregate(policy, catalog)
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
       | 'AggregateSales' >> AggregatePartials(policy, config.top_n,
                                               config.bounded))
@@ -108,14 +100,7 @@ def build_record_graph(pipeline: beam.Pipeline, config: SalesConfig,
                        source: beam.PTransform, sinks: Sinks = ()) -> Outputs:
   """The flow one record at a time; source emits RawRecord."""
   policy = config.window
-  fx_rates = beam.pvalue.AsDict(
-      pipeline | 'ReadFxRates' >> ReadFxRates(config.fx_rates))
-  if config.bounded:
-    join_catalog = JoinCatalog(beam.pvalue.AsSingleton(
-        pipeline | 'ReadCatalog' >> CatalogSideInput(config.catalog)))
-  else:
-    join_catalog = JoinCatalog(path=config.catalog,
-                               refresh_seconds=config.catalog_refresh_seconds)
+  fx_rates, catalog = reference_data(pipeline, config)
 
   raw = pipeline | 'ReadOrders' >> source
   parsed = raw | 'ParseOrders' >> ParseOrders(
@@ -126,11 +111,21 @@ def build_record_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'Deduplicate' >> DeduplicateOrders(config.bounded,
                                            config.dedupe_ttl_seconds)
       | 'ConvertToUsd' >> ConvertToUsd(fx_rates)
-      | 'JoinCatalog' >> join_catalog
+      | 'JoinCatalog' >> JoinCatalog(catalog)
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
       | 'AggregateSales' >> AggregateSales(config.top_n, policy.per_customer,
                                         config.bounded))
   return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks)
+
+
+def reference_data(pipeline: beam.Pipeline, config: SalesConfig
+                   ) -> Tuple[beam.pvalue.AsSideInput, CatalogInput]:
+  """The FX rates (a side input) and the catalog of a run."""
+  fx_rates = beam.pvalue.AsDict(
+      pipeline | 'ReadFxRates' >> ReadFxRates(config.fx_rates))
+  return fx_rates, catalog_input(pipeline, config.catalog,
+                                 config.catalog_refresh_seconds,
+                                 config.bounded)
 
 
 def with_sinks(aggregates, dead_letters: beam.PCollection,

@@ -91,18 +91,8 @@ class SalesSummary:
     product.revenue += order.revenue_usd
 
   def merge(self, other: 'SalesSummary') -> None:
-    for key, stats in other.categories.items():
-      mine = self.categories.get(key)
-      if mine is None:
-        self.categories[key] = stats
-      else:
-        mine.merge(stats)
-    for key, product in other.products.items():
-      mine_p = self.products.get(key)
-      if mine_p is None:
-        self.products[key] = product
-      else:
-        mine_p.merge(product)
+    _merge_into(self.categories, other.categories)
+    _merge_into(self.products, other.products)
 
   def total(self) -> CategoryStats:
     total = self.summed()
@@ -118,6 +108,15 @@ class SalesSummary:
       total.units += stats.units
       total.revenue += stats.revenue
     return total
+
+
+def _merge_into(mine: Dict[str, Any], theirs: Dict[str, Any]) -> None:
+  """Adds each of theirs to mine (stats with a merge method), by key."""
+  for key, stats in theirs.items():
+    if key in mine:
+      mine[key].merge(stats)
+    else:
+      mine[key] = stats
 
 
 class SalesSummaryFn(beam.CombineFn):

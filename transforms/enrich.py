@@ -9,6 +9,7 @@ without a restart.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 import time
@@ -87,48 +88,74 @@ class RefreshingCatalog:
     return self.catalog
 
 
-class _RefreshingJoinFn(beam.DoFn):
-  """Joins with a RefreshingCatalog held by the DoFn."""
+@dataclasses.dataclass(frozen=True)
+class CatalogInput:
+  """Where a step finds the catalog: a side input (bounded runs, read once),
+  or a path that the step's DoFn re-reads every `refresh_seconds`
+  (streaming; RefreshingCatalog says why)."""
+  side_input: Optional[beam.pvalue.AsSideInput] = None
+  path: str = ''
+  refresh_seconds: float = 0
 
-  def __init__(self, path: str, refresh_seconds: float) -> None:
-    self._path = path
-    self._refresh_seconds = refresh_seconds
-    self._catalog: Catalog = {}
+  def __post_init__(self) -> None:
+    if (self.side_input is None) == (not self.path):
+      raise ValueError('a catalog is a side input or a path, not both')
+
+  def par_do(self, fn: 'CatalogDoFn') -> beam.ParDo:
+    if self.side_input is not None:
+      return beam.ParDo(fn, catalog=self.side_input)
+    return beam.ParDo(fn)
+
+
+def catalog_input(pipeline: beam.Pipeline, path: str, refresh_seconds: float,
+                  bounded: bool) -> CatalogInput:
+  """The catalog of a run: a side input when bounded, else the path."""
+  if bounded:
+    return CatalogInput(side_input=beam.pvalue.AsSingleton(
+        pipeline | 'ReadCatalog' >> CatalogSideInput(path)))
+  return CatalogInput(path=path, refresh_seconds=refresh_seconds)
+
+
+class CatalogDoFn(beam.DoFn):
+  """Base of the DoFns that look products up (this join, and the columnar
+  pre-aggregation): `catalog(side)` is the side input's catalog, or the one
+  the DoFn holds and refreshes at bundle start."""
+
+  def __init__(self, catalog: CatalogInput) -> None:
+    self._path = catalog.path
+    self._refresh_seconds = catalog.refresh_seconds
 
   def setup(self) -> None:
-    self._source = RefreshingCatalog(self._path, self._refresh_seconds)
+    self._source: Optional[RefreshingCatalog] = None
+    self._held: Catalog = {}
+    if self._path:
+      self._source = RefreshingCatalog(self._path, self._refresh_seconds)
 
   def start_bundle(self) -> None:
-    self._catalog = self._source.refresh()
+    if self._source is not None:
+      self._held = self._source.refresh()
 
-  def process(self, order: EnrichedOrder) -> Iterable[EnrichedOrder]:
-    yield _join(order, self._catalog)
+  def catalog(self, side: Optional[Catalog]) -> Catalog:
+    return self._held if side is None else side
+
+
+class JoinCatalogFn(CatalogDoFn):
+
+  def process(self, order: EnrichedOrder,
+              catalog: Optional[Catalog] = None) -> Iterable[EnrichedOrder]:
+    category, name = self.catalog(catalog).get(order.product_id,
+                                               (UNKNOWN_CATEGORY, ''))
+    yield order._replace(category=category, product_name=name)
 
 
 class JoinCatalog(beam.PTransform):
-  """PCollection[EnrichedOrder] -> the same with category and product name.
+  """PCollection[EnrichedOrder] -> the same with category and product name
+  (an unknown product: category `unknown`, empty name)."""
 
-  Bounded: `catalog` is a side input (AsSingleton of CatalogSideInput).
-  Streaming: pass `path` and `refresh_seconds` instead.
-  """
-
-  def __init__(self, catalog: Optional[beam.pvalue.AsSideInput] = None,
-               path: str = '', refresh_seconds: float = 0) -> None:
+  def __init__(self, catalog: CatalogInput) -> None:
     super().__init__()
-    if (catalog is None) == (not path):
-      raise ValueError('JoinCatalog takes a side input or a path, not both')
     self._catalog = catalog
-    self._path = path
-    self._refresh_seconds = refresh_seconds
 
   def expand(self, orders: beam.PCollection) -> beam.PCollection:
-    if self._catalog is not None:
-      return orders | 'LookUpProduct' >> beam.Map(_join,
-                                                  catalog=self._catalog)
-    return orders | 'LookUpProductRefreshing' >> beam.ParDo(
-        _RefreshingJoinFn(self._path, self._refresh_seconds))
-
-
-def _join(order: EnrichedOrder, catalog: Catalog) -> EnrichedOrder:
-  category, name = catalog.get(order.product_id, (UNKNOWN_CATEGORY, ''))
-  return order._replace(category=category, product_name=name)
+    return orders | 'LookUpProduct' >> self._catalog.par_do(
+        JoinCatalogFn(self._catalog))

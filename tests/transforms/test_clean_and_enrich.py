@@ -12,7 +12,7 @@ from transforms.aggregate import RESULTS, TOP_PRODUCTS, AggregateSales
 from transforms.currency import (ConfigFileError, ConvertToUsd,
                                  parse_fx_rates)
 from transforms.dedupe import DeduplicateOrders
-from transforms.enrich import JoinCatalog, parse_catalog
+from transforms.enrich import CatalogInput, JoinCatalog, parse_catalog
 from transforms.records import EnrichedOrder, Order
 
 
@@ -41,7 +41,8 @@ def test_usd_conversion_is_exact_and_catalog_join_marks_unknown():
   with TestPipeline(runner='FnApiRunner') as p:
     fx = beam.pvalue.AsDict(p | 'Fx' >> beam.Create(sorted(rates.items())))
     cat = beam.pvalue.AsSingleton(p | 'Cat' >> beam.Create([catalog]))
-    out = (p | beam.Create(orders) | ConvertToUsd(fx) | JoinCatalog(cat)
+    out = (p | beam.Create(orders) | ConvertToUsd(fx)
+           | JoinCatalog(CatalogInput(side_input=cat))
            | beam.Map(lambda o: (o.order_id, o.revenue_usd, o.category,
                                  o.product_name)))
     # 3 * 1999 = 5997; 5997 * 0.006712 = 40.251864 exactly
@@ -99,10 +100,10 @@ def test_aggregates_per_window_and_category_with_total_and_top_n():
 
 
 def test_streaming_catalog_join_rereads_a_changed_file(tmp_path):
-  from transforms.enrich import _RefreshingJoinFn
+  from transforms.enrich import JoinCatalogFn
   path = tmp_path / 'catalog.csv'
   path.write_text('product_id,category,name\np1,books,Old\n')
-  fn = _RefreshingJoinFn(str(path), refresh_seconds=0.01)
+  fn = JoinCatalogFn(CatalogInput(path=str(path), refresh_seconds=0.01))
   fn.setup()
   order = EnrichedOrder('a', 'c', 'p1', 1, Decimal(1), 0, '', '', None)
   fn.start_bundle()

@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.aggregate import (RESULTS, TOP_PRODUCTS, CategoryStats,
-                                  EmitRowsFn, ProductStats, SalesSummary)
+                                  EmitRowsFn, ProductStats, SalesSummary,
+                                  SalesSummaryFn)
 from transforms.vectorized.partials import Partial, read_ipc
 from transforms.windowing import SESSIONS
 
@@ -112,24 +113,13 @@ def summary_of_partials(partials: Sequence[Partial],
   return summary
 
 
-class MergeSummariesFn(beam.CombineFn):
-  """Merges partial SalesSummary objects (the accumulator is one, too)."""
-
-  def create_accumulator(self) -> SalesSummary:
-    return SalesSummary()
+class MergeSummariesFn(SalesSummaryFn):
+  """Merges partial SalesSummary objects: SalesSummaryFn, whose inputs
+  are summaries instead of orders."""
 
   def add_input(self, acc: SalesSummary, summary: SalesSummary
                 ) -> SalesSummary:
     acc.merge(summary)
-    return acc
-
-  def merge_accumulators(self, accs: Iterable[SalesSummary]) -> SalesSummary:
-    merged = SalesSummary()
-    for acc in accs:
-      merged.merge(acc)
-    return merged
-
-  def extract_output(self, acc: SalesSummary) -> SalesSummary:
     return acc
 
 

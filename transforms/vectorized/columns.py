@@ -176,6 +176,16 @@ def price_in_range(price: pa.Array) -> pa.Array:
       pc.less_equal(price, pa.scalar(MAX_UNIT_PRICE, PRICE_TYPE)))
 
 
+def currency_codes(text: pa.Array, rates: Rates
+                   ) -> Tuple[np.ndarray, pa.Array]:
+  """(ok, code): validate.py's currency rule on a column: the trimmed,
+  upper-cased code of a printable string that has an FX rate."""
+  code = pc.ascii_upper(pc.utf8_trim(text, ' '))
+  known = pc.is_valid(pc.index_in(code, value_set=rates.codes))
+  return as_mask(pc.and_(pc.match_substring_regex(text, PRINTABLE_ID),
+                         known)), code
+
+
 def as_mask(mask: pa.Array) -> np.ndarray:
   return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
 
@@ -227,11 +237,9 @@ def fast_columns(objs: Sequence[Any], rates: Rates
       pc.cast(p_text, PRICE_TYPE))
   ok &= as_mask(price_in_range(price))
 
-  s = _strs([r.get('currency') for r in recs])
-  code = pc.ascii_upper(pc.utf8_trim(s, ' '))
-  rate_index = pc.index_in(code, value_set=rates.codes)
-  ok &= as_mask(pc.and_(pc.match_substring_regex(s, PRINTABLE_ID),
-                    pc.is_valid(rate_index)))
+  currency_ok, code = currency_codes(_strs([r.get('currency') for r in recs]),
+                                     rates)
+  ok &= currency_ok
   cols['price'] = price
   cols['currency'] = code
 

@@ -34,7 +34,7 @@ from apache_beam.transforms.userstate import (BagStateSpec,
                                               TimerSpec, on_timer)
 
 from transforms import metrics
-from transforms.dedupe import DEFAULT_TTL_SECONDS, forget_at_ms
+from transforms.dedupe import DeduplicateOrders, forget_at_ms
 from transforms.vectorized.tables import (Part, concat_parts, decode_part,
                                           table_from_bytes, table_to_bytes)
 
@@ -174,15 +174,10 @@ class DedupeBucketFn(beam.DoFn):
     return []
 
 
-class DeduplicateBatches(beam.PTransform):
+class DeduplicateBatches(DeduplicateOrders):
   """PCollection[(bucket, Part)] -> PCollection[Rows], one row per order_id:
-  exact over the whole input when bounded, within the TTL when not."""
-
-  def __init__(self, bounded: bool,
-               ttl_seconds: float = DEFAULT_TTL_SECONDS) -> None:
-    super().__init__()
-    self._bounded = bounded
-    self._ttl_seconds = ttl_seconds
+  DeduplicateOrders' rule (exact when bounded, within the TTL when not) on
+  buckets of rows."""
 
   def expand(self, parts: beam.PCollection) -> beam.PCollection:
     parts = parts | 'AsParts' >> beam.Map(lambda kv: kv).with_output_types(

@@ -24,7 +24,8 @@ from transforms.vectorized.columns import (BLANK, COUNTRY_TEXT, EPOCH_TEXT,
                                            POSITION_BITS, PRICE_TEXT,
                                            PRICE_TYPE, PRINTABLE_ID, QTY_TEXT,
                                            VALID_SCHEMA, Checked, Rates,
-                                           as_mask, empty_valid,
+                                           as_mask, currency_codes,
+                                           empty_valid,
                                            check_chunk, decode_jsonl,
                                            decode_numbered, matches,
                                            price_in_range)
@@ -167,10 +168,8 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, fi
   ok &= as_mask(price_in_range(price))
 
   _, s, _ = token(key_at[5], after[5])
-  code = pc.ascii_upper(pc.utf8_trim(s, ' '))
-  rate_index = pc.index_in(code, value_set=rates.codes)
-  ok &= as_mask(pc.and_(pc.match_substring_regex(s, PRINTABLE_ID),
-                    pc.is_valid(rate_index)))
+  currency_ok, code = currency_codes(s, rates)
+  ok &= currency_ok
   cols['price'] = price
   cols['currency'] = code
 

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 from apache_beam.transforms import window
 
 from transforms.aggregate import CategoryStats, ProductStats, SalesSummary
-from transforms.enrich import Catalog, RefreshingCatalog
+from transforms.enrich import Catalog, CatalogDoFn, CatalogInput
 from transforms.records import UNKNOWN_CATEGORY, EnrichedOrder
 from transforms.windowing import SESSIONS, WindowPolicy
 
@@ -197,56 +197,29 @@ def unit_partials(table: pa.Table, exotic: Sequence[Any], catalog: Dict,
 
 
 
-class PreAggregateFn(beam.DoFn):
+class PreAggregateFn(CatalogDoFn):
   """(rows, exotic) -> (scope, partial) per time unit, stamped at the unit's
-  start. The catalog is a side input (bounded) or held by the DoFn and
-  re-read every `refresh_seconds` (streaming, as enrich.JoinCatalog does)."""
+  start, each product joined with the catalog (enrich.CatalogDoFn)."""
 
-  def __init__(self, policy: WindowPolicy, catalog_path: str = '',
-               refresh_seconds: float = 0) -> None:
+  def __init__(self, policy: WindowPolicy, catalog: CatalogInput) -> None:
+    super().__init__(catalog)
     self._policy = policy
-    self._catalog_path = catalog_path
-    self._refresh_seconds = refresh_seconds
-    self._catalog: Catalog = {}
-
-  def setup(self) -> None:
-    self._source: Optional[RefreshingCatalog] = None
-    if self._catalog_path:
-      self._source = RefreshingCatalog(self._catalog_path,
-                                       self._refresh_seconds)
-
-  def start_bundle(self) -> None:
-    if self._source is not None:
-      self._catalog = self._source.refresh()
 
   def process(self, rows: Tuple[pa.Table, List[Any]],
               catalog: Optional[Catalog] = None) -> Iterable:
     table, exotic = rows
-    yield from unit_partials(table, exotic,
-                             self._catalog if catalog is None else catalog,
+    yield from unit_partials(table, exotic, self.catalog(catalog),
                              self._policy)
 
 
 class PreAggregate(beam.PTransform):
-  """PCollection[(rows, exotic)] -> (scope, partial) stamped per time unit.
+  """PCollection[(rows, exotic)] -> (scope, partial) stamped per time unit."""
 
-  Bounded: `catalog` is a side input (AsSingleton of CatalogSideInput).
-  Streaming: pass `path` and `refresh_seconds` instead.
-  """
-
-  def __init__(self, policy: WindowPolicy,
-               catalog: Optional[beam.pvalue.AsSideInput] = None,
-               path: str = '', refresh_seconds: float = 0) -> None:
+  def __init__(self, policy: WindowPolicy, catalog: CatalogInput) -> None:
     super().__init__()
-    if (catalog is None) == (not path):
-      raise ValueError('PreAggregate takes a side input or a path, not both')
     self._policy = policy
     self._catalog = catalog
-    self._path = path
-    self._refresh_seconds = refresh_seconds
 
   def expand(self, rows: beam.PCollection) -> beam.PCollection:
-    fn = PreAggregateFn(self._policy, self._path, self._refresh_seconds)
-    if self._catalog is not None:
-      return rows | 'SumPerTimeUnit' >> beam.ParDo(fn, catalog=self._catalog)
-    return rows | 'SumPerTimeUnit' >> beam.ParDo(fn)
+    return rows | 'SumPerTimeUnit' >> self._catalog.par_do(
+        PreAggregateFn(self._policy, self._catalog))
