@@ -1,4 +1,4 @@
-"""Batch benchmark: the pipeline's two engines vs DuckDB, polars and pandas.
+"""Batch benchmark: the pipeline vs DuckDB, polars and pandas.
 
     python -m benchmarks.batch --orders 1000000            # the table
     python -m benchmarks.batch --orders 1000000 --repeat 3 # median of 3
@@ -13,10 +13,11 @@ prints wall seconds, records/s, peak memory (RSS summed over the process
 tree, sampled every 20 ms) and the ratio to the fastest.
 
 Implementations:
-  beam-records      the pipeline, record at a time (FnApiRunner, 1 process)
-  beam-records-2w   the same with --direct_num_workers=2 multi_processing
-  beam-arrow        the pipeline's vectorized engine (transforms/vectorized)
-  beam-arrow-2w     the same with 2 worker processes
+  beam              `python -m pipeline` as a user runs it (columnar steps)
+  beam-2w           the same with --direct_num_workers=2 multi_processing
+  beam-records      the hidden debugging switch --engine records (one record
+                    at a time), for comparison
+  beam-records-2w   the same with 2 worker processes
   duckdb, polars, pandas   benchmarks/references.py
 """
 from __future__ import annotations
@@ -35,19 +36,18 @@ from typing import Dict, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
+TWO_WORKERS = ['--direct_num_workers=2', '--direct_running_mode=multi_processing']
 BEAM = {
-    'beam-records': ('records', []),
-    'beam-records-2w': ('records', ['--direct_num_workers=2',
-                                    '--direct_running_mode=multi_processing']),
-    'beam-arrow': ('arrow', []),
-    'beam-arrow-2w': ('arrow', ['--direct_num_workers=2',
-                                '--direct_running_mode=multi_processing']),
+    'beam': [],
+    'beam-2w': TWO_WORKERS,
+    'beam-records': ['--engine', 'records'],
+    'beam-records-2w': ['--engine', 'records', *TWO_WORKERS],
 }
 REFERENCES = ('duckdb', 'polars', 'pandas')
-ALL = ('duckdb', 'polars', 'pandas', 'beam-arrow', 'beam-arrow-2w',
-       'beam-records', 'beam-records-2w')
+ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-records',
+       'beam-records-2w')
 SCALING_SIZES = (100_000, 1_000_000, 5_000_000)
-SCALING_IMPLS = ('duckdb', 'polars', 'beam-arrow', 'beam-arrow-2w')
+SCALING_IMPLS = ('duckdb', 'polars', 'beam', 'beam-2w')
 
 
 # --- measuring --------------------------------------------------------------
@@ -146,9 +146,8 @@ def run_one(impl: str, path: str, work: str) -> Tuple[float, int, Dict]:
   os.makedirs(out, exist_ok=True)
   log = os.path.join(work, impl + '.log')
   if impl in BEAM:
-    engine, extra = BEAM[impl]
-    cmd = [PY, '-m', 'pipeline', '--engine', engine, '--input',
-           path, '--output', out, *extra]
+    cmd = [PY, '-m', 'pipeline', '--input', path, '--output', out,
+           *BEAM[impl]]
   else:
     cmd = [PY, '-m', 'benchmarks.references', '--impl', impl, '--input', path,
            '--out', os.path.join(out, 'result.json')]

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from transforms.event_time import MAX_EPOCH_MS, iso_ms_columns
 from transforms.records import DeadLetter, Order
-from transforms.validate import MAX_QUANTITY, MIN_QUANTITY
+from transforms.validate import FIELD_NAMES, MAX_QUANTITY, MIN_QUANTITY
 from transforms.vectorized.columns import (BLANK, COUNTRY_TEXT, EPOCH_TEXT,
                                            POSITION_BITS, PRICE_TEXT,
                                            PRICE_TYPE, PRINTABLE_ID, QTY_TEXT,
@@ -76,8 +76,8 @@ _STR_BODY = r'[ !#-\[\]-~]'
 _S = r'"(?:[ !#-9;-\[\]-~]' + _STR_BODY + r'*)?"'
 _V = (r'(?:' + _S + r'|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?'
       r'|null|true|false)')
-_KEYS = ('order_id', 'customer_id', 'product_id', 'quantity', 'unit_price',
-         'currency', 'event_time')
+# The schema's required keys in schema order (country, optional, follows).
+_KEYS = FIELD_NAMES[:FIELD_NAMES.index('country')]
 _SHAPE = (r'^\{' + ','.join(f'"{k}":{_V}' for k in _KEYS) +
           r'(?:,"country":' + _V + r')?(?:,"channel":' + _S + r')?\}\n?$')
 _MAX_TOKEN = 64  # longer values take the decoded path
