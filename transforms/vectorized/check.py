@@ -143,7 +143,9 @@ class CheckOrdersFn(beam.DoFn):
       k = (np.int64(batch.partition or 0) << POSITION_BITS) | offsets[index]
       table = table.set_column(table.schema.get_field_index('k'), 'k',
                                pa.array(k, pa.int64()))
-    yield from self._emit(checked, dead, table, '')
+    # A spill file per (bucket, batch): the partition and its first offset.
+    yield from self._emit(checked, dead, table,
+                          f'p{batch.partition}-{batch.offsets[0]}')
 
   def _late_rows(self, batch: RawBatch, table: pa.Table, index: np.ndarray):
     """(is late, expiry ms, watermark ms) per valid row."""
