@@ -138,8 +138,9 @@ class DedupeBucketFn(beam.DoFn):
     if table.num_rows == 0:
       return
     new_ids = table['order_id'].to_pylist()
-    forget_at = [forget_at_ms(t, self._ttl_ms)
-                 for t in table['event_ms'].to_pylist()]
+    # forget_at_ms is plain integer arithmetic: it takes an array as well.
+    forget_at = forget_at_ms(table['event_ms'].to_numpy(),
+                             self._ttl_ms).tolist()
     self._cache[bucket][0] = None  # not the stored state until _stored()
     seen.update(zip(new_ids, forget_at))
     seen_state.add(_ids_chunk(new_ids, forget_at))
