@@ -88,8 +88,10 @@ def test_hostile_values_get_a_reason(line, reason):
 
 
 @pytest.mark.parametrize('line, reason', HOSTILE)
-def test_the_reference_oracle_agrees(line, reason):
-  payload = next(reference._jsonl_payloads(line))[1]
+def test_the_reference_oracle_agrees(tmp_path, line, reason):
+  path = tmp_path / 'one.jsonl'
+  path.write_bytes(line + b'\n')
+  ((_, payload),) = reference.read_payloads(str(path))
   fx = {'USD': Decimal(1), 'EUR': Decimal('1.1')}
   if reason is None:
     reference.validate(payload, fx)
