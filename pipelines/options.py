@@ -30,6 +30,7 @@ UNSET_MEANS = {
     'input': 'the bundled sample, '
              f'{pathlib.Path(SAMPLE_INPUT).relative_to(PROJECT_ROOT)}',
     'input_format': 'by extension',
+    'max_dead_letter_ratio': 'no gate',
 }
 
 
@@ -137,6 +138,10 @@ class SalesOptions(PipelineOptions):
         'ReadFromPubSub, DataflowRunner only, needs --event_time_from '
         'transport) or auto: dataflow on DataflowRunner with transport time, '
         'else native.')
+    # Data quality
+    add('--max_dead_letter_ratio', type=float, default=None,
+        help='Fail the run (exit code 3, after the summary is written) when '
+        'dead letters exceed this share of the records read, 0..1.')
     # A debugging switch, not in --help: `records` runs the same steps one
     # record at a time (the exact scalar rules alone), to compare with the
     # default columnar run.
@@ -172,6 +177,8 @@ class SalesConfig:
   kafka_sink_config_file: str = ''
   # 0 normally; a recovery run's panes outrank every earlier run's.
   generation: int = 0
+  # None: no data-quality gate (pipelines/quality.py).
+  max_dead_letter_ratio: Optional[float] = None
 
   @property
   def bounded(self) -> bool:
@@ -226,6 +233,8 @@ def config_from_options(options: PipelineOptions,
     raise ValueError('--top_n must be >= 1')
   if opts.dedupe_ttl_seconds <= 0:
     raise ValueError('--dedupe_ttl_seconds must be > 0')
+  from pipelines.quality import check_ratio_flag
+  max_dead_letter_ratio = check_ratio_flag(opts.max_dead_letter_ratio)
   policy = WindowPolicy(
       kind=opts.window,
       size_seconds=opts.window_size_seconds,
@@ -261,4 +270,5 @@ def config_from_options(options: PipelineOptions,
       pubsub_event_time_attribute=opts.pubsub_event_time_attribute,
       pubsub_reader=reader,
       engine=opts.engine,
-      generation=int(time.time() * 1000) if opts.recover else 0)
+      generation=int(time.time() * 1000) if opts.recover else 0,
+      max_dead_letter_ratio=max_dead_letter_ratio)

@@ -42,7 +42,11 @@ ALL_REASONS: tuple[str, ...] = (
 )
 ALL_CATEGORIES = "__all__"
 UNKNOWN_CATEGORY = "unknown"
-MAX_EPOCH_MS = 253402300799999
+# Event times: 1970-01-01T00:00:00.000Z .. 9998-12-31T23:59:59.999Z, in
+# either form (docs/semantics.md: a year below the stores' end, for windows).
+MIN_EPOCH_MS = 0
+MAX_EPOCH_MS = (datetime(9999, 1, 1, tzinfo=timezone.utc)
+                - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1) - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_MS = timedelta(milliseconds=1)
 _SIGNED_DIGITS = re.compile(r"[+-]?[0-9]+")
@@ -138,16 +142,26 @@ def _jsonl_payloads(data: bytes) -> Iterator[tuple[int, Any]]:
         if not text.strip():
             continue
         try:
-            yield number, json.loads(text, parse_float=Decimal)
+            yield number, json.loads(text, parse_float=Decimal,
+                                     parse_int=_integer)
         except (ValueError, RecursionError):
             yield number, MALFORMED
+
+
+class _LongInt(Decimal):
+    """A JSON integer too long for int() (Python's digit limit): a number."""
+
+
+def _integer(text: str) -> Union[int, Decimal]:
+    return int(text) if len(text) < 100 else _LongInt(text)
 
 
 def _csv_payloads(data: bytes) -> Iterator[tuple[int, Any]]:
     # Unspecified: blank physical lines are skipped like in JSONL; header
     # names are stripped; a csv.Error (e.g. an unterminated quote at EOF)
     # makes that row malformed and ends the file.
-    reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
+    # A UTF-8 byte-order mark is not part of the first field's name.
+    reader = csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""))
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
@@ -215,20 +229,31 @@ def _id(record: dict[str, Any], name: str) -> str:
     value = _required(record, name)
     if not isinstance(value, str):
         raise Invalid(f"bad_type:{name}")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in value):  # a lone surrogate
+        raise Invalid(f"bad_type:{name}")
     return value.strip()
+
+
+def _whole(value: Any) -> Optional[Decimal]:
+    """A JSON (or Avro/Parquet) integer as an exact Decimal, else None."""
+    if isinstance(value, _LongInt):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    return None
 
 
 def _quantity(record: dict[str, Any]) -> int:
     value = _required(record, "quantity")
-    if isinstance(value, int) and not isinstance(value, bool):
-        quantity = value
+    if _whole(value) is not None:
+        quantity = _whole(value)
     elif isinstance(value, str) and _SIGNED_DIGITS.fullmatch(value.strip()):
-        quantity = int(value.strip())
+        quantity = Decimal(value.strip())  # no digit limit, unlike int()
     else:
         raise Invalid("bad_type:quantity")
     if not 1 <= quantity <= 10000:
         raise Invalid("out_of_range:quantity")
-    return quantity
+    return int(quantity)
 
 
 def _to_decimal(value: Any) -> Optional[Decimal]:
@@ -271,20 +296,20 @@ def _currency(record: dict[str, Any], fx: dict[str, Decimal]) -> str:
 
 def _event_ms(record: dict[str, Any]) -> int:
     value = _required(record, "event_time")
-    if isinstance(value, int) and not isinstance(value, bool):
-        millis = value
+    if _whole(value) is not None:
+        millis = _whole(value)
     elif isinstance(value, str):
         # Unspecified: surrounding white space is stripped first.
         text = value.strip()
         if text.isascii() and text.isdigit():
-            millis = int(text)
+            millis = Decimal(text)  # no digit limit, unlike int()
         else:
             return _iso_ms(text)
     else:
         raise Invalid("bad_time")
-    if not 0 <= millis <= MAX_EPOCH_MS:
+    if not MIN_EPOCH_MS <= millis <= MAX_EPOCH_MS:
         raise Invalid("bad_time")
-    return millis
+    return int(millis)
 
 
 def _iso_ms(text: str) -> int:
@@ -294,8 +319,14 @@ def _iso_ms(text: str) -> int:
         raise Invalid("bad_time") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise Invalid("bad_time")
-    # Exact (no float): floor to the millisecond.
-    return (moment - _EPOCH) // _ONE_MS
+    try:
+        # Exact (no float): floor to the millisecond.
+        millis = (moment - _EPOCH) // _ONE_MS
+    except OverflowError:  # 9999-12-31 with a negative offset
+        raise Invalid("bad_time") from None
+    if not MIN_EPOCH_MS <= millis <= MAX_EPOCH_MS:
+        raise Invalid("bad_time")
+    return millis
 
 
 def _country(record: dict[str, Any]) -> Optional[str]:

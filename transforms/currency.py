@@ -21,24 +21,51 @@ class ConfigFileError(ValueError):
   """A reference file (FX rates, catalog) is missing or malformed."""
 
 
+# The vectorized engine holds rates as decimal128(RATE_DIGITS, s), s the
+# table's most decimals: every rate must fit (checked when the file is read,
+# before a run, not mid-run by the engine).
+RATE_DIGITS = 18
+MAX_RATE_DECIMALS = 12
+
+
 def read_text(path: str) -> str:
-  """Reads a whole (small) file through Beam's filesystems (local, gs://...)."""
+  """Reads a whole (small) file through Beam's filesystems (local, gs://...).
+
+  UTF-8, with or without a byte-order mark (spreadsheets write one).
+  """
   try:
     with FileSystems.open(path) as f:
-      return f.read().decode('utf-8')
+      return f.read().decode('utf-8-sig')
   except Exception as e:  # BeamIOError, OSError, UnicodeDecodeError, ...
     raise ConfigFileError(f'cannot read {path}: {e}') from None
 
 
+def rate_decimals(rate: decimal.Decimal) -> int:
+  """Decimal places of a rate, trailing zeros aside (1.50 has 1)."""
+  return max(0, -rate.normalize().as_tuple().exponent)
+
+
+def rate_integer_digits(rate: decimal.Decimal) -> int:
+  return max(0, rate.adjusted() + 1)
+
+
 def parse_fx_rates(text: str, path: str = '<fx>') -> Dict[str, decimal.Decimal]:
-  """Parses the FX CSV; raises ConfigFileError naming the bad line."""
+  """Parses the FX CSV; raises ConfigFileError naming the bad line(s).
+
+  A currency listed twice (after stripping and upper-casing: `usd` repeats
+  `USD`) is an error, not a silent last-wins: it would multiply revenue.
+  """
   rates: Dict[str, decimal.Decimal] = {}
+  lines: Dict[str, int] = {}
   reader = csv.DictReader(io.StringIO(text))
   if reader.fieldnames is None or not {'currency', 'usd_per_unit'} <= set(
       reader.fieldnames):
     raise ConfigFileError(
         f'{path}: expected header currency,usd_per_unit')
   for row in reader:
+    code = (row['currency'] or '').strip().upper()
+    if not code:
+      raise ConfigFileError(f'{path}:{reader.line_num}: empty currency')
     try:
       rate = decimal.Decimal(row['usd_per_unit'].strip())
     except (decimal.InvalidOperation, AttributeError):
@@ -47,9 +74,26 @@ def parse_fx_rates(text: str, path: str = '<fx>') -> Dict[str, decimal.Decimal]:
       ) from None
     if not rate.is_finite() or rate <= 0:
       raise ConfigFileError(f'{path}:{reader.line_num}: rate must be > 0')
-    rates[row['currency'].strip().upper()] = rate
+    if rate_decimals(rate) > MAX_RATE_DECIMALS:
+      raise ConfigFileError(
+          f'{path}:{reader.line_num}: rate {rate} has more than '
+          f'{MAX_RATE_DECIMALS} decimals')
+    if code in rates:
+      raise ConfigFileError(
+          f'{path}:{reader.line_num}: currency {code} again (first on line '
+          f'{lines[code]})')
+    rates[code] = rate
+    lines[code] = reader.line_num
   if not rates:
     raise ConfigFileError(f'{path}: no FX rates')
+  widest = max(rates, key=lambda c: rate_integer_digits(rates[c]))
+  finest = max(rates, key=lambda c: rate_decimals(rates[c]))
+  if (rate_integer_digits(rates[widest]) + rate_decimals(rates[finest]) >
+      RATE_DIGITS):
+    raise ConfigFileError(
+        f'{path}: rates need more than {RATE_DIGITS} digits together: '
+        f'{rates[widest]} (line {lines[widest]}) and {rates[finest]} '
+        f'(line {lines[finest]})')
   return rates
 
 

@@ -26,15 +26,26 @@ Catalog = Dict[str, Tuple[str, str]]  # product_id -> (category, name)
 
 
 def parse_catalog(text: str, path: str = '<catalog>') -> Catalog:
+  """Parses the catalog CSV; raises ConfigFileError naming the bad line(s).
+
+  A product id listed twice (after stripping) is an error: which row wins
+  would decide a category silently.
+  """
   reader = csv.DictReader(io.StringIO(text))
   if reader.fieldnames is None or not {'product_id', 'category', 'name'} <= set(
       reader.fieldnames):
     raise ConfigFileError(f'{path}: expected header product_id,category,name')
   catalog: Catalog = {}
+  lines: Dict[str, int] = {}
   for row in reader:
     product_id = (row['product_id'] or '').strip()
     if not product_id:
       raise ConfigFileError(f'{path}:{reader.line_num}: empty product_id')
+    if product_id in catalog:
+      raise ConfigFileError(
+          f'{path}:{reader.line_num}: product_id {product_id!r} again (first '
+          f'on line {lines[product_id]})')
+    lines[product_id] = reader.line_num
     catalog[product_id] = ((row['category'] or '').strip() or UNKNOWN_CATEGORY,
                            (row['name'] or '').strip())
   return catalog

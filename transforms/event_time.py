@@ -1,10 +1,16 @@
 """Event time: the one parser for the `event_time` field.
 
-Accepted: epoch milliseconds (an integer, or a string of ASCII digits) in
-0..MAX_EPOCH_MS, or an ISO-8601 string with a UTC offset or `Z`. Anything
-else (naive ISO strings, floats, booleans) is rejected: a timestamp without
-an offset is ambiguous, and guessing a zone would silently shift revenue
-between windows.
+Accepted: epoch milliseconds (an integer, or a string of ASCII digits), or
+an ISO-8601 string with a UTC offset or `Z`, either way in
+MIN_EPOCH_MS..MAX_EPOCH_MS. Anything else (naive ISO strings, floats,
+booleans) is rejected: a timestamp without an offset is ambiguous, and
+guessing a zone would silently shift revenue between windows.
+
+The range is the stores' (docs/semantics.md, 'Event time range'): Python's
+datetime, and with it every sink, ends at 9999-12-31, and the window that
+holds an event ends after it (a sliding window, a calendar day's local
+midnight), so valid event times stop a year earlier (WINDOW_HEADROOM_MS).
+Before 1970 the epoch form has no text at all; the ISO form follows it.
 """
 from __future__ import annotations
 
@@ -14,7 +20,14 @@ from typing import Any, Tuple
 import numpy as np
 import pyarrow as pa
 
-MAX_EPOCH_MS = 253402300799999  # 9999-12-31T23:59:59.999Z
+MIN_EPOCH_MS = 0  # 1970-01-01T00:00:00.000Z
+MAX_EPOCH_MS = 253370764799999  # 9998-12-31T23:59:59.999Z
+# What the stores can hold beyond the last valid event time: the windows of
+# an event (up to a year long) end before 10000-01-01.
+WINDOW_HEADROOM_MS = 253402300800000 - 1 - MAX_EPOCH_MS
+# An integer text longer than this is out of every range here; int() of a
+# longer text can exceed Python's digit limit (sys.get_int_max_str_digits).
+MAX_INTEGER_DIGITS = 20
 _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 
 
@@ -32,22 +45,33 @@ def parse_event_time_ms(value: Any) -> int:
     raise BadTime(f'{type(value).__name__} is not a time')
   text = value.strip()
   if text.isascii() and text.isdigit():
-    return _check_epoch_ms(int(text))
+    digits = text.lstrip('0') or '0'  # int() counts leading zeros too
+    if len(digits) > MAX_INTEGER_DIGITS:
+      raise BadTime(f'epoch milliseconds of {len(digits)} digits out of range')
+    return _check_epoch_ms(int(digits))
   try:
     parsed = datetime.datetime.fromisoformat(text)
   except ValueError as e:
     raise BadTime(str(e)) from None
   if parsed.tzinfo is None or parsed.utcoffset() is None:
     raise BadTime('ISO-8601 time without a UTC offset')
-  delta = parsed - _EPOCH
+  try:
+    delta = parsed - _EPOCH
+  except OverflowError:  # an offset that moves 9999-12-31 past the year
+    raise BadTime(f'{text!r} out of range') from None
   # Integer arithmetic: timedelta keeps microseconds exactly.
-  return (delta.days * 86_400_000 + delta.seconds * 1000 +
-          delta.microseconds // 1000)
+  ms = (delta.days * 86_400_000 + delta.seconds * 1000 +
+        delta.microseconds // 1000)
+  if not MIN_EPOCH_MS <= ms <= MAX_EPOCH_MS:
+    raise BadTime(f'{text!r} out of range (1970-01-01 to 9998-12-31 UTC)')
+  return ms
 
 
 def _check_epoch_ms(value: int) -> int:
-  if not 0 <= value <= MAX_EPOCH_MS:
-    raise BadTime(f'epoch milliseconds {value} out of range')
+  if not MIN_EPOCH_MS <= value <= MAX_EPOCH_MS:
+    shown = (str(value) if value.bit_length() <= 64 else
+             f'of {value.bit_length()} bits')
+    raise BadTime(f'epoch milliseconds {shown} out of range')
   return value
 
 
@@ -134,6 +158,7 @@ def iso_ms_columns(padded: np.ndarray, begin: np.ndarray, length: np.ndarray
   value = (days * 86_400_000 + hour * 3_600_000 + minute * 60_000 +
            second * 1000 + millis - sign * (off_h * 3_600_000 +
                                              off_m * 60_000))
+  good &= (value >= MIN_EPOCH_MS) & (value <= MAX_EPOCH_MS)
   ok[rows] = good
   ms[rows] = np.where(good, value, 0)
   return ok, ms

@@ -30,19 +30,50 @@ def payload_text(payload: Union[bytes, str, Dict[str, Any]]) -> str:
     return payload.decode('utf-8', errors='replace')
   if isinstance(payload, str):
     return payload
-  return json.dumps(payload, default=str, sort_keys=True)
+  try:
+    return json.dumps(payload, default=str, sort_keys=True)
+  except ValueError:  # an int beyond Python's digit limit
+    return json.dumps(_printable(payload), default=str, sort_keys=True)
+
+
+def _printable(value: Any) -> Any:
+  """The value with every int beyond 64 bits written by its size."""
+  if isinstance(value, dict):
+    return {str(k): _printable(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_printable(v) for v in value]
+  if isinstance(value, int) and value.bit_length() > 64:
+    return f'<an integer of {value.bit_length()} bits>'
+  return value
+
+
+_LONG_INT = 4000  # below Python's digit limit (sys.get_int_max_str_digits)
+
+
+def exact_int(text: str) -> int:
+  """A JSON integer's value: int() of a text beyond Python's digit limit
+  raises, and converting one is quadratic. Every field's range ends far
+  below 4000 digits, so a longer integer becomes one of its sign and
+  binary magnitude (out of every range; the payload keeps its text)."""
+  if len(text) <= _LONG_INT:
+    return int(text)
+  digits = len(text.lstrip('-').lstrip('0'))
+  magnitude = 1 << (digits * 3322 // 1000)  # ~ 10 ** (digits - 1)
+  return -magnitude if text.startswith('-') else magnitude
 
 
 def decode_payload(payload: Union[bytes, str, Dict[str, Any]]) -> Any:
   """Decodes a JSON text payload; dicts (Avro, Parquet, CSV) pass through.
 
-  Raises ValueError for text that is not valid UTF-8 JSON.
+  A JSON integer of any length is a number (its field's rules then decide),
+  not a decoding failure. Raises ValueError for text that is not valid
+  UTF-8 JSON.
   """
   if isinstance(payload, dict):
     return payload
   if isinstance(payload, bytes):
     payload = payload.decode('utf-8')  # UnicodeDecodeError is a ValueError
-  return json.loads(payload)
+  return json.loads(payload, parse_int=exact_int)
 
 
 def dead_letter(raw: RawRecord, reason: str, detail: str) -> DeadLetter:

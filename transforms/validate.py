@@ -13,7 +13,8 @@ import pathlib
 import re
 from typing import Any, Container, Dict, NamedTuple, Optional, Tuple, Union
 
-from transforms.event_time import BadTime, parse_event_time_ms
+from transforms.event_time import (MAX_INTEGER_DIGITS, BadTime,
+                                   parse_event_time_ms)
 from transforms.records import Order
 
 SCHEMA_PATH = pathlib.Path(__file__).parent / 'schema' / 'order.avsc'
@@ -24,6 +25,7 @@ MAX_UNIT_PRICE = decimal.Decimal('1000000')
 _INTEGER_TEXT = re.compile(r'^[+-]?[0-9]+$')
 _COUNTRY = re.compile(r'^[A-Za-z]{2}$')
 _ID_FIELDS = ('order_id', 'customer_id', 'product_id')
+OPTIONAL_FIELDS = ('country',)
 
 
 def load_field_names() -> Tuple[str, ...]:
@@ -34,6 +36,8 @@ def load_field_names() -> Tuple[str, ...]:
 
 
 FIELD_NAMES = load_field_names()
+# What a CSV header must name (the schema's fields but the optional ones).
+REQUIRED_FIELDS = tuple(f for f in FIELD_NAMES if f not in OPTIONAL_FIELDS)
 
 
 class Rejection(NamedTuple):
@@ -46,13 +50,35 @@ def _is_missing(value: Any) -> bool:
   return value is None or (isinstance(value, str) and not value.strip())
 
 
+def is_unicode(text: str) -> bool:
+  """Whether a str is Unicode text (no lone surrogate, which a JSON `\\ud800`
+  escape can produce): what UTF-8, Arrow and every store can hold."""
+  if text.isascii():
+    return True
+  try:
+    text.encode('utf-8')
+  except UnicodeEncodeError:
+    return False
+  return True
+
+
 def _check_id(record: Dict[str, Any], name: str) -> Union[str, Rejection]:
   value = record.get(name)
   if _is_missing(value):
     return Rejection(f'missing_field:{name}', f'{name} is required')
   if not isinstance(value, str):
     return Rejection(f'bad_type:{name}', f'{name} must be a string')
+  if not is_unicode(value):
+    return Rejection(f'bad_type:{name}',
+                     f'{name} is not Unicode text (a lone surrogate)')
   return value.strip()
+
+
+def _shown(number: int) -> str:
+  """An integer for a detail: in full up to 64 bits, else by its size (str()
+  of a huge int can exceed Python's digit limit)."""
+  return str(number) if number.bit_length() <= 64 else (
+      f'an integer of {number.bit_length()} bits')
 
 
 def _check_quantity(value: Any) -> Union[int, Rejection]:
@@ -62,9 +88,14 @@ def _check_quantity(value: Any) -> Union[int, Rejection]:
     text = value.strip()
     if not _INTEGER_TEXT.match(text):
       return Rejection('bad_type:quantity', f'not an integer: {value!r}')
-    value = int(text)
+    sign, digits = text[:1] if text[0] in '+-' else '', text.lstrip('+-')
+    digits = digits.lstrip('0') or '0'  # int() counts leading zeros too
+    if len(digits) > MAX_INTEGER_DIGITS:
+      return Rejection('out_of_range:quantity',
+                       f'an integer of {len(digits)} digits not in 1..10000')
+    value = int(sign + digits)
   if not MIN_QUANTITY <= value <= MAX_QUANTITY:
-    return Rejection('out_of_range:quantity', f'{value} not in 1..10000')
+    return Rejection('out_of_range:quantity', f'{_shown(value)} not in 1..10000')
   return value
 
 
@@ -73,13 +104,17 @@ def _check_unit_price(value: Any) -> Union[decimal.Decimal, Rejection]:
     return Rejection('bad_type:unit_price', f'not a decimal: {value!r}')
   try:
     # str() first: a float's shortest repr is the number the sender wrote.
-    price = decimal.Decimal(str(value).strip())
+    # An int directly: str() of a huge one exceeds Python's digit limit.
+    price = decimal.Decimal(value if isinstance(value, int) else
+                            str(value).strip())
   except decimal.InvalidOperation:
     return Rejection('bad_type:unit_price', f'not a decimal: {value!r}')
   if not price.is_finite():
     return Rejection('bad_type:unit_price', f'not finite: {value!r}')
   if not 0 < price <= MAX_UNIT_PRICE:
-    return Rejection('out_of_range:unit_price', f'{price} not in (0, 1000000]')
+    shown = str(price) if len(price.as_tuple().digits) <= 40 else (
+        f'a number of {len(price.as_tuple().digits)} digits')
+    return Rejection('out_of_range:unit_price', f'{shown} not in (0, 1000000]')
   return price
 
 

@@ -20,6 +20,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.records import RawRecord
+from transforms.validate import REQUIRED_FIELDS
 
 JSONL = 'jsonl'
 CSV = 'csv'
@@ -85,6 +86,14 @@ def probe_file(path: str, fmt: str) -> None:
         stream.read(1)
   except Exception as e:  # pylint: disable=broad-except
     raise read_error(path, fmt, e) from None
+  if fmt == CSV:
+    try:
+      with open_decompressed(path) as stream:
+        check_csv_header(path, csv_header(_csv_text(stream)))
+    except InputError:
+      raise
+    except Exception as e:  # pylint: disable=broad-except
+      raise read_error(path, fmt, e) from None
 
 
 def read_error(path: str, fmt: str, error: BaseException) -> InputError:
@@ -115,14 +124,35 @@ def _read_jsonl(path: str, stream: BinaryIO) -> Iterator[RawRecord]:
     yield RawRecord(line.rstrip(b'\r\n'), path, None, number)
 
 
-def _read_csv(path: str, stream: BinaryIO) -> Iterator[RawRecord]:
-  text = io.TextIOWrapper(stream, encoding='utf-8', errors='replace',
+def _csv_text(stream: BinaryIO) -> io.TextIOWrapper:
+  # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of
+  # the first field's name.
+  return io.TextIOWrapper(stream, encoding='utf-8-sig', errors='replace',
                           newline='')
-  reader = csv.reader(text)
+
+
+def csv_header(text: io.TextIOBase) -> List[str]:
+  """The stripped field names of a CSV text's first line ([] if empty)."""
+  return [h.strip() for h in next(csv.reader(text), [])]
+
+
+def check_csv_header(path: str, names: List[str]) -> None:
+  """A CSV header must name every required field, or every row would be a
+  dead letter: one InputError before the run instead."""
+  missing = [name for name in REQUIRED_FIELDS if name not in names]
+  if names and missing:
+    raise InputError(
+        f'{path}: the CSV header lacks {", ".join(missing)} (it has: '
+        f'{", ".join(names)[:200]})')
+
+
+def _read_csv(path: str, stream: BinaryIO) -> Iterator[RawRecord]:
+  reader = csv.reader(_csv_text(stream))
   header = next(reader, None)
   if header is None:
     return
   names = [h.strip() for h in header]
+  check_csv_header(path, names)
   last_line = reader.line_num
   for row in reader:
     start_line = last_line + 1
@@ -186,6 +216,8 @@ def read_file_records(path: str, fmt: str) -> Iterator[RawRecord]:
   try:
     with open_decompressed(path) as stream:
       yield from _READERS[fmt](path, stream)
+  except InputError:
+    raise
   except Exception as e:  # pylint: disable=broad-except
     raise read_error(path, fmt, e) from e
 

@@ -31,11 +31,12 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.currency import RATE_DIGITS, rate_decimals
 from transforms.event_time import MAX_EPOCH_MS, iso_ms_strings
 from transforms.parse import decode_payload, payload_text
 from transforms.records import DeadLetter, Order
 from transforms.validate import (MAX_QUANTITY, MAX_UNIT_PRICE, MIN_QUANTITY,
-                                 Rejection, check_order)
+                                 Rejection, check_order, is_unicode)
 
 PRICE_SCALE = 6
 PRICE_TYPE = pa.decimal128(13, PRICE_SCALE)  # <= 1000000 with 6 decimals
@@ -51,6 +52,9 @@ EPOCH_TEXT = r'^ *[0-9]{1,15} *$'
 COUNTRY_TEXT = r'^ *[A-Za-z]{2} *$'
 
 
+_WIDE = decimal.Context(prec=80)
+
+
 class Rates(NamedTuple):
   """The FX table prepared for Arrow arithmetic."""
   codes: pa.Array  # string
@@ -60,13 +64,14 @@ class Rates(NamedTuple):
 
 
 def prepare_rates(rates: Dict[str, decimal.Decimal]) -> Rates:
+  """The FX table as Arrow decimals; currency.parse_fx_rates has checked
+  before the run that every rate fits decimal128(RATE_DIGITS, scale)."""
   items = sorted(rates.items())
-  scale = max(max(0, -r.as_tuple().exponent) for _, r in items)
-  if scale > 12:
-    raise ValueError('FX rates with more than 12 decimals are not supported '
-                     'by the vectorized engine')
-  rate_type = pa.decimal128(18, scale)
-  values = pa.array([r for _, r in items], type=rate_type)
+  scale = max(rate_decimals(r) for _, r in items)
+  rate_type = pa.decimal128(RATE_DIGITS, scale)
+  step = decimal.Decimal(1).scaleb(-scale)
+  values = pa.array([r.quantize(step, context=_WIDE) for _, r in items],
+                    type=rate_type)
   return Rates(pa.array([c for c, _ in items], pa.string()), values,
                pa.decimal128(38, PRICE_SCALE + scale), dict(rates))
 
@@ -119,6 +124,18 @@ def decode_each(payloads: Sequence[bytes]) -> List[Any]:
   return objs
 
 
+_INT64_LIMIT = float(1 << 63)
+
+
+def lossy_decoding(record: Any) -> bool:
+  """Whether orjson may have decoded a record differently from the record
+  path's decoder: orjson reads an integer beyond 64 bits as a float, which
+  would turn `out_of_range` into `bad_type`; such records are re-decoded
+  with `decode_payload`."""
+  return type(record) is dict and any(
+      type(v) is float and abs(v) >= _INT64_LIMIT for v in record.values())
+
+
 def decode_jsonl(data: bytes, first_line: int
                  ) -> Tuple[List[Any], List[int], List[bytes]]:
   """Decodes the lines of a chunk; blank lines are skipped, not counted.
@@ -156,7 +173,14 @@ def decode_numbered(numbered: Iterable[Tuple[int, bytes]]
 # --- vectorized checks ----------------------------------------------------------
 
 def _strs(values: Sequence[Any]) -> pa.Array:
-  return pa.array([v if type(v) is str else None for v in values], pa.string())
+  """The str values (others null) as a string array; a str Arrow cannot hold
+  (a lone surrogate) is null too, so its row takes the scalar rule."""
+  try:
+    return pa.array([v if type(v) is str else None for v in values],
+                    pa.string())
+  except UnicodeEncodeError:
+    return pa.array([v if type(v) is str and is_unicode(v) else None
+                     for v in values], pa.string())
 
 
 def _ints(values: Sequence[Any], lo: int, hi: int) -> pa.Array:
@@ -266,9 +290,6 @@ def fast_columns(objs: Sequence[Any], rates: Rates
   return ok, cols
 
 
-_WIDE = decimal.Context(prec=80)
-
-
 def _fitted(amount: decimal.Decimal,
             amount_type: pa.Decimal128Type) -> Optional[decimal.Decimal]:
   """The value at the type's scale if that is exact and in range, else None."""
@@ -315,7 +336,8 @@ def check_chunk(objs: Sequence[Any], numbers: Sequence[int],
     record = objs[i]
     if decode_errors and i in decode_errors:
       rejection = Rejection('malformed', decode_errors[i])
-    elif record is UNDECODED:
+    elif record is UNDECODED or (isinstance(payloads[i], (bytes, str)) and
+                                 lossy_decoding(record)):
       try:
         record = decode_payload(payloads[i])
       except (ValueError, RecursionError) as e:
