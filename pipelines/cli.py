@@ -12,6 +12,7 @@ import sys
 from typing import List, Optional
 
 from pipelines.flags import UsageError, help_text, pop_log_level
+from pipelines.reachability import Unreachable
 from pipelines.run import build_and_run
 from pipelines.terminal import configure_logging
 from pipelines.wiring import SinkUrlError
@@ -36,7 +37,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   except (UsageError, SinkUrlError) as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE
-  except (InputError, ConfigFileError, RunnerSetupError, ValueError) as e:
+  except (InputError, ConfigFileError, RunnerSetupError, Unreachable,
+          ValueError) as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_FAILED
   except KeyboardInterrupt:

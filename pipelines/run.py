@@ -19,6 +19,7 @@ from apache_beam.runners.runner import PipelineState
 
 from pipelines.flags import UsageError, check_flags
 from pipelines.options import SalesConfig, config_from_options
+from pipelines.reachability import check_services
 from pipelines.sales import build_sales_graph
 from pipelines.summary import RunSummary, print_summary, summarize
 from pipelines.terminal import RunNoiseFilter
@@ -36,8 +37,11 @@ SUMMARY_FILE = 'summary.json'
 SNAPSHOT_SECONDS = 2
 
 
-def preflight(config: SalesConfig) -> None:
-  """Checks inputs and reference files before building a graph."""
+def preflight(config: SalesConfig,
+              options: Optional[PipelineOptions] = None) -> None:
+  """Checks inputs, reference files, outputs and (given the run's Beam
+  options) the services the run needs, before building a graph: a problem
+  is one line before anything starts, not a failure deep in the run."""
   load_fx_rates(config.fx_rates)
   load_catalog(config.catalog)
   if config.source == 'files':
@@ -52,6 +56,8 @@ def preflight(config: SalesConfig) -> None:
       from transforms.sinks.sqlite_sink import sqlite_path
       _check_writable_dir(os.path.dirname(sqlite_path(url)) or '.',
                           f'--sink {url}')
+  if options is not None:
+    check_services(config, options)
 
 
 def _check_writable_dir(directory: str, what: str) -> None:
@@ -140,16 +146,22 @@ def build_and_run(argv: List[str],
     config = config_from_options(PipelineOptions(argv))
   except ValueError as e:
     raise UsageError(str(e)) from None
-  preflight(config)
+  beam_args = resolve_runner_args(argv, config.bounded)
+  options = PipelineOptions(beam_args)
+  _LOG.info('checking inputs, outputs and services')
+  preflight(config, options)
   if noise is not None and config.bounded:
     noise.failures_surface()
   sinks = sinks_for(config)  # an unknown --sink URL fails here, before a run
-  beam_args = resolve_runner_args(argv, config.bounded)
-  options = PipelineOptions(beam_args)
   if not config.bounded:
     options.view_as(StandardOptions).streaming = True
   pipeline = beam.Pipeline(options=options)
   build_sales_graph(pipeline, config, source_for(config), sinks)
+  _LOG.info('running: %s source -> %s, %s, on %s', config.source,
+            ', '.join(name for name, _ in sinks) or 'no sink',
+            'bounded' if config.bounded else 'streaming',
+            options.view_as(StandardOptions).runner)
+  started = time.monotonic()
   result = pipeline.run()
   if runs_detached(options, config.bounded):
     job_id = getattr(result, 'job_id', lambda: '?')()
@@ -157,6 +169,8 @@ def build_and_run(argv: List[str],
           f'drained (gcloud dataflow jobs drain {job_id}) or cancelled')
     return RunSummary(state='submitted')
   status, snapshot = wait_for_end(result, config.bounded, noise)
+  _LOG.info('run %s after %.1f s; writing the summary', status,
+            time.monotonic() - started)
   summary = summarize(result)
   if not summary.counted and snapshot is not None:
     summary = snapshot

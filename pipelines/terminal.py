@@ -20,6 +20,35 @@ _CHANNEL_CLOSED = ('StatusCode.UNAVAILABLE', 'StatusCode.CANCELLED',
 # the channel close before our SIGINT handler has run. Such an error waits
 # this long for the stop to be marked before it is reported as a failure.
 STOP_GRACE_SECONDS = 3.0
+# Beam's own chatter about the runner services it starts and stops, and
+# about a bounded run rewriting its outputs: (logger, message start) ->
+# the level it shows at. A failure of those services still surfaces: as an
+# error of the run, which the CLI reports.
+CHATTER = {
+    ('apache_beam.utils.subprocess_server', 'Really starting service'):
+        logging.DEBUG,
+    ('apache_beam.utils.subprocess_server', 'Really destroying service'):
+        logging.DEBUG,
+    ('apache_beam.utils.subprocess_server', 'Starting service with'):
+        logging.DEBUG,
+    ('PrismRunner', 'empty transform'): logging.DEBUG,
+    ('apache_beam.io.filebasedsink', 'Deleting '): logging.INFO,
+    # Building the graph, once per annotated transform: not progress.
+    ('apache_beam.typehints.native_type_compatibility',
+     'Converting string literal type hint'): logging.DEBUG,
+    ('apache_beam.runners.worker.statecache', 'Creating state cache'):
+        logging.DEBUG,
+}
+
+
+def chatter_level(record: logging.LogRecord) -> int:
+  """The level a record shows at: lower for known chatter, else its own."""
+  if record.levelno >= logging.ERROR:
+    return record.levelno
+  for (name, start), level in CHATTER.items():
+    if record.name == name and str(record.msg).startswith(start):
+      return min(level, record.levelno)
+  return record.levelno
 
 
 class RunNoiseFilter(logging.Filter):
@@ -29,6 +58,8 @@ class RunNoiseFilter(logging.Filter):
     finalize, including bundles that registered no callback (the SDF's
     split stage); the SDK reports that as an error with a traceback and
     carries on.
+  - Beam's start/stop chatter of the runner services (CHATTER) shows at
+    DEBUG (or INFO), where it belongs.
   - After a Ctrl-C, workers and job-state readers report their channels
     closing as errors (logged, or raised in Beam's background threads):
     the expected end of the run.
@@ -77,6 +108,11 @@ class RunNoiseFilter(logging.Filter):
   def filter(self, record: logging.LogRecord) -> bool:
     if record.levelno >= logging.CRITICAL:
       return True
+    level = chatter_level(record)
+    if level != record.levelno:
+      record.levelno, record.levelname = level, logging.getLevelName(level)
+      if not logging.getLogger().isEnabledFor(level):
+        return False
     if self._reported_by_cli(record):
       return False
     text = record.getMessage()

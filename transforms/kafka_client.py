@@ -10,9 +10,13 @@ values are refused.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
-from typing import Any, Dict, Mapping, Optional
+import re
+import threading
+import time
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 _LOG = logging.getLogger(__name__)
 
@@ -97,3 +101,133 @@ def check_no_literal_secrets(config: Optional[Mapping[str, Any]]) -> None:
     if k in SECRET_KEYS and not (
         isinstance(v, str) and v.startswith(_REFERENCES)):
       raise _literal_secret_error(k)
+
+
+# -- librdkafka's own logs ---------------------------------------------------
+# librdkafka writes its logs straight to the process's stderr (``%3|...|FAIL``)
+# unless a client is given a Python ``logger``; a broker that is down then
+# repeats its connection failure every few dozen milliseconds, per client.
+# Every client of the project routes them here instead, at WARNING and up,
+# with a broker's failures collapsed to one line per outage and one line when
+# it is back.
+
+LIBRDKAFKA_LOGGER = 'kafka.librdkafka'
+# How often each client reports its brokers' states (to notice a recovery).
+STATS_INTERVAL_MS = 5000
+# An identical message (not a connection failure) is shown once this often.
+REPEAT_WINDOW_S = 60.0
+
+
+_THREAD_PREFIX = re.compile(r'^\[thrd:[^\]]*\]:\s*')
+
+
+def _broker_address(name: str) -> str:
+  """'127.0.0.1:9092/bootstrap' or 'localhost:9092/1' -> host:port."""
+  name = name.strip()
+  if '://' in name:
+    name = name.split('://', 1)[1]
+  return name.split('/', 1)[0]
+
+
+class BrokerOutages(logging.Filter):
+  """Collapses librdkafka's records on the ``kafka.librdkafka`` logger.
+
+  A connection failure (facility FAIL, or "brokers are down") starts an
+  outage of its broker: its first record is rewritten into one warning
+  naming the broker and the reason, the rest of the outage is dropped. The
+  clients' periodic statistics end the outage when the broker is UP again
+  (``on_stats``), with one warning saying so. Any other message shows at
+  most once per ``REPEAT_WINDOW_S``. Process-wide: every client of a worker
+  shares one view of each broker.
+  """
+
+  def __init__(self, repeat_window_s: float = REPEAT_WINDOW_S) -> None:
+    super().__init__()
+    self._lock = threading.Lock()
+    self._down: Dict[str, float] = {}  # broker -> when its outage began
+    self._seen: Dict[str, float] = {}  # other message -> when last shown
+    self._repeat_window_s = repeat_window_s
+
+  @staticmethod
+  def _parts(record: logging.LogRecord) -> Tuple[str, str]:
+    # confluent-kafka logs ('%s [%s] %s', facility, client name, message).
+    args = record.args if isinstance(record.args, tuple) else ()
+    facility, text = ((str(args[0]), str(args[2])) if len(args) == 3 else
+                      ('', record.getMessage()))
+    # librdkafka prefixes the thread: '[thrd:host:port/bootstrap]: ...'
+    return facility, _THREAD_PREFIX.sub('', text)
+
+  def outages(self) -> List[str]:
+    with self._lock:
+      return sorted(self._down)
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    facility, text = self._parts(record)
+    now = time.monotonic()
+    with self._lock:
+      if facility == 'FAIL' or 'Connect to' in text:
+        broker = _broker_address(text.split(': ', 1)[0])
+        if broker in self._down:
+          return False
+        self._down[broker] = now
+        reason = text.rsplit('failed: ', 1)[-1].split(' (after', 1)[0]
+        record.msg = ('Kafka broker %s is unreachable (%s); retrying, '
+                      'one line per outage')
+        record.args = (broker, reason.strip().rstrip('.') or 'failed')
+        record.levelno, record.levelname = logging.WARNING, 'WARNING'
+        return True
+      if 'brokers are down' in text and self._down:
+        return False
+      key = re.sub(r'\d+', '#', f'{facility} {text}')
+      if now - self._seen.get(key, -self._repeat_window_s) < (
+          self._repeat_window_s):
+        return False
+      self._seen[key] = now
+      return True
+
+  def on_stats(self, stats_json: str) -> None:
+    """A client's ``stats_cb``: ends the outage of a broker now UP."""
+    if not self._down:
+      return
+    try:
+      brokers = json.loads(stats_json).get('brokers', {})
+    except ValueError:
+      return
+    for name, broker in brokers.items():
+      if broker.get('state') != 'UP':
+        continue
+      address = _broker_address(broker.get('nodename') or name)
+      with self._lock:
+        began = self._down.pop(address, None)
+      if began is not None:
+        logging.getLogger(LIBRDKAFKA_LOGGER).warning(
+            'Kafka broker %s is reachable again (after %.0f s)', address,
+            time.monotonic() - began)
+
+
+OUTAGES = BrokerOutages()
+
+
+def librdkafka_logger() -> logging.Logger:
+  """The logger librdkafka's messages go to: WARNING and up, collapsed."""
+  logger = logging.getLogger(LIBRDKAFKA_LOGGER)
+  if OUTAGES not in logger.filters:
+    logger.addFilter(OUTAGES)
+  if logger.level == logging.NOTSET:
+    logger.setLevel(logging.WARNING)
+  return logger
+
+
+def with_routed_logs(conf: Mapping[str, Any]) -> Dict[str, Any]:
+  """A client config whose librdkafka logs go through Python logging.
+
+  Added where a client is created (on the worker): a logger and a callback
+  are not picklable and have no place in a properties file. A user's own
+  ``logger`` or statistics settings are kept.
+  """
+  out = dict(conf)
+  out.setdefault('logger', librdkafka_logger())
+  if 'stats_cb' not in out and 'statistics.interval.ms' not in out:
+    out['statistics.interval.ms'] = STATS_INTERVAL_MS
+    out['stats_cb'] = OUTAGES.on_stats
+  return out

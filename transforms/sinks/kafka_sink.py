@@ -37,6 +37,7 @@ from transforms.sinks.rows import dead_letter_dict, json_ready
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.kafka_client import check_no_literal_secrets
 from transforms.kafka_client import resolve_client_config
+from transforms.kafka_client import with_routed_logs
 
 _LOG = logging.getLogger(__name__)
 
@@ -85,14 +86,14 @@ class _ProduceFn(beam.DoFn):
 
   def setup(self):
     from confluent_kafka import Producer
-    conf = resolve_client_config(
+    conf = with_routed_logs(resolve_client_config(
         {
             'bootstrap.servers': self._bootstrap,
             'enable.idempotence': True,
             'acks': 'all',
             'linger.ms': 20,
             'compression.type': 'lz4',
-        }, self._config, self._config_file)
+        }, self._config, self._config_file))
     self._producer = Producer(conf)
     self._errors = []
 

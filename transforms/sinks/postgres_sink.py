@@ -286,3 +286,38 @@ class WriteToPostgres(database.WriteToDatabase):
                       connect_timeout_s=connect_timeout_s),
         run_id=run_id, track_run=track_run, batch_size=batch_size,
         label=label, generation=generation)
+
+
+def connection_problem(url: str, timeout_s: int = 3) -> Optional[str]:
+  """None if the server behind ``url`` accepts a login within timeout_s,
+  else one line saying what was tried, why it failed and what to do.
+
+  A preflight check (pipelines/reachability.py): one attempt, no retries,
+  so a server that is not running fails the command at once instead of
+  after the sink's retries. The line names user@host:port/db, never a
+  password (the URL has none; libpq's messages carry none).
+  """
+  import psycopg
+  conninfo = postgres_conninfo(url)
+  where = describe_conninfo(conninfo)
+  try:
+    # libpq's smallest connect_timeout is 2 s.
+    conn = psycopg.connect(conninfo, autocommit=True,
+                           connect_timeout=max(2, int(timeout_s)),
+                           application_name=_APPLICATION_NAME)
+  except psycopg.Error as e:
+    text = str(e)
+    hint = _hint(e)
+    if hint:
+      return (f'PostgreSQL at {where} refused the connection: '
+              f'{_first_line(e)}; {hint}')
+    if 'refused' in text.lower():
+      reason = 'connection refused'
+    elif 'timeout' in text.lower() or 'timed out' in text.lower():
+      reason = f'no answer within {timeout_s} s'
+    else:
+      reason = _first_line(e)
+    return (f'cannot reach PostgreSQL at {where} ({reason}); start it with '
+            f'services/postgres/postgres.sh start or fix the --sink URL')
+  conn.close()
+  return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Dict, Mapping, Optional
 
-from transforms.kafka_client import resolve_client_config
+from transforms.kafka_client import resolve_client_config, with_routed_logs
 
 # What the source needs whatever the user configures.
 CONSUMER_FORCED = {
@@ -35,7 +35,8 @@ def consumer_base(bootstrap_servers: str, group_id: str) -> Dict[str, Any]:
 def resolve_consumer_config(bootstrap_servers: str, group_id: str,
                             config: Optional[Mapping[str, Any]],
                             config_file: Optional[str]) -> Dict[str, Any]:
-  """A consumer's full configuration: base < file < dict < forced."""
-  return resolve_client_config(
+  """A consumer's full configuration: base < file < dict < forced, with
+  librdkafka's logs routed through Python logging (kafka_client)."""
+  return with_routed_logs(resolve_client_config(
       consumer_base(bootstrap_servers, group_id), config, config_file,
-      CONSUMER_FORCED)
+      CONSUMER_FORCED))
