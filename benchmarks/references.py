@@ -30,7 +30,7 @@ from typing import Any, Dict, List, Tuple
 FIELDS = ('order_id', 'customer_id', 'product_id', 'quantity', 'unit_price',
           'currency', 'event_time', 'country')
 ID_FIELDS = FIELDS[:3]
-MAX_EPOCH_MS = 253402300799999
+MAX_EPOCH_MS = 253370764799999  # 9998-12-31T23:59:59.999Z (docs/semantics.md)
 PRICE_SCALE = 6
 RATE_SCALE = 8
 REV_SCALE = PRICE_SCALE + RATE_SCALE

@@ -12,6 +12,7 @@ import sys
 from typing import List, Optional
 
 from pipelines.flags import UsageError, help_text, pop_log_level
+from pipelines.quality import EXIT_QUALITY, QualityGateFailed
 from pipelines.reachability import Unreachable
 from pipelines.run import build_and_run
 from pipelines.terminal import configure_logging
@@ -34,6 +35,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   noise = configure_logging(pop_log_level(argv))
   try:
     build_and_run(argv, noise)
+  except QualityGateFailed as e:
+    print(f'error: {e}', file=sys.stderr)
+    return EXIT_QUALITY
   except (UsageError, SinkUrlError) as e:
     print(f'error: {e}', file=sys.stderr)
     return EXIT_USAGE

@@ -21,6 +21,7 @@ from pipelines.flags import UsageError, check_flags
 from pipelines.options import SalesConfig, config_from_options
 from pipelines.reachability import check_services
 from pipelines.sales import build_sales_graph
+from pipelines.quality import QualityGateFailed, dead_letter_gate
 from pipelines.summary import RunSummary, print_summary, summarize
 from pipelines.terminal import RunNoiseFilter
 from pipelines.wiring import sinks_for, source_for
@@ -174,14 +175,22 @@ def build_and_run(argv: List[str],
   summary = summarize(result)
   if not summary.counted and snapshot is not None:
     summary = snapshot
+  verdict = dead_letter_gate(summary, config.max_dead_letter_ratio)
+  recorded = summary.as_dict()
+  if verdict is not None:
+    recorded['quality_gate'] = verdict.as_dict()
+    if not verdict.passed:
+      status = 'failed_quality'
   for _, sink in sinks:
     # Database sinks record each run and its counts in pipeline_runs.
     if hasattr(sink, 'finish_run'):
-      sink.finish_run(status, summary.as_dict())
+      sink.finish_run(status, recorded)
   if config.output and config.bounded:
     os.makedirs(config.output, exist_ok=True)
     with open(os.path.join(config.output, SUMMARY_FILE), 'w',
               encoding='utf-8') as f:
-      json.dump(summary.as_dict(), f, indent=2, sort_keys=True)
+      json.dump(recorded, f, indent=2, sort_keys=True)
   print_summary(summary, config)
+  if verdict is not None and not verdict.passed:
+    raise QualityGateFailed(verdict.message)
   return summary
