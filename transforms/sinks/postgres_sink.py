@@ -244,10 +244,13 @@ class PostgresStore(database.Store):
           self._conn = None
           self._conn = self._connect()
         if work is None:
+          self.succeeded(_LOG)
           return None
         with self._conn.transaction():
           with self._conn.cursor() as cursor:
-            return work(cursor)
+            result = work(cursor)
+        self.succeeded(_LOG)
+        return result
       except psycopg.Error as e:
         transient = classify(e) == 'transient'
         if not transient:
@@ -258,9 +261,8 @@ class PostgresStore(database.Store):
         if self._conn is not None and (
             self._conn.closed or self._conn.broken):
           self.close()
-        _LOG.warning('PostgreSQL sink: %s on %s (attempt %d of %d); retrying '
-                     'in %.1fs', _first_line(e), self.describe(), attempt,
-                     self.max_attempts, delay)
+        self.retrying(_LOG, f'PostgreSQL sink: {_first_line(e)}', attempt,
+                      delay)
         database.sleep(delay)
 
 
