@@ -305,8 +305,9 @@ def test_a_connection_killed_mid_transaction_is_retried_and_writes_once(
   warnings = [r.getMessage() for r in caplog.records
               if r.levelname == 'WARNING']
   assert len(warnings) == 2, warnings
-  assert 'retrying (up to 3 attempts per write)' in warnings[0]
-  assert 'reachable again after' in warnings[1]
+  assert 'is unreachable' in warnings[0]
+  assert 'up to 3 attempts per write' in warnings[0]
+  assert 'is reachable again' in warnings[1]
   assert rows(db, 'SELECT id, attempt FROM retry_probe') == [
       {'id': 1, 'attempt': 2}]  # the first attempt's insert rolled back
   with psycopg.connect(db, autocommit=True) as conn:

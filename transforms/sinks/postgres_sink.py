@@ -244,12 +244,12 @@ class PostgresStore(database.Store):
           self._conn = None
           self._conn = self._connect()
         if work is None:
-          self.succeeded(_LOG)
+          self.outage(_LOG).answered()
           return None
         with self._conn.transaction():
           with self._conn.cursor() as cursor:
             result = work(cursor)
-        self.succeeded(_LOG)
+        self.outage(_LOG).answered()
         return result
       except psycopg.Error as e:
         transient = classify(e) == 'transient'
@@ -261,8 +261,9 @@ class PostgresStore(database.Store):
         if self._conn is not None and (
             self._conn.closed or self._conn.broken):
           self.close()
-        self.retrying(_LOG, f'PostgreSQL sink: {_first_line(e)}', attempt,
-                      delay)
+        self.outage(_LOG).failed(
+            _first_line(e),
+            f'retrying, up to {self.max_attempts} attempts per write')
         database.sleep(delay)
 
 

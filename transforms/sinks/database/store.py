@@ -11,6 +11,7 @@ import random
 import time
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from transforms.outages import Outage
 from transforms.sinks.database.dialect import Dialect
 
 
@@ -48,27 +49,14 @@ class Store:
     self.base_delay_s = base_delay_s
     self.max_delay_s = max_delay_s
     self._conn = None
-    # When the current outage began (monotonic s), or None: one warning per
-    # outage and one when the store is back, the retries between at DEBUG.
-    self._outage_since: Optional[float] = None
+    self._outage: Optional[Outage] = None
 
-  def retrying(self, log: logging.Logger, error: str, attempt: int,
-               delay: float) -> None:
-    """Reports a transient failure before a retry."""
-    if self._outage_since is None:
-      self._outage_since = time.monotonic()
-      log.warning('%s: %s; retrying (up to %d attempts per write)',
-                  self.describe(), error, self.max_attempts)
-    else:
-      log.debug('%s: %s (attempt %d of %d); retrying in %.1fs',
-                self.describe(), error, attempt, self.max_attempts, delay)
-
-  def succeeded(self, log: logging.Logger) -> None:
-    """Reports the end of an outage, once."""
-    if self._outage_since is not None:
-      log.warning('%s: reachable again after %.1f s', self.describe(),
-                  time.monotonic() - self._outage_since)
-      self._outage_since = None
+  def outage(self, log: logging.Logger) -> Outage:
+    """This store's outage report (outages.Outage): one warning when its
+    writes start failing, one when they succeed again."""
+    if self._outage is None:
+      self._outage = Outage(self.describe(), log)
+    return self._outage
 
   def __getstate__(self):
     state = dict(self.__dict__)

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange
@@ -28,6 +28,7 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration
 from apache_beam.utils.timestamp import Timestamp
 
+from transforms.outages import Outage
 from transforms.records import RawRecord
 from transforms.sources.pubsub.messages import message_position
 from transforms.sources.pubsub.messages import publish_time_ms
@@ -84,6 +85,7 @@ class ReadMessagesFn(beam.DoFn):
   def setup(self):
     self._client = subscriber_client()
     self._ack_lock = threading.Lock()
+    self._outages: Dict[str, Outage] = {}
 
   def teardown(self):
     client, self._client = getattr(self, '_client', None), None
@@ -109,15 +111,20 @@ class ReadMessagesFn(beam.DoFn):
 
   def _pull(self, subscription: str) -> List[Any]:
     from google.api_core import exceptions
+    outage = self._outages.setdefault(
+        subscription, Outage(f'Pub/Sub ({subscription})', _LOG))
     try:
       response = self._client.pull(
           request={'subscription': subscription,
                    'max_messages': self._max_messages},
           timeout=self._pull_timeout_s)
-    except (exceptions.DeadlineExceeded, exceptions.ServiceUnavailable,
-            exceptions.Aborted, exceptions.InternalServerError) as e:
-      _LOG.info('Pub/Sub pull on %s: %s (retrying)', subscription, e)
+    except exceptions.DeadlineExceeded:
+      return []  # no message within the pull's timeout: not an outage
+    except (exceptions.ServiceUnavailable, exceptions.Aborted,
+            exceptions.InternalServerError) as e:
+      outage.failed(str(e).splitlines()[0] if str(e) else type(e).__name__)
       return []
+    outage.answered()
     return list(response.received_messages)
 
   def _extend_leases(self, subscription: str, ack_ids: List[str]) -> None:
