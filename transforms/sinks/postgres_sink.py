@@ -189,6 +189,7 @@ def _hint(error: BaseException) -> str:
 class PostgresStore(database.Store):
   """One psycopg connection (autocommit; explicit transactions)."""
   dialect = PostgresDialect()
+  service = 'PostgreSQL'
 
   def __init__(self, conninfo: str, max_attempts: int = 6,
                base_delay_s: float = 0.5, max_delay_s: float = 20.0,

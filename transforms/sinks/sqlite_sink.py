@@ -93,6 +93,7 @@ def _is_busy(error: sqlite3.Error) -> bool:
 class SQLiteStore(database.Store):
   """One sqlite3 connection in WAL mode."""
   dialect = SQLiteDialect()
+  service = 'SQLite'
 
   def __init__(self, path: str, busy_timeout_s: float = 30.0,
                max_attempts: int = 5, base_delay_s: float = 0.2,

@@ -41,6 +41,7 @@ class Store:
     ``backoff_delays(max_attempts, base_delay_s, max_delay_s)`` between them.
   """
   dialect: Dialect
+  service = 'the database'  # as a user names it, in messages
   _conn: Any = None
 
   def __init__(self, max_attempts: int, base_delay_s: float,
@@ -55,7 +56,7 @@ class Store:
     """This store's outage report (outages.Outage): one warning when its
     writes start failing, one when they succeed again."""
     if self._outage is None:
-      self._outage = Outage(self.describe(), log)
+      self._outage = Outage(f'{self.service} at {self.describe()}', log)
     return self._outage
 
   def __getstate__(self):
