@@ -102,12 +102,23 @@ class DeduplicateOrders(beam.PTransform):
     self._bounded = bounded
     self._ttl_seconds = ttl_seconds
 
-  def expand(self, orders: beam.PCollection) -> beam.PCollection:
-    keyed = orders | 'KeyByOrderId' >> beam.Map(
+  def key(self, orders: beam.PCollection) -> beam.PCollection:
+    """The elements keyed so that every copy of an order shares a key."""
+    return orders | 'KeyByOrderId' >> beam.Map(
         lambda o: (o.order_id, o)).with_output_types(Tuple[str, Order])
+
+  def keep_first_fn(self) -> beam.DoFn:
+    """(key, copies) -> the first-seen copies (bounded)."""
+    return _KeepFirstOfGroup()
+
+  def ttl_fn(self) -> beam.DoFn:
+    """Stateful per key: drops copies seen within the TTL (streaming)."""
+    return _DedupeWithTtlFn(self._ttl_seconds)
+
+  def expand(self, orders: beam.PCollection) -> beam.PCollection:
+    keyed = self.key(orders)
     if self._bounded:
       return (keyed
               | 'GroupCopies' >> beam.GroupByKey()
-              | 'KeepFirstSeen' >> beam.ParDo(_KeepFirstOfGroup()))
-    return keyed | 'DropSeenWithinTtl' >> beam.ParDo(
-        _DedupeWithTtlFn(self._ttl_seconds))
+              | 'KeepFirstSeen' >> beam.ParDo(self.keep_first_fn()))
+    return keyed | 'DropSeenWithinTtl' >> beam.ParDo(self.ttl_fn())

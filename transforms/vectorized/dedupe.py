@@ -180,12 +180,13 @@ class DeduplicateBatches(DeduplicateOrders):
   DeduplicateOrders' rule (exact when bounded, within the TTL when not) on
   buckets of rows."""
 
-  def expand(self, parts: beam.PCollection) -> beam.PCollection:
-    parts = parts | 'AsParts' >> beam.Map(lambda kv: kv).with_output_types(
+  def key(self, parts: beam.PCollection) -> beam.PCollection:
+    # Already keyed by bucket; typed so that the runner codes bytes.
+    return parts | 'AsParts' >> beam.Map(lambda kv: kv).with_output_types(
         Tuple[int, Tuple[bytes, bytes]])
-    if self._bounded:
-      return (parts
-              | 'GroupBuckets' >> beam.GroupByKey()
-              | 'KeepFirstSeen' >> beam.ParDo(KeepFirstOfBucketFn()))
-    return parts | 'DropSeenWithinTtl' >> beam.ParDo(
-        DedupeBucketFn(self._ttl_seconds))
+
+  def keep_first_fn(self) -> beam.DoFn:
+    return KeepFirstOfBucketFn()
+
+  def ttl_fn(self) -> beam.DoFn:
+    return DedupeBucketFn(self._ttl_seconds)
