@@ -24,7 +24,10 @@ class RunnerSetupError(RuntimeError):
 
 
 def prism_binary() -> Optional[pathlib.Path]:
-  path = cache_dir() / 'prism' / f'v{BEAM_VERSION}' / 'prism'
+  # '-loopback': built by runners/prism/setup.sh with its job service on
+  # 127.0.0.1 (docs/security.md, "Loopback only"); an older, unpatched
+  # build in f'v{BEAM_VERSION}' is not used.
+  path = cache_dir() / 'prism' / f'v{BEAM_VERSION}-loopback' / 'prism'
   return path if path.is_file() else None
 
 
