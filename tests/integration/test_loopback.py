@@ -8,7 +8,8 @@ same data `ss -ltnp` shows) and fails on any bound outside 127.0.0.0/8 or
 - a streaming run from Kafka on Prism with LOOPBACK workers: Prism's job,
   artifact and Fn API port, and the SDK's worker pool in the CLI process;
 - a bounded run on the default runner (FnApiRunner);
-- the service scripts' servers: the Kafka broker, the Pub/Sub emulator;
+- the service scripts' servers: the Kafka broker, the Pub/Sub emulator,
+  PostgreSQL;
 - runners/loopback.py's worker pool alone, and the Beam code it repeats,
   pinned (these two need no service: they run in the unit suite).
 """
@@ -24,6 +25,7 @@ from typing import Dict, Iterable, List, Set, Tuple
 import pytest
 
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.postgres import postgres_server  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.pubsub import pubsub_emulator  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (ROOT, SAMPLE, cli, kafka_stream_args,
@@ -233,6 +235,19 @@ def test_the_kafka_broker_listens_on_loopback_only(kafka_broker):  # noqa: F811
 @pytest.mark.pubsub
 def test_the_pubsub_emulator_listens_on_loopback_only(pubsub_emulator):  # noqa: F811
   port = int(pubsub_emulator.host.rsplit(':', 1)[1])
+  listeners = listeners_of(process_tree(owner_of_port(port)))
+  assert port in {p for _, _, p in listeners}
+  bad = outside_loopback(listeners)
+  assert not bad, 'listening outside loopback:\n' + describe(bad)
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_postgresql_listens_on_loopback_only(postgres_server):  # noqa: F811
+  if os.environ.get('SALES_PG_URL'):
+    pytest.skip('SALES_PG_URL names a server this project did not start')
+  import urllib.parse
+  port = urllib.parse.urlsplit(postgres_server.url).port or 5432
   listeners = listeners_of(process_tree(owner_of_port(port)))
   assert port in {p for _, _, p in listeners}
   bad = outside_loopback(listeners)
