@@ -6,6 +6,9 @@
   runner, from the binary that runners/prism/setup.sh built.
 - --runner=PrismRunner or DirectRunner without --prism_location: the same
   local binary is passed, so Beam does not fetch one.
+- PrismRunner (default or given) runs as runners.loopback.PrismRunner:
+  Beam's, with its LOOPBACK worker pool on 127.0.0.1 instead of every
+  interface (docs/security.md, "Loopback only").
 Any other runner (FlinkRunner, DataflowRunner, ...) passes through as given.
 """
 from __future__ import annotations
@@ -17,6 +20,7 @@ from runners.cache import cache_dir
 
 BEAM_VERSION = '2.77.0'
 _PRISM_RUNNERS = ('prismrunner', 'directrunner')
+LOOPBACK_PRISM_RUNNER = 'runners.loopback.PrismRunner'
 
 
 class RunnerSetupError(RuntimeError):
@@ -24,7 +28,10 @@ class RunnerSetupError(RuntimeError):
 
 
 def prism_binary() -> Optional[pathlib.Path]:
-  path = cache_dir() / 'prism' / f'v{BEAM_VERSION}' / 'prism'
+  # '-loopback': built by runners/prism/setup.sh with its job service on
+  # 127.0.0.1 (docs/security.md, "Loopback only"); an older, unpatched
+  # build in f'v{BEAM_VERSION}' is not used.
+  path = cache_dir() / 'prism' / f'v{BEAM_VERSION}-loopback' / 'prism'
   return path if path.is_file() else None
 
 
@@ -61,4 +68,7 @@ def resolve_runner_args(beam_args: List[str], bounded: bool) -> List[str]:
   if short == 'prismrunner' and _flag_value(args, '--environment_type') is None:
     # Python workers run in this process's machine, no Docker.
     args.append('--environment_type=LOOPBACK')
+  if short == 'prismrunner' and runner != LOOPBACK_PRISM_RUNNER:
+    # The same runner; its LOOPBACK worker pool listens on loopback only.
+    args.append(f'--runner={LOOPBACK_PRISM_RUNNER}')
   return args
