@@ -81,13 +81,25 @@ def _shown(number: int) -> str:
       f'an integer of {number.bit_length()} bits')
 
 
+def _value(value: Any) -> str:
+  """Any JSON value for a detail, never raising: repr(), an integer beyond
+  64 bits by its size (also inside a list or object, where repr() of a huge
+  one raises)."""
+  if isinstance(value, int) and not isinstance(value, bool):
+    return _shown(value)
+  try:
+    return repr(value)
+  except ValueError:
+    return f'a {type(value).__name__} holding a huge integer'
+
+
 def _check_quantity(value: Any) -> Union[int, Rejection]:
   if isinstance(value, bool) or not isinstance(value, (int, str)):
-    return Rejection('bad_type:quantity', f'not an integer: {value!r}')
+    return Rejection('bad_type:quantity', f'not an integer: {_value(value)}')
   if isinstance(value, str):
     text = value.strip()
     if not _INTEGER_TEXT.match(text):
-      return Rejection('bad_type:quantity', f'not an integer: {value!r}')
+      return Rejection('bad_type:quantity', f'not an integer: {_value(value)}')
     sign, digits = text[:1] if text[0] in '+-' else '', text.lstrip('+-')
     digits = digits.lstrip('0') or '0'  # int() counts leading zeros too
     if len(digits) > MAX_INTEGER_DIGITS:
@@ -101,16 +113,16 @@ def _check_quantity(value: Any) -> Union[int, Rejection]:
 
 def _check_unit_price(value: Any) -> Union[decimal.Decimal, Rejection]:
   if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-    return Rejection('bad_type:unit_price', f'not a decimal: {value!r}')
+    return Rejection('bad_type:unit_price', f'not a decimal: {_value(value)}')
   try:
     # str() first: a float's shortest repr is the number the sender wrote.
     # An int directly: str() of a huge one exceeds Python's digit limit.
     price = decimal.Decimal(value if isinstance(value, int) else
                             str(value).strip())
   except decimal.InvalidOperation:
-    return Rejection('bad_type:unit_price', f'not a decimal: {value!r}')
+    return Rejection('bad_type:unit_price', f'not a decimal: {_value(value)}')
   if not price.is_finite():
-    return Rejection('bad_type:unit_price', f'not finite: {value!r}')
+    return Rejection('bad_type:unit_price', f'not finite: {_value(value)}')
   if not 0 < price <= MAX_UNIT_PRICE:
     shown = str(price) if len(price.as_tuple().digits) <= 40 else (
         f'a number of {len(price.as_tuple().digits)} digits')
@@ -121,7 +133,7 @@ def _check_unit_price(value: Any) -> Union[decimal.Decimal, Rejection]:
 def _check_currency(value: Any,
                     currencies: Container[str]) -> Union[str, Rejection]:
   if not isinstance(value, str):
-    return Rejection('bad_type:currency', f'not a string: {value!r}')
+    return Rejection('bad_type:currency', f'not a string: {_value(value)}')
   code = value.strip().upper()
   if code not in currencies:
     return Rejection('unknown_currency', f'no FX rate for {code!r}')
@@ -132,7 +144,7 @@ def _check_country(value: Any) -> Union[Optional[str], Rejection]:
   if _is_missing(value):
     return None
   if not isinstance(value, str) or not _COUNTRY.match(value.strip()):
-    return Rejection('bad_type:country', f'not ISO 3166-1 alpha-2: {value!r}')
+    return Rejection('bad_type:country', f'not ISO 3166-1 alpha-2: {_value(value)}')
   return value.strip().upper()
 
 

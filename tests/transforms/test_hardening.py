@@ -69,6 +69,11 @@ HOSTILE = [
     (_line(event_time=MAX_EPOCH_MS), None),
     (_line(event_time=MAX_EPOCH_MS + 1), 'bad_time'),
     (_line(event_time=str(MAX_EPOCH_MS + 1)), 'bad_time'),
+    # a huge integer where a string belongs: its detail cannot repr() it
+    (_line(currency=RAW(BIG)), 'bad_type:currency'),
+    (_line(country=RAW(BIG)), 'bad_type:country'),
+    (_line(country=RAW('[' + BIG + ']')), 'bad_type:country'),
+    (_line(unit_price=RAW('[' + BIG + ']')), 'bad_type:unit_price'),
 ]
 
 
