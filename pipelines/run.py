@@ -28,6 +28,8 @@ from pipelines.wiring import sinks_for, source_for
 from runners.local import resolve_runner_args
 from transforms.currency import load_fx_rates
 from transforms.enrich import load_catalog
+from transforms.kafka_client import check_properties_file
+from transforms.redact import redact_url
 from transforms.sources.files import (InputError, detect_format,
                                       expand_patterns, probe_file)
 
@@ -56,7 +58,10 @@ def preflight(config: SalesConfig,
     if url.lower().startswith('sqlite:'):
       from transforms.sinks.sqlite_sink import sqlite_path
       _check_writable_dir(os.path.dirname(sqlite_path(url)) or '.',
-                          f'--sink {url}')
+                          f'--sink {redact_url(url)}')
+  for path in (config.kafka_config_file, config.kafka_sink_config_file):
+    if path and os.path.isfile(path):  # else read by the workers only
+      check_properties_file(path)  # no literal secret, every line readable
   if options is not None:
     check_services(config, options)
 
@@ -149,11 +154,12 @@ def build_and_run(argv: List[str],
     raise UsageError(str(e)) from None
   beam_args = resolve_runner_args(argv, config.bounded)
   options = PipelineOptions(beam_args)
+  # A bad --sink URL fails first, before anything is read or created.
+  sinks = sinks_for(config)
   _LOG.info('checking inputs, outputs and services')
   preflight(config, options)
   if noise is not None and config.bounded:
     noise.failures_surface()
-  sinks = sinks_for(config)  # an unknown --sink URL fails here, before a run
   if not config.bounded:
     options.view_as(StandardOptions).streaming = True
   pipeline = beam.Pipeline(options=options)
