@@ -10,6 +10,7 @@ from typing import List, Tuple
 
 import apache_beam as beam
 
+from pipelines.flags import UsageError
 from pipelines.options import SalesConfig
 from transforms.redact import redact_text, redact_url
 from transforms.sources.files import ReadOrderFiles, expand_patterns
@@ -128,7 +129,10 @@ def sinks_for(config: SalesConfig) -> List[Tuple[str, beam.PTransform]]:
   sinks = []
   if config.output and config.bounded:
     from transforms.sinks.files import WriteOutputFiles
-    sinks.append(('WriteOutputFiles', WriteOutputFiles(config.output)))
+    try:
+      sinks.append(('WriteOutputFiles', WriteOutputFiles(config.output)))
+    except ValueError as e:  # a pattern, not a directory
+      raise UsageError(str(e)) from None
   seen = set()
   for url in config.sinks:
     name, sink = sink_for_url(url, config.generation,
