@@ -19,12 +19,20 @@ from pipelines.terminal import configure_logging
 from pipelines.wiring import SinkUrlError
 from runners.local import RunnerSetupError
 from transforms.currency import ConfigFileError
+from transforms.redact import redact_text
 from transforms.sources.files import InputError
 
 _LOG = logging.getLogger('pipeline')
 
 EXIT_USAGE = 2
 EXIT_FAILED = 1
+
+
+def fail(message: str, code: int) -> int:
+  """Prints one error line (with any URL password or secret setting
+  hidden: messages may echo what a user typed) and returns the exit code."""
+  print(f'error: {redact_text(message)}', file=sys.stderr)
+  return code
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -36,22 +44,18 @@ def main(argv: Optional[List[str]] = None) -> int:
   try:
     build_and_run(argv, noise)
   except QualityGateFailed as e:
-    print(f'error: {e}', file=sys.stderr)
-    return EXIT_QUALITY
+    return fail(str(e), EXIT_QUALITY)
   except (UsageError, SinkUrlError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    return EXIT_USAGE
+    return fail(str(e), EXIT_USAGE)
   except (InputError, ConfigFileError, RunnerSetupError, Unreachable,
           ValueError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    return EXIT_FAILED
+    return fail(str(e), EXIT_FAILED)
   except KeyboardInterrupt:
     print('stopped', file=sys.stderr)
     return 130
   except Exception as e:  # a failed run: one line, details in the log
     _LOG.debug('pipeline failed', exc_info=True)
     first = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
-    print(f'error: pipeline failed: {first[:300]} '
-          '(rerun with --log_level=DEBUG for details)', file=sys.stderr)
-    return EXIT_FAILED
+    return fail(f'pipeline failed: {redact_text(first)[:300]} '
+                '(rerun with --log_level=DEBUG for details)', EXIT_FAILED)
   return 0

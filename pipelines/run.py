@@ -3,7 +3,6 @@ end (a streaming run's Ctrl-C), and the summary written and printed.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -19,6 +18,8 @@ from apache_beam.runners.runner import PipelineState
 
 from pipelines.flags import UsageError, check_flags
 from pipelines.options import SalesConfig, config_from_options
+from pipelines.outputs import (SUMMARY_FILE, TempDirs, private_files,
+                               restrict, write_summary)
 from pipelines.reachability import check_services
 from pipelines.sales import build_sales_graph
 from pipelines.quality import QualityGateFailed, dead_letter_gate
@@ -28,12 +29,14 @@ from pipelines.wiring import sinks_for, source_for
 from runners.local import resolve_runner_args
 from transforms.currency import load_fx_rates
 from transforms.enrich import load_catalog
+from transforms.kafka_client import check_properties_file
+from transforms.redact import redact_text, redact_url
+from transforms.sinks.files import OUTPUT_FILES
 from transforms.sources.files import (InputError, detect_format,
                                       expand_patterns, probe_file)
 
 _LOG = logging.getLogger('pipeline')
 
-SUMMARY_FILE = 'summary.json'
 # How often a streaming run's counters are read while it runs.
 SNAPSHOT_SECONDS = 2
 
@@ -56,7 +59,10 @@ def preflight(config: SalesConfig,
     if url.lower().startswith('sqlite:'):
       from transforms.sinks.sqlite_sink import sqlite_path
       _check_writable_dir(os.path.dirname(sqlite_path(url)) or '.',
-                          f'--sink {url}')
+                          f'--sink {redact_url(url)}')
+  for path in (config.kafka_config_file, config.kafka_sink_config_file):
+    if path and os.path.isfile(path):  # else read by the workers only
+      check_properties_file(path)  # no literal secret, every line readable
   if options is not None:
     check_services(config, options)
 
@@ -141,7 +147,16 @@ def runs_detached(options: PipelineOptions, bounded: bool) -> bool:
 
 def build_and_run(argv: List[str],
                   noise: Optional[RunNoiseFilter] = None) -> RunSummary:
-  """Parses flags, builds the graph, runs it to the end (or Ctrl-C)."""
+  """Parses flags, builds the graph, runs it to the end (or Ctrl-C).
+
+  Everything the run creates locally is private (pipelines/outputs.py).
+  """
+  with private_files():
+    return _build_and_run(argv, noise)
+
+
+def _build_and_run(argv: List[str],
+                   noise: Optional[RunNoiseFilter]) -> RunSummary:
   check_flags(argv)
   try:
     config = config_from_options(PipelineOptions(argv))
@@ -149,11 +164,13 @@ def build_and_run(argv: List[str],
     raise UsageError(str(e)) from None
   beam_args = resolve_runner_args(argv, config.bounded)
   options = PipelineOptions(beam_args)
+  # A bad --sink URL or --output fails first, before anything is read or
+  # created.
+  sinks = sinks_for(config)
   _LOG.info('checking inputs, outputs and services')
   preflight(config, options)
   if noise is not None and config.bounded:
     noise.failures_surface()
-  sinks = sinks_for(config)  # an unknown --sink URL fails here, before a run
   if not config.bounded:
     options.view_as(StandardOptions).streaming = True
   pipeline = beam.Pipeline(options=options)
@@ -162,14 +179,21 @@ def build_and_run(argv: List[str],
             ', '.join(name for name, _ in sinks) or 'no sink',
             'bounded' if config.bounded else 'streaming',
             options.view_as(StandardOptions).runner)
+  output = config.output if config.output and config.bounded else ''
+  temp_dirs = TempDirs(output)
   started = time.monotonic()
-  result = pipeline.run()
-  if runs_detached(options, config.bounded):
-    job_id = getattr(result, 'job_id', lambda: '?')()
-    print(f'submitted streaming Dataflow job {job_id}; it runs until '
-          f'drained (gcloud dataflow jobs drain {job_id}) or cancelled')
-    return RunSummary(state='submitted')
-  status, snapshot = wait_for_end(result, config.bounded, noise)
+  result = None
+  try:
+    result = pipeline.run()
+    if runs_detached(options, config.bounded):
+      job_id = getattr(result, 'job_id', lambda: '?')()
+      print(f'submitted streaming Dataflow job {job_id}; it runs until '
+            f'drained (gcloud dataflow jobs drain {job_id}) or cancelled')
+      return RunSummary(state='submitted')
+    status, snapshot = wait_for_end(result, config.bounded, noise)
+  except BaseException as e:  # failed, or a bounded run's Ctrl-C
+    record_failed_run(result, sinks, output, temp_dirs, e)
+    raise
   _LOG.info('run %s after %.1f s; writing the summary', status,
             time.monotonic() - started)
   summary = summarize(result)
@@ -181,16 +205,55 @@ def build_and_run(argv: List[str],
     recorded['quality_gate'] = verdict.as_dict()
     if not verdict.passed:
       status = 'failed_quality'
-  for _, sink in sinks:
-    # Database sinks record each run and its counts in pipeline_runs.
-    if hasattr(sink, 'finish_run'):
-      sink.finish_run(status, recorded)
-  if config.output and config.bounded:
-    os.makedirs(config.output, exist_ok=True)
-    with open(os.path.join(config.output, SUMMARY_FILE), 'w',
-              encoding='utf-8') as f:
-      json.dump(recorded, f, indent=2, sort_keys=True)
+  recorded['status'] = status
+  finish_runs(sinks, status, recorded)
+  if output:
+    for name in OUTPUT_FILES:  # written by workers, maybe other processes
+      restrict(os.path.join(output, name))
+    write_summary(output, recorded)
   print_summary(summary, config)
   if verdict is not None and not verdict.passed:
     raise QualityGateFailed(verdict.message)
   return summary
+
+
+def finish_runs(sinks: List[Tuple[str, Any]], status: str,
+                recorded: dict) -> None:
+  """Database sinks record each run, its status and counts in
+  pipeline_runs."""
+  for _, sink in sinks:
+    if hasattr(sink, 'finish_run'):
+      sink.finish_run(status, recorded)
+
+
+def record_failed_run(result: Any, sinks: List[Tuple[str, Any]],
+                      output: str, temp_dirs: TempDirs,
+                      error: BaseException) -> None:
+  """A run that failed (or was stopped) says so: summary.json with status
+  'failed' ('cancelled' for a Ctrl-C) and ``reconciles: false`` (its counts
+  are partial), pipeline_runs marked the same, and the beam-temp-*
+  directories it created removed. Each step is tried on its own, and none
+  hides the run's own error."""
+  status = 'cancelled' if isinstance(error, KeyboardInterrupt) else 'failed'
+  summary = summarize(result) if result is not None else RunSummary()
+  recorded = summary.as_dict()
+  text = str(error).strip()
+  recorded.update(
+      status=status, state=summary.state or 'FAILED', reconciles=False,
+      error=redact_text(text.splitlines()[0] if text else repr(error))[:500])
+  for _, sink in sinks:
+    if hasattr(sink, 'finish_run'):
+      try:
+        sink.finish_run(status, recorded)
+      except Exception as e:  # pylint: disable=broad-except
+        _LOG.warning('could not mark the run %s in %s: %s', status,
+                     getattr(sink, 'label', 'a database sink'),
+                     redact_text(str(e)))
+  if output:
+    try:
+      write_summary(output, recorded)
+    except OSError as e:
+      _LOG.warning('could not write %s: %s', SUMMARY_FILE, e)
+    removed = temp_dirs.remove_new()
+    _LOG.info('run %s: summary written, %d temp directories removed',
+              status, removed)

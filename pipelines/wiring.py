@@ -5,11 +5,14 @@ definition (pipelines/sales.py) only sees PTransforms.
 """
 from __future__ import annotations
 
+import re
 from typing import List, Tuple
 
 import apache_beam as beam
 
+from pipelines.flags import UsageError
 from pipelines.options import SalesConfig
+from transforms.redact import redact_text, redact_url
 from transforms.sources.files import ReadOrderFiles, expand_patterns
 from transforms.vectorized.batches import RecordsAsBatches
 from transforms.vectorized.chunks import ReadOrderChunks
@@ -59,7 +62,20 @@ def sink_for_url(
   generation: for database sinks, how this run's panes rank against earlier
   runs' (see --recover).
   kafka_config_file: librdkafka properties for the Kafka sink's producer.
+
+  Raises SinkUrlError, in one line that never shows a password, for a URL
+  that is unknown, malformed or carries credentials.
   """
+  try:
+    return _sink_for_url(url, generation, kafka_config_file)
+  except SinkUrlError:
+    raise
+  except ValueError as e:  # the sink's own check; it may echo the URL
+    raise SinkUrlError(redact_text(str(e))) from None
+
+
+def _sink_for_url(url: str, generation: int,
+                  kafka_config_file: str) -> Tuple[str, beam.PTransform]:
   scheme = url.split(':', 1)[0].lower()
   if scheme == 'sqlite':
     from transforms.sinks.sqlite_sink import WriteToSQLite
@@ -74,28 +90,38 @@ def sink_for_url(
         servers, topic, producer_config_file=kafka_config_file or None)
   if scheme == 'pubsub':
     from transforms.sinks.pubsub_sink import WriteToPubSubTopics
-    try:
-      return 'WriteToPubSub', WriteToPubSubTopics.from_url(url)
-    except ValueError as e:
-      raise SinkUrlError(str(e)) from None
+    return 'WriteToPubSub', WriteToPubSubTopics.from_url(url)
   if scheme == 'bigquery':
     from transforms.sinks.bigquery_sink import WriteToBigQueryTables
-    try:
-      return 'WriteToBigQuery', WriteToBigQueryTables.from_url(url)
-    except ValueError as e:
-      raise SinkUrlError(str(e)) from None
+    return 'WriteToBigQuery', WriteToBigQueryTables.from_url(url)
   raise SinkUrlError(
-      f'unknown sink {url!r}; use sqlite:///path.db, '
+      f'unknown sink {redact_url(url)!r}; use sqlite:///path.db, '
       'postgresql://user@host:port/db, kafka://host:port/topic, '
       'pubsub://projects/P/topics/T or bigquery:PROJECT:DATASET')
 
 
+# Kafka's legal topic names.
+_TOPIC = re.compile(r'^[A-Za-z0-9._-]{1,249}$')
+
+
 def parse_kafka_url(url: str) -> Tuple[str, str]:
-  """kafka://host:port[,host:port]/topic -> (bootstrap servers, topic)."""
+  """kafka://host:port[,host:port]/topic -> (bootstrap servers, topic).
+
+  A URL with a user part (``kafka://user:pw@host/topic``) is refused: the
+  credentials belong in --kafka_sink_config_file, as ``env:``/``file:``
+  references, never on a command line.
+  """
   rest = url.split('://', 1)[1] if '://' in url else ''
+  shown = redact_url(url)
+  if '@' in rest:
+    raise SinkUrlError(
+        f'Kafka sink {shown!r} carries credentials; use '
+        f'kafka://host:port/topic and give sasl.username and sasl.password '
+        f'(as env:NAME or file:PATH) in --kafka_sink_config_file')
   servers, _, topic = rest.partition('/')
-  if not servers or not topic or '/' in topic:
-    raise SinkUrlError(f'bad Kafka sink {url!r}; use kafka://host:port/topic')
+  if not servers or not _TOPIC.match(topic):
+    raise SinkUrlError(f'bad Kafka sink {shown!r}; use kafka://host:port/topic '
+                       f'(topic: letters, digits, ".", "_", "-")')
   return servers, topic
 
 
@@ -103,7 +129,10 @@ def sinks_for(config: SalesConfig) -> List[Tuple[str, beam.PTransform]]:
   sinks = []
   if config.output and config.bounded:
     from transforms.sinks.files import WriteOutputFiles
-    sinks.append(('WriteOutputFiles', WriteOutputFiles(config.output)))
+    try:
+      sinks.append(('WriteOutputFiles', WriteOutputFiles(config.output)))
+    except ValueError as e:  # a pattern, not a directory
+      raise UsageError(str(e)) from None
   seen = set()
   for url in config.sinks:
     name, sink = sink_for_url(url, config.generation,

@@ -6,7 +6,7 @@ Any librdkafka property can be given in a dict or in a properties file
 variable NAME and ``file:PATH`` from a file, where the client is created
 (on the worker), so secrets never appear in the pipeline graph, options or
 command line. Secret properties (``sasl.password`` ...) given as literal
-values are refused.
+values are refused, in a dict and in a properties file alike.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ import re
 import threading
 import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from transforms.redact import redact_property_line
 
 _LOG = logging.getLogger(__name__)
 
@@ -32,12 +34,24 @@ SECRET_KEYS = frozenset({
 })
 
 _REFERENCES = ('env:', 'file:')
+# Beyond SECRET_KEYS, any property whose name says it holds a password or a
+# secret (a newer librdkafka's, or a plugin's) is a secret too.
+_SECRET_NAME = re.compile(r'(?i)passw(or)?d|secret')
 
 
-def _literal_secret_error(key: str) -> ValueError:
+def is_secret_key(key: str) -> bool:
+  """True for a property that must come from ``env:`` or ``file:``."""
+  return key in SECRET_KEYS or bool(_SECRET_NAME.search(key))
+
+
+def _literal_secret_error(key: str, where: str = '') -> ValueError:
   return ValueError(
-      'Kafka property %r must come from the environment or a file '
-      '("env:NAME" or "file:PATH"), not a literal value' % key)
+      '%sKafka property %r must come from the environment or a file '
+      '("env:NAME" or "file:PATH"), not a literal value' % (where, key))
+
+
+def _is_reference(value: Any) -> bool:
+  return isinstance(value, str) and value.startswith(_REFERENCES)
 
 
 def _resolve_value(key: str, value: Any) -> Any:
@@ -52,23 +66,38 @@ def _resolve_value(key: str, value: Any) -> Any:
     if value.startswith('file:'):
       with open(value[5:], encoding='utf-8') as f:
         return f.read().strip()
-  if key in SECRET_KEYS:
+  if is_secret_key(key):
     raise _literal_secret_error(key)
   return value
 
 
 def read_properties_file(path: str) -> Dict[str, str]:
-  """Reads ``key=value`` lines (``#`` comments allowed) into a dict."""
+  """Reads ``key=value`` lines (``#`` and ``!`` comments allowed) into a
+  dict. A line that is not ``key=value`` is an error naming the file, the
+  line number and the key, never the value (it may be a secret)."""
   props = {}
   with open(path, encoding='utf-8') as f:
-    for line in f:
+    for number, line in enumerate(f, 1):
       line = line.strip()
       if not line or line.startswith('#') or line.startswith('!'):
         continue
       key, sep, value = line.partition('=')
       if not sep:
-        raise ValueError('%s: not a key=value line: %r' % (path, line))
+        raise ValueError(
+            '%s, line %d: not a key=value line (%s); write it as key=value'
+            % (path, number, redact_property_line(line)))
       props[key.strip()] = value.strip()
+  return props
+
+
+def check_properties_file(path: str) -> Dict[str, str]:
+  """Reads a properties file and refuses literal secrets in it: the same
+  rule as for a dict, so a secret never sits in a file that is copied,
+  committed or shipped with a job. Returns the properties, unresolved."""
+  props = read_properties_file(path)
+  for k, v in props.items():
+    if is_secret_key(k) and not _is_reference(v):
+      raise _literal_secret_error(k, f'{path}: ')
   return props
 
 
@@ -79,18 +108,21 @@ def resolve_client_config(
     forced: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
   """Builds a librdkafka config: base < file < dict < forced.
 
-  Literal values of a properties file are trusted (the file itself is the
-  secret store); ``env:``/``file:`` references are resolved everywhere.
+  ``env:``/``file:`` references are resolved everywhere; a secret property
+  given as a literal value is refused, in the file as in the dict.
   """
   out = dict(base)
   if config_file:
-    for k, v in read_properties_file(config_file).items():
-      out[k] = _resolve_value(k, v) if v.startswith(_REFERENCES) else v
+    for k, v in check_properties_file(config_file).items():
+      out[k] = _resolve_value(k, v) if _is_reference(v) else v
   for k, v in (config or {}).items():
     out[k] = _resolve_value(k, v)
   for k, v in (forced or {}).items():
     if k in out and str(out[k]).lower() != str(v).lower():
-      _LOG.warning('Kafka property %s=%r overridden to %r', k, out[k], v)
+      if is_secret_key(k):
+        _LOG.warning('Kafka property %s overridden', k)
+      else:
+        _LOG.warning('Kafka property %s=%r overridden to %r', k, out[k], v)
     out[k] = v
   return out
 
@@ -98,8 +130,7 @@ def resolve_client_config(
 def check_no_literal_secrets(config: Optional[Mapping[str, Any]]) -> None:
   """Fails fast at construction time if a secret is given as a literal."""
   for k, v in (config or {}).items():
-    if k in SECRET_KEYS and not (
-        isinstance(v, str) and v.startswith(_REFERENCES)):
+    if is_secret_key(k) and not _is_reference(v):
       raise _literal_secret_error(k)
 
 

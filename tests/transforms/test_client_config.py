@@ -58,3 +58,56 @@ def test_a_line_without_equals_is_an_error_naming_the_file(tmp_path):
   props.write_text('security.protocol\n')
   with pytest.raises(ValueError, match='bad.properties.*key=value'):
     read_properties_file(str(props))
+
+
+def test_a_literal_secret_in_a_properties_file_is_refused(tmp_path):
+  """docs/streaming.md: a literal sasl.password is refused, in a file too."""
+  props = tmp_path / 'client.properties'
+  props.write_text('security.protocol=SASL_SSL\nsasl.password=hunter2\n')
+  with pytest.raises(ValueError) as err:
+    resolve_client_config({}, None, str(props))
+  assert 'sasl.password' in str(err.value)
+  assert 'hunter2' not in str(err.value)
+  from transforms.kafka_client import check_properties_file
+  with pytest.raises(ValueError):
+    check_properties_file(str(props))
+
+
+@pytest.mark.parametrize('line', [
+    'sasl.password: hunter2',  # Java's other separators
+    'sasl.password hunter2',
+    'ssl.key.password:hunter2',
+])
+def test_a_line_that_is_not_key_equals_value_never_shows_its_value(
+    tmp_path, line):
+  props = tmp_path / 'java.properties'
+  props.write_text(f'security.protocol=SSL\n{line}\n')
+  with pytest.raises(ValueError) as err:
+    read_properties_file(str(props))
+  message = str(err.value)
+  assert 'hunter2' not in message
+  assert 'java.properties' in message and 'line 2' in message
+  assert line.split()[0].rstrip(':').split(':')[0] in message
+
+
+def test_other_secret_keys_and_references_in_a_file(tmp_path, monkeypatch):
+  from transforms.kafka_client import check_properties_file
+  props = tmp_path / 'p.properties'
+  props.write_text('ssl.keystore.password=hunter2\n')
+  with pytest.raises(ValueError, match='ssl.keystore.password'):
+    check_properties_file(str(props))
+  props.write_text('sasl.oauthbearer.client.secret=hunter2\n')
+  with pytest.raises(ValueError, match='client.secret'):
+    check_properties_file(str(props))
+  monkeypatch.setenv('KAFKA_PW', 'hunter2')
+  props.write_text('sasl.password=env:KAFKA_PW\nssl.key.location=/k.pem\n')
+  check_properties_file(str(props))  # references and key paths are fine
+  assert resolve_client_config({}, None, str(props))['sasl.password'] == (
+      'hunter2')
+
+
+def test_an_overridden_secret_is_not_logged(tmp_path, caplog, monkeypatch):
+  monkeypatch.setenv('KAFKA_PW', 'hunter2')
+  resolve_client_config({}, {'sasl.password': 'env:KAFKA_PW'},
+                        forced={'sasl.password': 'other-secret'})
+  assert 'hunter2' not in caplog.text and 'other-secret' not in caplog.text

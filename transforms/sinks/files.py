@@ -6,6 +6,11 @@ Under the output directory:
   dead_letters.jsonl          one JSON object per dead letter
 Each is a single file (one shard), rewritten by every run. Meant for bounded
 runs; a streaming run writes to a database or Kafka sink instead.
+
+The directory is a path, never a pattern: Beam's file sink matches the final
+names as a glob and deletes what matches before it renames its files into
+place, so ``*``, ``?``, ``[``, ``]``, ``{`` or ``}`` in it would delete files
+in other directories. Such a directory is refused (``check_output_dir``).
 """
 from __future__ import annotations
 
@@ -51,6 +56,26 @@ TOP_PRODUCTS_SCHEMA = pa.schema(_WINDOW_FIELDS + [
 RESULTS_FILE = f'{TABLE_NAMES[RESULTS]}.parquet'
 TOP_PRODUCTS_FILE = f'{TABLE_NAMES[TOP_PRODUCTS]}.parquet'
 DEAD_LETTERS_FILE = f'{TABLE_NAMES[DEAD_LETTERS]}.jsonl'
+OUTPUT_FILES = (RESULTS_FILE, TOP_PRODUCTS_FILE, DEAD_LETTERS_FILE)
+
+# Characters a glob (Beam's FileSystems.match: fnmatch, and braces on some
+# file systems) gives a meaning to.
+GLOB_CHARACTERS = '*?[]{}'
+
+
+def check_output_dir(output_dir: str) -> str:
+  """Returns output_dir, or raises ValueError if it is empty or holds a
+  glob character (Beam would delete whatever the pattern matches)."""
+  text = str(output_dir or '')
+  if not text.strip():
+    raise ValueError('--output: empty directory name')
+  found = sorted({c for c in text if c in GLOB_CHARACTERS})
+  if found:
+    raise ValueError(
+        f'--output {text!r} holds glob characters ({" ".join(found)}) that '
+        f'Beam\'s file sink would expand, deleting the files they match; '
+        f'use a directory name without them')
+  return text
 
 
 def _parquet_row(row) -> Dict:
@@ -70,7 +95,7 @@ class WriteOutputFiles(beam.PTransform):
 
   def __init__(self, output_dir: str) -> None:
     super().__init__()
-    self._output_dir = output_dir
+    self._output_dir = check_output_dir(output_dir)
 
   def expand(self, outputs: Dict[str, beam.PCollection]) -> None:
     out = self._output_dir

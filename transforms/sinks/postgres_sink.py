@@ -32,6 +32,7 @@ import logging
 import re
 from typing import Any, Callable, Optional
 
+from transforms.redact import redact_text, redact_url
 from transforms.sinks import database
 from transforms.sinks.rows import to_cents
 
@@ -68,16 +69,10 @@ def redact(url: str) -> str:
   """The URL with any password replaced by ***, for messages.
 
   The user part ends at the LAST ``@`` (a password may contain ``@``, ``/``
-  or ``:``); when in doubt this hides too much, never too little.
+  or ``:``); when in doubt this hides too much, never too little. The one
+  rule of every message: transforms/redact.py.
   """
-  text = str(url)
-  scheme, sep, rest = text.partition('://')
-  if sep and '@' in rest:
-    userinfo, _, tail = rest.rpartition('@')
-    user, colon, _ = userinfo.partition(':')
-    if colon:
-      text = f'{scheme}://{user}:***@{tail}'
-  return re.sub(r'(?i)(password=)[^&\s]*', r'\1***', text)
+  return redact_url(url)
 
 
 def postgres_conninfo(url: str) -> str:
@@ -157,7 +152,7 @@ def _first_line(error: BaseException) -> str:
   if 'FATAL:' in text:
     text = text.split('FATAL:', 1)[1]
   line = text.strip().splitlines()[0] if text.strip() else type(error).__name__
-  return ' '.join(line.split())
+  return redact_text(' '.join(line.split()))
 
 
 def classify(error: BaseException) -> str:

@@ -10,7 +10,9 @@ lost to floating point; booleans are 0/1.
 
 Where: ``sqlite:///relative/path.db`` (relative to the directory the
 pipeline is launched from), ``sqlite:////absolute/path.db``, or a plain file
-path. Missing parent directories are created. The path is resolved when the
+path. Missing parent directories are created (0750), and a new database
+file is created 0640 (both less with the umask), never world-readable. The
+path is resolved when the
 transform is built, so every worker writes the same file: SQLite is for a
 single machine (DirectRunner/Prism, or Flink on one host), not for
 distributed workers.
@@ -85,6 +87,18 @@ def sqlite_path(url_or_path: str) -> str:
   return os.path.abspath(os.path.expanduser(path))
 
 
+def create_private(path: str) -> None:
+  """Creates an empty database file with mode 0640 (less with the umask)
+  unless it exists: sqlite3 would create it 0644, readable by anyone, and
+  give its WAL and shared-memory files the same mode."""
+  try:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+                 0o640)
+  except FileExistsError:
+    return  # an existing database (or a link to one) keeps its mode
+  os.close(fd)
+
+
 def _is_busy(error: sqlite3.Error) -> bool:
   message = str(error).lower()
   return 'locked' in message or 'busy' in message
@@ -111,7 +125,8 @@ class SQLiteStore(database.Store):
     try:
       directory = os.path.dirname(self.path)
       if directory:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+      create_private(self.path)
       # isolation_level=None: no implicit transactions; we BEGIN ourselves.
       conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s,
                              isolation_level=None, check_same_thread=False)

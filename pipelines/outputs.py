@@ -1,0 +1,114 @@
+"""What a run leaves behind under --output: private files, a summary.json
+replaced atomically, and no temp directories after a failure.
+
+* File modes: while a run lasts, the process's umask also masks the bits
+  of "others" and group write (``PRIVATE_BITS``): everything the run
+  creates locally (the output directory, Beam's temp and final files,
+  summary.json, SQLite databases and their WAL files) is at most 0640
+  (directories 0750), and a stricter umask (077) is kept as it is. Files a
+  runner's workers create in another process are restricted once the run
+  is over (``restrict``).
+* summary.json goes to a new temp file (O_EXCL, O_NOFOLLOW) in the output
+  directory, then is renamed over the old name: a reader sees the old or the
+  new summary, never half of one, and a symlink planted at the name is
+  replaced, never followed.
+* Beam's file sinks create ``beam-temp-*`` directories under the output; a
+  run that fails removes those it created (``TempDirs``).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import uuid
+from typing import Any, Dict, Iterator, Set
+
+__all__ = ['PRIVATE_BITS', 'SUMMARY_FILE', 'TempDirs', 'private_files',
+           'restrict', 'write_json_atomically', 'write_summary']
+
+SUMMARY_FILE = 'summary.json'
+# The mode bits no output ever has: any access by others, group write.
+PRIVATE_BITS = 0o027
+BEAM_TEMP_PREFIX = 'beam-temp-'
+
+
+@contextlib.contextmanager
+def private_files() -> Iterator[None]:
+  """Adds PRIVATE_BITS to the process's umask for the block; restores it."""
+  previous = os.umask(0o077)
+  os.umask(previous | PRIVATE_BITS)
+  try:
+    yield
+  finally:
+    os.umask(previous)
+
+
+def restrict(path: str) -> None:
+  """Removes PRIVATE_BITS from a local file's mode (never through a link);
+  the umask's other choices stand."""
+  if '://' in path:
+    return  # remote: the store's own access control applies
+  try:
+    st = os.lstat(path)
+  except FileNotFoundError:
+    return
+  if not os.path.islink(path) and st.st_mode & PRIVATE_BITS:
+    os.chmod(path, st.st_mode & 0o7777 & ~PRIVATE_BITS)
+
+
+def write_json_atomically(path: str, data: Any) -> None:
+  """Writes ``data`` as JSON to a new file next to ``path`` and renames it
+  over ``path``. The temp file is created with O_EXCL and O_NOFOLLOW and
+  mode 0640 (less with the umask), so nothing planted is written through."""
+  directory, name = os.path.split(os.path.abspath(path))
+  temp = os.path.join(directory, f'.{name}.{uuid.uuid4().hex}.tmp')
+  fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
+               0o640)
+  try:
+    with os.fdopen(fd, 'w', encoding='utf-8') as f:
+      json.dump(data, f, indent=2, sort_keys=True)
+      f.write('\n')
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(temp, path)
+  except BaseException:
+    with contextlib.suppress(OSError):
+      os.unlink(temp)
+    raise
+
+
+def write_summary(output_dir: str, recorded: Dict[str, Any]) -> str:
+  """Writes ``output_dir/summary.json`` atomically; returns its path."""
+  os.makedirs(output_dir, mode=0o750, exist_ok=True)
+  path = os.path.join(output_dir, SUMMARY_FILE)
+  write_json_atomically(path, recorded)
+  return path
+
+
+class TempDirs:
+  """The ``beam-temp-*`` directories under an output directory when the
+  run started; ``remove_new`` removes the ones that appeared since (a
+  failed run's), never another run's."""
+
+  def __init__(self, output_dir: str) -> None:
+    self.output_dir = output_dir if output_dir and '://' not in output_dir \
+        else ''
+    self.before = self._current()
+
+  def _current(self) -> Set[str]:
+    if not self.output_dir or not os.path.isdir(self.output_dir):
+      return set()
+    return {n for n in os.listdir(self.output_dir)
+            if n.startswith(BEAM_TEMP_PREFIX)}
+
+  def remove_new(self) -> int:
+    """Removes the temp directories this run created; returns how many."""
+    removed = 0
+    for name in sorted(self._current() - self.before):
+      path = os.path.join(self.output_dir, name)
+      if os.path.islink(path):
+        continue  # not Beam's: leave it
+      shutil.rmtree(path, ignore_errors=True)
+      removed += 1
+    return removed
