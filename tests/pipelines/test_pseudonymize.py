@@ -22,6 +22,9 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
+from tests.fixtures.kafka import kafka_broker  # noqa: F401  (fixture)
+from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
+    postgres_database, postgres_server)
 from tests.reference import compute_expected
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -63,6 +66,7 @@ def raw_customer_ids():
 
 
 def run(out, *flags, key=KEY, sink=None):
+  """python -m pipeline on the sample with the key in SALES_TEST_KEY."""
   env = dict(os.environ, SALES_TEST_KEY=key)
   argv = [sys.executable, '-m', 'pipeline', '--input', SAMPLE, '--output',
           str(out), '--pseudonymize_key', 'env:SALES_TEST_KEY', *flags]
@@ -203,3 +207,63 @@ def test_a_bad_key_source_stops_before_the_run(tmp_path):
       'error: --pseudonymize_key: environment variable SALES_NO_SUCH_KEY is '
       'not set']
   assert not os.path.exists(tmp_path / 'out')
+
+
+# --- PostgreSQL and Kafka sinks (integration: real servers) --------------------
+
+SESSIONS = ('--window', 'sessions', '--session_gap_seconds', '1800')
+
+
+@pytest.mark.integration
+@pytest.mark.postgres
+def test_no_raw_customer_id_in_postgresql(tmp_path, postgres_database):
+  import psycopg
+  run(tmp_path / 'out', *SESSIONS, '--sink', postgres_database)
+  found = []
+  with psycopg.connect(postgres_database) as conn:
+    tables = [t for (t,) in conn.execute(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'public'")]
+    assert {'sales_by_category', 'dead_letters'} <= set(tables)
+    for table in tables:
+      found.append((f'postgresql {table}', repr(
+          conn.execute(f'SELECT * FROM "{table}"').fetchall())))
+  text = dict(found)['postgresql sales_by_category']
+  assert pseudonym('C000346') in text
+  assert_no_raw_id(found, raw_customer_ids())
+
+
+@pytest.mark.integration
+@pytest.mark.kafka
+def test_no_raw_customer_id_in_kafka(tmp_path, kafka_broker):
+  import time
+  import uuid
+  from confluent_kafka import Consumer
+  topic = f'pseudonyms-{uuid.uuid4().hex[:8]}'
+  topics = [topic, topic + '.top_products', topic + '.dead_letters']
+  for name in topics:
+    kafka_broker.create_topic(name, 1)
+  run(tmp_path / 'out', *SESSIONS, '--sink',
+      f'kafka://{kafka_broker.bootstrap}/{topic}')
+  expected = {name: len(rows(tmp_path / 'out', f'{file}.parquet'))
+              for name, file in ((topic, 'sales_by_category'),
+                                 (topics[1], 'top_products'))}
+  expected[topics[2]] = len(dead_letters(tmp_path / 'out'))
+  consumer = Consumer({'bootstrap.servers': kafka_broker.bootstrap,
+                       'group.id': 'check-' + topic,
+                       'auto.offset.reset': 'earliest'})
+  consumer.subscribe(topics)
+  got = {name: [] for name in topics}
+  deadline = time.monotonic() + 60
+  while (any(len(got[n]) < expected[n] for n in topics)
+         and time.monotonic() < deadline):
+    message = consumer.poll(0.5)
+    if message is not None and message.error() is None:
+      got[message.topic()].append(
+          message.key().decode('utf-8', 'replace') + ' ' +
+          message.value().decode('utf-8', 'replace'))
+  consumer.close()
+  assert {n: len(v) for n, v in got.items()} == expected
+  assert any(pseudonym('C000346') in m for m in got[topic])
+  assert_no_raw_id([(f'kafka {n}', '\n'.join(v)) for n, v in got.items()],
+                   raw_customer_ids())
