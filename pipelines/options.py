@@ -16,6 +16,7 @@ from typing import List, Optional
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.dedupe import DEFAULT_TTL_SECONDS
+from transforms.pseudonymize import Pseudonymizer, from_flag
 from transforms.windowing import WindowPolicy
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -142,6 +143,13 @@ class SalesOptions(PipelineOptions):
     add('--max_dead_letter_ratio', type=float, default=None,
         help='Fail the run (exit code 3, after the summary is written) when '
         'dead letters exceed this share of the records read, 0..1.')
+    # Privacy
+    add('--pseudonymize_key', default='',
+        help='env:NAME or file:PATH (a file only its owner can read): the '
+        'secret key (at least 16 bytes) of a keyed HMAC-SHA256 that replaces '
+        'every customer_id from the parse step on, in every output '
+        'including dead letters; the same key gives the same pseudonyms '
+        '(docs/security.md).')
     # A debugging switch, not in --help: `records` runs the same steps one
     # record at a time (the exact scalar rules alone), to compare with the
     # default columnar run.
@@ -179,6 +187,9 @@ class SalesConfig:
   generation: int = 0
   # None: no data-quality gate (pipelines/quality.py).
   max_dead_letter_ratio: Optional[float] = None
+  # None: customer ids as read; else they leave the parse step as keyed
+  # pseudonyms (transforms/pseudonymize.py). Its repr never shows the key.
+  pseudonymizer: Optional[Pseudonymizer] = None
 
   @property
   def bounded(self) -> bool:
@@ -235,6 +246,7 @@ def config_from_options(options: PipelineOptions,
     raise ValueError('--dedupe_ttl_seconds must be > 0')
   from pipelines.quality import check_ratio_flag
   max_dead_letter_ratio = check_ratio_flag(opts.max_dead_letter_ratio)
+  pseudonymizer = from_flag(opts.pseudonymize_key)
   policy = WindowPolicy(
       kind=opts.window,
       size_seconds=opts.window_size_seconds,
@@ -271,4 +283,5 @@ def config_from_options(options: PipelineOptions,
       pubsub_reader=reader,
       engine=opts.engine,
       generation=int(time.time() * 1000) if opts.recover else 0,
-      max_dead_letter_ratio=max_dead_letter_ratio)
+      max_dead_letter_ratio=max_dead_letter_ratio,
+      pseudonymizer=pseudonymizer)

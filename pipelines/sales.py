@@ -83,7 +83,8 @@ def build_columnar_graph(pipeline: beam.Pipeline, config: SalesConfig,
   raw = pipeline | 'ReadOrders' >> source
   parsed = raw | 'ParseOrders' >> ParseOrderBatches(
       fx_rates, buckets, None if config.bounded else policy,
-      _spill_dir() if spill else '', config.event_time_from)
+      _spill_dir() if spill else '', config.event_time_from,
+      config.pseudonymizer)
   aggregates = (
       parsed[VALID]
       | 'Deduplicate' >> DeduplicateBatches(config.bounded,
@@ -105,7 +106,8 @@ def build_record_graph(pipeline: beam.Pipeline, config: SalesConfig,
   raw = pipeline | 'ReadOrders' >> source
   parsed = raw | 'ParseOrders' >> ParseOrders(
       fx_rates, config.event_time_from,
-      None if config.bounded else LateDataRule(policy))
+      None if config.bounded else LateDataRule(policy),
+      config.pseudonymizer)
   aggregates = (
       parsed[VALID]
       | 'Deduplicate' >> DeduplicateOrders(config.bounded,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, Iterable, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Union
 
 import apache_beam as beam
 from apache_beam.transforms import window
@@ -17,6 +17,9 @@ from transforms import metrics
 from transforms.lateness import LateDataRule
 from transforms.records import DeadLetter, Order, RawRecord
 from transforms.validate import Rejection, check_order
+
+if TYPE_CHECKING:  # pseudonymize.py builds on this module's decoder
+  from transforms.pseudonymize import Pseudonymizer
 
 _LOG = logging.getLogger(__name__)
 
@@ -87,12 +90,18 @@ def dead_letter(raw: RawRecord, reason: str, detail: str) -> DeadLetter:
 
 
 class ParseOrderFn(beam.DoFn):
-  """Turns each RawRecord into an event-timestamped Order or a DeadLetter."""
+  """Turns each RawRecord into an event-timestamped Order or a DeadLetter.
+
+  With a pseudonymizer, customer ids leave as pseudonyms, in orders and in
+  dead letters (transforms/pseudonymize.py).
+  """
 
   def __init__(self, event_time_from: str = 'payload',
-               late_rule: Optional[LateDataRule] = None) -> None:
+               late_rule: Optional[LateDataRule] = None,
+               pseudonymizer: Optional['Pseudonymizer'] = None) -> None:
     self._use_transport_time = event_time_from == 'transport'
     self._late_rule = late_rule
+    self._pseudonymizer = pseudonymizer
     self._read = metrics.counter(metrics.RECORDS_READ)
     self._valid = metrics.counter(metrics.RECORDS_VALID)
 
@@ -122,13 +131,18 @@ class ParseOrderFn(beam.DoFn):
         yield self._reject(raw, late)
         return
     self._valid.inc()
+    if self._pseudonymizer is not None:
+      result = result._replace(
+          customer_id=self._pseudonymizer.one(result.customer_id))
     yield window.TimestampedValue(result, result.event_time_ms / 1000.0)
 
   def _reject(self, raw: RawRecord,
               rejection: Rejection) -> beam.pvalue.TaggedOutput:
     metrics.dead_letter_counter(rejection.reason).inc()
-    return beam.pvalue.TaggedOutput(
-        DEAD_LETTERS, dead_letter(raw, rejection.reason, rejection.detail))
+    letter = dead_letter(raw, rejection.reason, rejection.detail)
+    if self._pseudonymizer is not None:
+      letter = self._pseudonymizer.dead_letter(letter)
+    return beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
 
 
 class ParseOrders(beam.PTransform):
@@ -138,19 +152,23 @@ class ParseOrders(beam.PTransform):
   input (AsDict view: currency -> rate), needed for `unknown_currency`.
   With a `late_rule`, records beyond the allowed lateness of the source's
   watermark become dead letters with reason `late` (transforms/lateness.py).
+  With a `pseudonymizer`, every customer id leaves as its pseudonym.
   """
 
   def __init__(self, fx_rates: beam.pvalue.AsSideInput,
                event_time_from: str = 'payload',
-               late_rule: Optional[LateDataRule] = None) -> None:
+               late_rule: Optional[LateDataRule] = None,
+               pseudonymizer: Optional['Pseudonymizer'] = None) -> None:
     super().__init__()
     self._fx_rates = fx_rates
     self._event_time_from = event_time_from
     self._late_rule = late_rule
+    self._pseudonymizer = pseudonymizer
 
   def expand(self, raw_records: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
     return (
         raw_records
         | 'ValidateRecords' >> beam.ParDo(
-            ParseOrderFn(self._event_time_from, self._late_rule),
+            ParseOrderFn(self._event_time_from, self._late_rule,
+                         self._pseudonymizer),
             currencies=self._fx_rates).with_outputs(DEAD_LETTERS, main=VALID))

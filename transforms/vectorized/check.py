@@ -13,7 +13,7 @@ dead letters carry exactly the record path's reason and detail.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
 
 import apache_beam as beam
 import numpy as np
@@ -33,6 +33,9 @@ from transforms.vectorized.jsonl import check_jsonl_bytes
 from transforms.vectorized.tables import bucket_parts, encode_part
 from transforms.windowing import WindowPolicy
 
+if TYPE_CHECKING:
+  from transforms.pseudonymize import Pseudonymizer
+
 RECORD_BATCH = 65536  # records of a non-JSON-Lines file checked at once
 _INDEX_MASK = (1 << POSITION_BITS) - 1
 
@@ -44,11 +47,15 @@ class CheckOrdersFn(beam.DoFn):
   the watermark they were read at become `late` dead letters.
   spill_dir: write each part's rows to a file there; only its name crosses
   the shuffle (for runners whose shuffle is held in memory).
+  pseudonymizer: customer ids leave as pseudonyms, in the rows and in the
+  dead letters (transforms/pseudonymize.py).
   """
 
   def __init__(self, buckets: int, late_policy: Optional[WindowPolicy] = None,
-               spill_dir: str = '', event_time_from: str = 'payload') -> None:
+               spill_dir: str = '', event_time_from: str = 'payload',
+               pseudonymizer: Optional['Pseudonymizer'] = None) -> None:
     self._buckets = buckets
+    self._pseudonymizer = pseudonymizer
     self._late_policy = late_policy
     self._spill_dir = spill_dir
     self._transport_time = event_time_from == 'transport'
@@ -160,32 +167,52 @@ class CheckOrdersFn(beam.DoFn):
 
   def _emit(self, checked: Checked, dead: List[DeadLetter], table: pa.Table,
             part_id: str) -> Iterable:
+    exotic = checked.exotic
+    if self._pseudonymizer is not None:
+      table, exotic, dead = self._pseudonymized(table, exotic, dead)
     self._read.inc(checked.read)
     self._valid.inc(table.num_rows)
     metrics.count_reasons(letter.reason for letter in dead)
     for letter in dead:
       yield beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
-    for bucket, part, exotic in bucket_parts(table, checked.exotic,
-                                             self._buckets):
+    for bucket, part, part_exotic in bucket_parts(table, exotic,
+                                                  self._buckets):
       spill_name = ''
       if self._spill_dir:
         spill_name = FileSystems.join(self._spill_dir,
                                       f'b{bucket:05d}-{part_id}.arrows')
       # A stream's small batches are not worth a codec's time.
-      yield bucket, encode_part(part, exotic, spill_name,
+      yield bucket, encode_part(part, part_exotic, spill_name,
                                 compress=self._late_policy is None)
+
+  def _pseudonymized(self, table: pa.Table, exotic: List,
+                     dead: List[DeadLetter]):
+    """(table, exotic orders, dead letters) with every customer id replaced
+    by its pseudonym: the one place the columnar parse applies it."""
+    pseudonymizer = self._pseudonymizer
+    column = table.schema.get_field_index('customer_id')
+    table = table.set_column(column, 'customer_id',
+                             pseudonymizer.ids(table.column(column)))
+    exotic = [order._replace(customer_id=pseudonymizer.one(order.customer_id))
+              for order in exotic]
+    return table, exotic, [pseudonymizer.dead_letter(d) for d in dead]
 
 
 class ParseOrderBatches(beam.PTransform):
   """PCollection[FileChunk | RawBatch] ->
-  {'valid': (bucket, Part), 'dead_letters': DeadLetter}."""
+  {'valid': (bucket, Part), 'dead_letters': DeadLetter}.
+
+  With a `pseudonymizer`, every customer id leaves as its pseudonym.
+  """
 
   def __init__(self, fx_rates: beam.pvalue.AsSideInput, buckets: int,
                late_policy: Optional[WindowPolicy] = None,
-               spill_dir: str = '', event_time_from: str = 'payload') -> None:
+               spill_dir: str = '', event_time_from: str = 'payload',
+               pseudonymizer: Optional['Pseudonymizer'] = None) -> None:
     super().__init__()
     self._fx_rates = fx_rates
-    self._fn = CheckOrdersFn(buckets, late_policy, spill_dir, event_time_from)
+    self._fn = CheckOrdersFn(buckets, late_policy, spill_dir, event_time_from,
+                             pseudonymizer)
 
   def expand(self, elements: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
     return elements | 'ValidateRecords' >> beam.ParDo(
