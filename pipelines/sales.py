@@ -22,7 +22,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
@@ -47,25 +47,51 @@ Sinks = Sequence[Tuple[str, beam.PTransform]]
 STREAM_BUCKETS = 4  # dedupe state keys of a streaming run
 
 
+class Steps(NamedTuple):
+  """The implementations of the steps that differ between the columnar
+  and the record-at-a-time flow; ApplyWindowPolicy is the same for both."""
+  parse: beam.PTransform
+  deduplicate: beam.PTransform
+  convert_to_usd: beam.PTransform
+  join_catalog: beam.PTransform
+  aggregate: beam.PTransform
+
+
 def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
-                      source: beam.PTransform, sinks: Sinks = ()) -> Outputs:
+                      source: beam.PTransform, sinks: Sinks = (),
+                      **columnar: Any) -> Outputs:
   """Adds the whole flow to `pipeline` and returns its three outputs.
 
   source: PBegin -> what wiring.source_for(config) reads: FileChunk or
     RawBatch elements when config.columnar, RawRecord otherwise.
   sinks: (step name, transform) pairs, each applied to the outputs dict
     {'results', 'top_products', 'dead_letters'}.
+  columnar: `buckets` and `spill` for columnar_steps (tests).
   """
-  if config.columnar:
-    return build_columnar_graph(pipeline, config, source, sinks)
-  return build_record_graph(pipeline, config, source, sinks)
+  policy = config.window
+  fx_rates, catalog = reference_data(pipeline, config)
+  steps = (columnar_steps(pipeline, config, source, fx_rates, catalog,
+                          **columnar)
+           if config.columnar else
+           record_steps(config, fx_rates, catalog))
+
+  raw = pipeline | 'ReadOrders' >> source
+  parsed = raw | 'ParseOrders' >> steps.parse
+  aggregates = (
+      parsed[VALID]
+      | 'Deduplicate' >> steps.deduplicate
+      | 'ConvertToUsd' >> steps.convert_to_usd
+      | 'JoinCatalog' >> steps.join_catalog
+      | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
+      | 'AggregateSales' >> steps.aggregate)
+  return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks)
 
 
-def build_columnar_graph(pipeline: beam.Pipeline, config: SalesConfig,
-                         source: beam.PTransform, sinks: Sinks = (),
-                         buckets: int = 0,
-                         spill: Optional[bool] = None) -> Outputs:
-  """The flow on Arrow tables; source emits FileChunk or RawBatch.
+def columnar_steps(pipeline: beam.Pipeline, config: SalesConfig,
+                   source: beam.PTransform,
+                   fx_rates: beam.pvalue.AsSideInput, catalog: CatalogInput,
+                   buckets: int = 0, spill: Optional[bool] = None) -> Steps:
+  """The steps on Arrow tables; the source emits FileChunk or RawBatch.
 
   buckets: dedupe buckets (0: by input size, or STREAM_BUCKETS streaming).
   spill: pass the valid rows from ParseOrders to Deduplicate through local
@@ -73,51 +99,38 @@ def build_columnar_graph(pipeline: beam.Pipeline, config: SalesConfig,
   run on a runner in this process, whose shuffle is held in memory).
   """
   policy = config.window
-  fx_rates, catalog = reference_data(pipeline, config)
   if not buckets:
     buckets = (buckets_for(getattr(source, 'paths', ()))
                if config.bounded else STREAM_BUCKETS)
   if spill is None:
     spill = config.bounded and _in_process(pipeline)
-
-  raw = pipeline | 'ReadOrders' >> source
-  parsed = raw | 'ParseOrders' >> ParseOrderBatches(
-      fx_rates, buckets, None if config.bounded else policy,
-      _spill_dir() if spill else '', config.event_time_from,
-      config.pseudonymizer)
-  aggregates = (
-      parsed[VALID]
-      | 'Deduplicate' >> DeduplicateBatches(config.bounded,
-                                            config.dedupe_ttl_seconds)
-      | 'ConvertToUsd' >> ConvertBatchesToUsd(fx_rates)
-      | 'JoinCatalog' >> PreAggregate(policy, catalog)
-      | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
-      | 'AggregateSales' >> AggregatePartials(policy, config.top_n,
-                                              config.bounded))
-  return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks)
+  return Steps(
+      parse=ParseOrderBatches(
+          fx_rates, buckets, None if config.bounded else policy,
+          _spill_dir() if spill else '', config.event_time_from,
+          config.pseudonymizer),
+      deduplicate=DeduplicateBatches(config.bounded,
+                                     config.dedupe_ttl_seconds),
+      convert_to_usd=ConvertBatchesToUsd(fx_rates),
+      join_catalog=PreAggregate(policy, catalog),
+      aggregate=AggregatePartials(policy, config.top_n, config.bounded))
 
 
-def build_record_graph(pipeline: beam.Pipeline, config: SalesConfig,
-                       source: beam.PTransform, sinks: Sinks = ()) -> Outputs:
-  """The flow one record at a time; source emits RawRecord."""
+def record_steps(config: SalesConfig, fx_rates: beam.pvalue.AsSideInput,
+                 catalog: CatalogInput) -> Steps:
+  """The same steps one record at a time (--engine records); the source
+  emits RawRecord."""
   policy = config.window
-  fx_rates, catalog = reference_data(pipeline, config)
-
-  raw = pipeline | 'ReadOrders' >> source
-  parsed = raw | 'ParseOrders' >> ParseOrders(
-      fx_rates, config.event_time_from,
-      None if config.bounded else LateDataRule(policy),
-      config.pseudonymizer)
-  aggregates = (
-      parsed[VALID]
-      | 'Deduplicate' >> DeduplicateOrders(config.bounded,
-                                           config.dedupe_ttl_seconds)
-      | 'ConvertToUsd' >> ConvertToUsd(fx_rates)
-      | 'JoinCatalog' >> JoinCatalog(catalog)
-      | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
-      | 'AggregateSales' >> AggregateSales(config.top_n, policy.per_customer,
-                                        config.bounded))
-  return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks)
+  return Steps(
+      parse=ParseOrders(fx_rates, config.event_time_from,
+                        None if config.bounded else LateDataRule(policy),
+                        config.pseudonymizer),
+      deduplicate=DeduplicateOrders(config.bounded,
+                                    config.dedupe_ttl_seconds),
+      convert_to_usd=ConvertToUsd(fx_rates),
+      join_catalog=JoinCatalog(catalog),
+      aggregate=AggregateSales(config.top_n, policy.per_customer,
+                               config.bounded))
 
 
 def reference_data(pipeline: beam.Pipeline, config: SalesConfig

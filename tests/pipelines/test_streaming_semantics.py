@@ -1,6 +1,6 @@
 """Streaming semantics of the real graph, driven by TestStream.
 
-Each test feeds RawRecords through build_record_graph exactly as the Kafka
+Each test feeds RawRecords through build_sales_graph exactly as the Kafka
 source would (with the source watermark on each record) and checks the
 panes, the late data and the dedupe state against DESIGN.md's rules. The
 expected figures are worked out by hand in the comments.
@@ -15,7 +15,7 @@ from apache_beam.testing.test_stream import ElementEvent, TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from pipelines.sales import build_columnar_graph, build_record_graph
+from pipelines.sales import build_sales_graph
 from tests.helpers import config, order, raw
 from transforms.dedupe import DeduplicateOrders
 from transforms.records import ALL_CATEGORIES, Order, RawBatch
@@ -59,15 +59,14 @@ def run_graph(stream: TestStream, expected_totals, expected_dead, flags=(),
   """Runs the graph, asserts its total rows and dead letters, returns counters.
 
   A total row is (window_start_ms, customer_id, timing, index, orders,
-  revenue_usd); a dead letter is (reason, position). engine='arrow' runs
-  the vectorized streaming graph on the same records in batches.
+  revenue_usd); a dead letter is (reason, position). engine='arrow' (the
+  default) runs the columnar steps on the same records in batches.
   """
-  cfg = config(STREAMING + tuple(flags), streaming=True)
+  cfg = config(STREAMING + tuple(flags) + (f'--engine={engine}',),
+               streaming=True)
   pipeline = beam.Pipeline(options=PipelineOptions(['--streaming']))
-  if engine == 'arrow':
-    outputs = build_columnar_graph(pipeline, cfg, as_batches(stream))
-  else:
-    outputs = build_record_graph(pipeline, cfg, stream)
+  outputs = build_sales_graph(
+      pipeline, cfg, as_batches(stream) if engine == 'arrow' else stream)
   rows = (outputs['results']
           | 'Totals' >> beam.Filter(lambda r: r.category == ALL_CATEGORIES)
           | 'TotalFields' >> beam.Map(lambda r: (

@@ -13,7 +13,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.sales import build_columnar_graph, build_record_graph
+from pipelines.sales import build_sales_graph
 from pipelines.wiring import source_for
 from tests.helpers import config
 from tools.generate_orders import write_orders
@@ -63,9 +63,9 @@ def _run(builder, flags, directory, chunk_bytes=None, **kwargs):
 
 
 def _assert_same(tmp_path, flags, **kwargs):
-  records = _run(build_record_graph, flags + ('--engine=records',),
+  records = _run(build_sales_graph, flags + ('--engine=records',),
                  str(tmp_path / 'records'))
-  arrow = _run(build_columnar_graph, flags + ('--engine=arrow',),
+  arrow = _run(build_sales_graph, flags + ('--engine=arrow',),
                str(tmp_path / 'arrow'), chunk_bytes=kwargs.pop(
                    'chunk_bytes', 0), **kwargs)
   assert records['results'], 'no result rows: the test input is wrong'

@@ -44,41 +44,30 @@ RESULTS_TABLE = TABLE_NAMES[RESULTS]
 TOP_PRODUCTS_TABLE = TABLE_NAMES[TOP_PRODUCTS]
 DEAD_LETTERS_TABLE = TABLE_NAMES[DEAD_LETTERS]
 
-_WINDOW_FIELDS = [
-    ('window_start', 'TIMESTAMP', 'REQUIRED'),
-    ('window_end', 'TIMESTAMP', 'REQUIRED'),
-    ('customer_id', 'STRING', 'NULLABLE'),
-]
-_PANE_FIELDS = [
-    ('pane_timing', 'STRING', 'NULLABLE'),
-    ('pane_index', 'INT64', 'NULLABLE'),
-    ('is_final', 'BOOL', 'NULLABLE'),
-]
-RESULTS_FIELDS = _WINDOW_FIELDS + [
-    ('category', 'STRING', 'NULLABLE'),
-    ('orders', 'INT64', 'NULLABLE'),
-    ('units', 'INT64', 'NULLABLE'),
-    ('revenue_usd', 'NUMERIC', 'NULLABLE'),
-    ('distinct_customers', 'INT64', 'NULLABLE'),
-    ('avg_order_value_usd', 'NUMERIC', 'NULLABLE'),
-] + _PANE_FIELDS
-TOP_PRODUCTS_FIELDS = _WINDOW_FIELDS + [
-    ('rank', 'INT64', 'NULLABLE'),
-    ('product_id', 'STRING', 'NULLABLE'),
-    ('product_name', 'STRING', 'NULLABLE'),
-    ('category', 'STRING', 'NULLABLE'),
-    ('orders', 'INT64', 'NULLABLE'),
-    ('units', 'INT64', 'NULLABLE'),
-    ('revenue_usd', 'NUMERIC', 'NULLABLE'),
-] + _PANE_FIELDS
-DEAD_LETTERS_FIELDS = [
-    ('reason', 'STRING', 'REQUIRED'),
-    ('detail', 'STRING', 'NULLABLE'),
-    ('payload', 'STRING', 'NULLABLE'),
-    ('source', 'STRING', 'NULLABLE'),
-    ('partition', 'INT64', 'NULLABLE'),
-    ('position', 'INT64', 'NULLABLE'),
-]
+def _fields(spec: str) -> List[Tuple[str, str, str]]:
+  """'name TYPE, ...' -> [(name, TYPE, mode)]; a TYPE ending in '!' is
+  REQUIRED, else NULLABLE."""
+  out = []
+  for column in spec.split(','):
+    name, kind = column.split()
+    out.append((name, kind.rstrip('!'),
+                'REQUIRED' if kind.endswith('!') else 'NULLABLE'))
+  return out
+
+
+_WINDOW = 'window_start TIMESTAMP!, window_end TIMESTAMP!, customer_id STRING'
+_PANE = 'pane_timing STRING, pane_index INT64, is_final BOOL'
+RESULTS_FIELDS = _fields(
+    f'{_WINDOW}, category STRING, orders INT64, units INT64, '
+    f'revenue_usd NUMERIC, distinct_customers INT64, '
+    f'avg_order_value_usd NUMERIC, {_PANE}')
+TOP_PRODUCTS_FIELDS = _fields(
+    f'{_WINDOW}, rank INT64, product_id STRING, product_name STRING, '
+    f'category STRING, orders INT64, units INT64, revenue_usd NUMERIC, '
+    f'{_PANE}')
+DEAD_LETTERS_FIELDS = _fields(
+    'reason STRING!, detail STRING, payload STRING, source STRING, '
+    'partition INT64, position INT64')
 
 _ID = re.compile(r'^[A-Za-z0-9_.:-]+$')
 
