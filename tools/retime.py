@@ -94,7 +94,11 @@ def _shift_value(value, offset_ms: int):
 def retime_line(line: bytes, offset_ms: int) -> bytes:
   """The line with its valid event time moved by offset_ms; any other line
   unchanged. Raises RetimeError if the moved time is out of range."""
-  event_ms = line_event_ms(line)
+  return _moved(line, line_event_ms(line), offset_ms)
+
+
+def _moved(line: bytes, event_ms: Optional[int], offset_ms: int) -> bytes:
+  """retime_line for a line whose valid event time (or None) is known."""
   if event_ms is None or offset_ms == 0:
     return line
   if not 0 <= event_ms + offset_ms <= MAX_EPOCH_MS:
@@ -121,7 +125,12 @@ def offset_to(lines: Iterable[bytes], to_ms: int,
               step_seconds: int = DEFAULT_STEP_SECONDS) -> int:
   """The whole number of steps that moves the newest valid event time to
   within one step before to_ms."""
-  times = [t for t in map(line_event_ms, lines) if t is not None]
+  return _offset(map(line_event_ms, lines), to_ms, step_seconds)
+
+
+def _offset(event_times: Iterable[Optional[int]], to_ms: int,
+            step_seconds: int) -> int:
+  times = [t for t in event_times if t is not None]
   if not times:
     raise RetimeError('no line has a valid event time to move')
   step_ms = step_seconds * 1000
@@ -131,8 +140,9 @@ def offset_to(lines: Iterable[bytes], to_ms: int,
 def retime_lines(lines: List[bytes], to: str,
                  step_seconds: int = DEFAULT_STEP_SECONDS) -> List[bytes]:
   """Every line moved so the file ends just before `to` (see offset_to)."""
-  offset = offset_to(lines, target_ms(to), step_seconds)
-  return [retime_line(line, offset) for line in lines]
+  times = [line_event_ms(line) for line in lines]  # each line parsed once
+  offset = _offset(times, target_ms(to), step_seconds)
+  return [_moved(line, t, offset) for line, t in zip(lines, times)]
 
 
 def read_lines(path: str, retime: Optional[str] = None,

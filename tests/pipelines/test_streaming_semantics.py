@@ -18,7 +18,8 @@ from apache_beam.transforms.window import TimestampedValue
 from pipelines.sales import build_sales_graph
 from tests.helpers import config, order, raw
 from transforms.dedupe import DeduplicateOrders
-from transforms.records import ALL_CATEGORIES, Order, RawBatch
+from transforms.records import ALL_CATEGORIES, Order
+from transforms.vectorized.batches import as_batch
 
 STREAMING = ('--streaming', '--catalog_refresh_seconds=0')
 
@@ -37,16 +38,11 @@ ENGINES = pytest.mark.parametrize('engine', ['records', 'arrow'])
 def as_batches(stream: TestStream) -> TestStream:
   """The same test stream as the Kafka source emits it for the vectorized
   engine: each add_elements step becomes one RawBatch of its records
-  (partition 0, offsets = positions), stamped at their earliest time."""
+  (vectorized.batches.as_batch), stamped at their earliest time."""
   batched = TestStream()
   for ev in stream._events:  # pylint: disable=protected-access
     if isinstance(ev, ElementEvent):
-      recs = [tv.value for tv in ev.timestamped_values]
-      batch = RawBatch(
-          recs[0].source, 0, [r.position for r in recs],
-          [r.payload.encode() if isinstance(r.payload, str) else r.payload
-           for r in recs],
-          [r.source_watermark_ms for r in recs], [None] * len(recs))
+      batch = as_batch([tv.value for tv in ev.timestamped_values])
       ts = min(tv.timestamp for tv in ev.timestamped_values)
       batched._events.append(ElementEvent([TimestampedValue(batch, ts)]))  # pylint: disable=protected-access
     else:

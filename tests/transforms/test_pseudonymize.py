@@ -17,7 +17,8 @@ from transforms.lateness import LateDataRule
 from transforms.parse import DEAD_LETTERS, ParseOrderFn, dead_letter
 from transforms.pseudonymize import (MIN_KEY_BYTES, PseudonymKeyError,
                                      Pseudonymizer, from_flag, load_key)
-from transforms.records import DeadLetter, RawBatch, RawRecord
+from transforms.records import DeadLetter, RawRecord
+from transforms.vectorized.batches import as_batch
 from transforms.validate import Rejection, check_order
 from transforms.vectorized.check import CheckOrdersFn
 from transforms.vectorized.tables import decode_part
@@ -206,10 +207,7 @@ def _record_path(records, p):
 def _batch_path(records, p):
   fn = CheckOrdersFn(buckets=3, late_policy=WindowPolicy(bounded=False),
                      pseudonymizer=p)
-  batch = RawBatch('orders', 3, [r.position for r in records],
-                   [r.payload for r in records],
-                   [r.source_watermark_ms for r in records],
-                   [None] * len(records))
+  batch = as_batch(records)
   valid, dead = [], []
   for out in fn.process(batch, RATES):
     if getattr(out, 'tag', None) == DEAD_LETTERS:

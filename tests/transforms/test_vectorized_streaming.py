@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from tests.helpers import order
 from transforms.lateness import LateDataRule
 from transforms.parse import DEAD_LETTERS, ParseOrderFn
-from transforms.records import RawBatch, RawRecord
+from transforms.records import RawRecord
+from transforms.vectorized.batches import as_batch
 from transforms.vectorized.check import CheckOrdersFn
 from transforms.vectorized.dedupe import DedupeBucketFn
 from transforms.vectorized.tables import table_from_bytes, table_to_bytes
@@ -60,10 +61,7 @@ def _record_path(records):
 
 def _batch_path(records):
   fn = CheckOrdersFn(buckets=3, late_policy=WindowPolicy(bounded=False))
-  batch = RawBatch('orders', 3, [r.position for r in records],
-                   [r.payload for r in records],
-                   [r.source_watermark_ms for r in records],
-                   [None] * len(records))
+  batch = as_batch(records)
   valid, dead = [], []
   for out in fn.process(batch, RATES):
     if getattr(out, 'tag', None) == DEAD_LETTERS:

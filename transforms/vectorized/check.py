@@ -27,8 +27,8 @@ from transforms.records import DeadLetter, RawBatch
 from transforms.sources.files import read_file_records
 from transforms.vectorized.chunks import FileChunk
 from transforms.vectorized.columns import (POSITION_BITS, UNDECODED, Checked,
-                                           check_chunk, decode_each,
-                                           prepare_rates)
+                                           PreparedRates, check_chunk,
+                                           decode_each)
 from transforms.vectorized.jsonl import check_jsonl_bytes
 from transforms.vectorized.tables import bucket_parts, encode_part
 from transforms.windowing import WindowPolicy
@@ -61,16 +61,10 @@ class CheckOrdersFn(beam.DoFn):
     self._transport_time = event_time_from == 'transport'
     self._read = metrics.counter(metrics.RECORDS_READ)
     self._valid = metrics.counter(metrics.RECORDS_VALID)
-    self._rates_key = None
-
-  def _prepare(self, fx_rates: Dict) -> None:
-    key = tuple(sorted(fx_rates.items()))
-    if key != self._rates_key:
-      self._rates = prepare_rates(dict(fx_rates))
-      self._rates_key = key
+    self._prepared = PreparedRates()
 
   def process(self, element: Any, fx_rates: Dict) -> Iterable:
-    self._prepare(fx_rates)
+    self._rates = self._prepared.of(fx_rates)
     if isinstance(element, RawBatch):
       yield from self._batch(element)
     elif element.fmt == 'jsonl':

@@ -63,6 +63,22 @@ class Rates(NamedTuple):
   decimals: Dict[str, decimal.Decimal]
 
 
+class PreparedRates:
+  """A DoFn's cache of the FX side input prepared for Arrow: prepared
+  again only when the rates table changes."""
+
+  def __init__(self) -> None:
+    self._key = None
+    self._rates = None
+
+  def of(self, fx_rates: Dict[str, decimal.Decimal]) -> Rates:
+    key = tuple(sorted(fx_rates.items()))
+    if key != self._key:
+      self._rates = prepare_rates(dict(fx_rates))
+      self._key = key
+    return self._rates
+
+
 def prepare_rates(rates: Dict[str, decimal.Decimal]) -> Rates:
   """The FX table as Arrow decimals; currency.parse_fx_rates has checked
   before the run that every rate fits decimal128(RATE_DIGITS, scale)."""
@@ -110,18 +126,19 @@ class Checked(NamedTuple):
 UNDECODED = object()  # orjson failed: decode with the record path's decoder
 
 
+def decode_one(payload: bytes) -> Any:
+  """The payload decoded with orjson, or UNDECODED (the record path's
+  decoder then decides)."""
+  try:
+    return orjson.loads(payload)
+  except orjson.JSONDecodeError:
+    return UNDECODED
+
+
 def decode_each(payloads: Sequence[bytes]) -> List[Any]:
-  """Each payload decoded with orjson, or UNDECODED (the record path's
-  decoder then decides; a blank payload is `malformed`, not skipped)."""
-  loads = orjson.loads
-  error = orjson.JSONDecodeError
-  objs: List[Any] = []
-  for payload in payloads:
-    try:
-      objs.append(loads(payload))
-    except error:
-      objs.append(UNDECODED)
-  return objs
+  """Each payload decoded (decode_one); a blank payload is `malformed`,
+  not skipped."""
+  return [decode_one(payload) for payload in payloads]
 
 
 _INT64_LIMIT = float(1 << 63)
@@ -151,19 +168,15 @@ def decode_jsonl(data: bytes, first_line: int
 
 def decode_numbered(numbered: Iterable[Tuple[int, bytes]]
                      ) -> Tuple[List[Any], List[int], List[bytes]]:
-  """(line number, raw line) pairs -> (objects, line numbers, raw lines)."""
-  loads = orjson.loads
-  error = orjson.JSONDecodeError
+  """(line number, raw line) pairs -> (objects, line numbers, raw lines);
+  blank lines are skipped."""
   objs: List[Any] = []
   numbers: List[int] = []
   raws: List[bytes] = []
   for number, line in numbered:
-    try:
-      obj = loads(line)
-    except error:
-      if not line.strip():
-        continue
-      obj = UNDECODED
+    obj = decode_one(line)
+    if obj is UNDECODED and not line.strip():
+      continue
     objs.append(obj)
     numbers.append(number)
     raws.append(line)

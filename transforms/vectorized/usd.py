@@ -17,7 +17,8 @@ import pyarrow.compute as pc
 
 from transforms.currency import price_order
 from transforms.records import EnrichedOrder
-from transforms.vectorized.columns import PRICE_TYPE, QTY_DEC, Rates, prepare_rates
+from transforms.vectorized.columns import (PRICE_TYPE, QTY_DEC, PreparedRates,
+                                           Rates)
 
 Rows = Tuple[pa.Table, List[Any]]
 
@@ -47,15 +48,11 @@ class ConvertToUsdFn(beam.DoFn):
   """(rows, exotic Orders) -> (rows with amount, exotic EnrichedOrders)."""
 
   def __init__(self) -> None:
-    self._rates_key = None
+    self._prepared = PreparedRates()
 
   def process(self, rows: Rows, fx_rates: Dict[str, decimal.Decimal]
               ) -> Iterable[Rows]:
-    key = tuple(sorted(fx_rates.items()))
-    if key != self._rates_key:
-      self._rates = prepare_rates(dict(fx_rates))
-      self._rates_key = key
-    yield priced(rows, self._rates)
+    yield priced(rows, self._prepared.of(fx_rates))
 
 
 class ConvertBatchesToUsd(beam.PTransform):
