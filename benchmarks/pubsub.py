@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,12 +27,6 @@ from typing import Dict, List
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMULATOR = os.path.join(ROOT, 'services', 'pubsub', 'emulator.sh')
 PROJECT = 'sales-bench'
-
-
-def _free_port() -> int:
-  with socket.socket() as s:
-    s.bind(('127.0.0.1', 0))
-    return s.getsockname()[1]
 
 
 def _events(count: int, path: str) -> None:
@@ -103,11 +96,12 @@ def main(argv: List[str] = None) -> int:
   ap.add_argument('--timeout', type=float, default=900.0)
   args = ap.parse_args(argv)
   from runners.local import prism_binary
+  from services.kafka.broker import free_port
   prism = prism_binary()
   work = tempfile.mkdtemp(prefix='pubsub-bench-')
   events_path = os.path.join(work, 'events.jsonl')
   _events(args.events, events_path)
-  port = _free_port()
+  port = free_port()
   env = dict(os.environ, PUBSUB_PORT=str(port),
              PUBSUB_RUN_DIR=os.path.join(work, 'emulator'))
   subprocess.run(['bash', EMULATOR, 'start'], env=env, check=True,
