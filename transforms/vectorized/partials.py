@@ -1,7 +1,7 @@
 """Pre-aggregation on columns: first-seen rows -> partial summaries per
 time unit of event time, joined with the product catalog.
 
-A time unit (WindowPolicy.unit_ms) is a span of event time that lies
+A time unit (WindowPolicy.unit_starts_ms) is a span of event time that lies
 entirely inside one set of windows, so a partial stamped at its unit's
 start is assigned by Beam's WindowFn to exactly the windows its orders
 belong to. For fixed and sliding windows a partial is a `Partial`: three
@@ -38,7 +38,6 @@ def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
                       ) -> List[Tuple[int, str, SalesSummary]]:
   """[(unit start ms, scope, partial SalesSummary)] of deduplicated rows."""
   per_customer = policy.kind == SESSIONS
-  size = policy.unit_ms
   summaries: Dict[Tuple[int, str], SalesSummary] = {}
 
   def summary_for(unit: int, scope: str) -> SalesSummary:
@@ -49,19 +48,19 @@ def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
 
   if exotic:
     is_exotic = pc.is_valid(table['exotic'])
-    for idx, t in zip(table.filter(is_exotic)['exotic'].to_pylist(),
-                      table.filter(is_exotic)['event_ms'].to_pylist()):
+    odd = table.filter(is_exotic)
+    odd_units = policy.unit_starts_ms(odd['event_ms'].to_numpy()).tolist()
+    for idx, unit in zip(odd['exotic'].to_pylist(), odd_units):
       order = exotic[idx]
       category, name = catalog.get(order.product_id, (UNKNOWN_CATEGORY, ''))
       order = order._replace(category=category, product_name=name)
-      unit = t if per_customer else t - t % size
       summary_for(unit, order.customer_id if per_customer else '').add(order)
     table = table.filter(pc.invert(is_exotic))
   if table.num_rows == 0:
     return [(u, s, m) for (u, s), m in summaries.items()]
 
   event_ms = table['event_ms'].to_numpy()
-  units = event_ms if per_customer else event_ms - np.mod(event_ms, size)
+  units = policy.unit_starts_ms(event_ms)
   cat_ids, cat_names = _catalog_arrays(catalog)
   index = pc.index_in(table['product_id'], value_set=cat_ids)
   category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
@@ -146,9 +145,8 @@ def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
   sliding windows)."""
   if table.num_rows == 0:
     return []
-  size = policy.unit_ms
-  event_ms = table['event_ms'].to_numpy()
-  units = pa.array(event_ms - np.mod(event_ms, size), pa.int64())
+  units = pa.array(policy.unit_starts_ms(table['event_ms'].to_numpy()),
+                   pa.int64())
   cat_ids, cat_names = _catalog_arrays(catalog)
   ids = sorted(catalog)
   names = pa.array([catalog[p][1] for p in ids], pa.string())
