@@ -22,6 +22,7 @@ from fractions import Fraction
 from typing import Any, Dict, List, Sequence, Tuple
 
 import duckdb
+import pyarrow as pa
 
 from tests.reference import (ALL_CATEGORIES, UNKNOWN_CATEGORY, Order,
                              load_catalog, load_fx, round_cents)
@@ -33,9 +34,9 @@ def local_days(event_ms: Sequence[int], tz: str) -> List[DayKey]:
   """(start ms, end ms, YYYY-MM-DD) of each instant's local day, by DuckDB."""
   con = duckdb.connect()
   con.execute("SET TimeZone = 'UTC'")
-  con.execute('CREATE TABLE e (i BIGINT, ms BIGINT)')
-  con.executemany('INSERT INTO e VALUES (?, ?)',
-                  [(i, int(ms)) for i, ms in enumerate(event_ms)])
+  e = pa.table({'i': pa.array(range(len(event_ms)), pa.int64()),  # noqa: F841
+                'ms': pa.array([int(ms) for ms in event_ms], pa.int64())})
+  con.register('e', e)
   rows = con.execute(
       """SELECT i, epoch_ms(d::TIMESTAMP AT TIME ZONE $tz),
                 epoch_ms((d + 1)::TIMESTAMP AT TIME ZONE $tz),
