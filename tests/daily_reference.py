@@ -147,7 +147,8 @@ def write_dst_orders(path: str, catalog_path: str,
       f.write(json.dumps({
           'order_id': f'dst-{i}', 'customer_id': f'c-{i % 13}',
           'product_id': products[(i * 7) % len(products)],
-          'quantity': 1 + i % 4, 'unit_price': f'{5 + (i * 37) % 190}.{i % 100:02d}',
+          'quantity': 1 + i % 4,
+          'unit_price': f'{5 + (i * 37) % 190}.{i % 100:02d}',
           'currency': ('USD', 'EUR')[i % 2],
           'event_time': _iso(ms) if i % 3 else ms,
       }) + '\n')
