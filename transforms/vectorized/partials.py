@@ -4,9 +4,9 @@ time unit of event time, joined with the product catalog.
 A time unit (WindowPolicy.unit_starts_ms) is a span of event time that lies
 entirely inside one set of windows, so a partial stamped at its unit's
 start is assigned by Beam's WindowFn to exactly the windows its orders
-belong to. For fixed and sliding windows a partial is a `Partial`: three
-small Arrow IPC tables (per category, per product, the customers of each
-category); for sessions (per customer, unit = the event time itself) and
+belong to. For fixed, sliding and daily windows a partial is a `Partial`:
+three small Arrow IPC tables (per category, per product, the customers of
+each category); for sessions (per customer, unit = the event time itself) and
 for exotic rows it is the record path's SalesSummary. The catalog lookup is
 the record path's rule (transforms/enrich.py): an unknown product gets
 category `unknown` and an empty name.
@@ -64,7 +64,7 @@ def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
   cat_ids, cat_names = _catalog_arrays(catalog)
   index = pc.index_in(table['product_id'], value_set=cat_ids)
   category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
-  # For fixed and sliding windows the scope is '' (a null key here).
+  # For fixed, sliding and daily windows the scope is '' (a null key here).
   scope = (table['customer_id'] if per_customer else
            pa.nulls(table.num_rows, pa.string()))
   t = pa.table({
@@ -141,8 +141,8 @@ def _unit_slices(table: pa.Table) -> Dict[int, pa.Table]:
 
 def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
                    ) -> List[Tuple[int, Partial]]:
-  """[(unit start ms, Partial)] of deduplicated, non-exotic rows (fixed and
-  sliding windows)."""
+  """[(unit start ms, Partial)] of deduplicated, non-exotic rows (fixed,
+  sliding and daily windows)."""
   if table.num_rows == 0:
     return []
   units = pa.array(policy.unit_starts_ms(table['event_ms'].to_numpy()),
@@ -176,8 +176,8 @@ def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
 def unit_partials(table: pa.Table, exotic: Sequence[Any], catalog: Dict,
                   policy) -> Iterable[window.TimestampedValue]:
   """Deduplicated rows -> (scope, partial) per time unit, stamped at the
-  unit's start: a Partial for fixed and sliding windows, a SalesSummary for
-  sessions and exotic rows (aggregate.partial_tables/partial_summaries)."""
+  unit's start: a Partial for fixed, sliding and daily windows, a
+  SalesSummary for sessions and exotic rows (aggregate.partial_tables/partial_summaries)."""
   if policy.kind != SESSIONS:
     if exotic:
       is_exotic = pc.is_valid(table['exotic'])
