@@ -177,7 +177,8 @@ def unit_partials(table: pa.Table, exotic: Sequence[Any], catalog: Dict,
                   policy) -> Iterable[window.TimestampedValue]:
   """Deduplicated rows -> (scope, partial) per time unit, stamped at the
   unit's start: a Partial for fixed, sliding and daily windows, a
-  SalesSummary for sessions and exotic rows (aggregate.partial_tables/partial_summaries)."""
+  SalesSummary for sessions and exotic rows
+  (aggregate.partial_tables/partial_summaries)."""
   if policy.kind != SESSIONS:
     if exotic:
       is_exotic = pc.is_valid(table['exotic'])
