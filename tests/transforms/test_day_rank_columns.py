@@ -1,4 +1,5 @@
-"""`day` and `rank` in the database stores: written on new tables, and
+"""`day` and `rank` in every sink: the same columns in files, stores and
+messages; in the database stores, written on new tables and
 added to tables an older version created (their old rows keep NULL).
 
 SQLite always; PostgreSQL (the real server, tests/fixtures/postgres.py)
@@ -78,3 +79,21 @@ def test_postgres_tables_of_an_older_version_gain_day_and_rank(
                    (0, 'toys', '2026-11-02', 2)]
     assert con.execute('SELECT day FROM top_products').fetchall() == [
         ('2026-11-02',)]
+
+
+def test_every_sink_carries_the_same_columns_day_and_rank_included():
+  from transforms.sinks import bigquery_sink, files
+  from transforms.sinks.rows import json_ready
+  row, top_row = NEW[0], NEW_TOP[0]
+  store_only = {'generation', 'updated_at'}  # the stores' own bookkeeping
+  for parquet, table, bigquery, sample in (
+      (files.RESULTS_SCHEMA, 'sales_by_category',
+       bigquery_sink.RESULTS_FIELDS, row),
+      (files.TOP_PRODUCTS_SCHEMA, 'top_products',
+       bigquery_sink.TOP_PRODUCTS_FIELDS, top_row)):
+    columns = set(parquet.names)
+    assert {'day', 'rank'} <= columns
+    assert {c for c, _, _ in TABLE_COLUMNS[table]} - store_only == columns
+    assert {name for name, _, _ in bigquery} == columns
+    message = set(json_ready(sample))  # Kafka and Pub/Sub message bodies
+    assert message - {'window_start_ms', 'window_end_ms'} == columns
