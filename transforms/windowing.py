@@ -24,7 +24,8 @@ import numpy as np
 from apache_beam.transforms import trigger, window
 
 from transforms.calendar_days import (DEFAULT_TIMEZONE, DailyWindows,
-                                      day_bounds_ms_array, zone)
+                                      WindowIntoDays, day_bounds_ms_array,
+                                      zone)
 
 FIXED = 'fixed'
 SLIDING = 'sliding'
@@ -170,8 +171,10 @@ class ApplyWindowPolicy(beam.PTransform):
     mode = (trigger.AccumulationMode.ACCUMULATING
             if policy.accumulation == ACCUMULATING else
             trigger.AccumulationMode.DISCARDING)
-    return pcoll | 'WindowInto' >> beam.WindowInto(
-        policy.window_fn(),
-        trigger=policy.trigger_fn(),
-        accumulation_mode=mode,
-        allowed_lateness=policy.effective_lateness_seconds())
+    windowing = dict(trigger=policy.trigger_fn(), accumulation_mode=mode,
+                     allowed_lateness=policy.effective_lateness_seconds())
+    if policy.kind == DAILY:
+      return pcoll | 'WindowIntoDays' >> WindowIntoDays(policy.timezone,
+                                                        **windowing)
+    return pcoll | 'WindowInto' >> beam.WindowInto(policy.window_fn(),
+                                                   **windowing)
