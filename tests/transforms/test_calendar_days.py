@@ -110,3 +110,18 @@ def test_window_fn_round_trips_through_pickle_and_compares_by_zone():
 def test_an_unknown_zone_is_a_value_error_naming_it(name):
   with pytest.raises(ValueError, match='unknown time zone'):
     WindowPolicy(kind='daily', timezone=name)
+
+
+def test_runners_are_shown_only_standard_window_fns():
+  # Flink and Spark refuse a pickled Python WindowFn; the day windows are
+  # assigned in the SDK instead (calendar_days.WindowIntoDays).
+  import apache_beam as beam
+  from transforms.windowing import ApplyWindowPolicy
+  pipeline = beam.Pipeline()
+  _ = (pipeline | beam.Create([('k', 1)])
+       | ApplyWindowPolicy(WindowPolicy(kind='daily', timezone='Asia/Kolkata',
+                                        bounded=False))
+       | beam.GroupByKey())
+  strategies = pipeline.to_runner_api().components.windowing_strategies
+  urns = {s.window_fn.urn for s in strategies.values()}
+  assert not [u for u in urns if 'pickled_python' in u], urns
