@@ -7,7 +7,7 @@ markers, value forms, locks. Everything else is shared.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 from transforms.sinks.database.tables import (COLUMN_DEFAULTS, PRIMARY_KEYS,
                                               TABLE_COLUMNS)
@@ -62,3 +62,21 @@ class Dialect:
 
   def schema_sql(self) -> List[str]:
     return [self.create_table_sql(t) for t in TABLE_COLUMNS]
+
+  def existing_columns(self, cursor, table: str) -> Set[str]:
+    """The columns a table has in the database now."""
+    cursor.execute(
+        'SELECT column_name FROM information_schema.columns WHERE '
+        f'table_schema = current_schema() AND table_name = {self.param("t")}',
+        {'t': table})
+    return {row[0] for row in cursor.fetchall()}
+
+  def added_columns_sql(self, table: str, existing: Set[str]) -> List[str]:
+    """ALTER TABLE statements adding the columns a table created by an
+    older version lacks (``day``, ``rank``); they may hold NULL, as the
+    rows written before them do."""
+    if not existing:
+      return []  # no such table: CREATE TABLE made it whole
+    return [f'ALTER TABLE {table} ADD COLUMN {name} {self.types[logical]}'
+            for name, logical, _ in TABLE_COLUMNS[table]
+            if name not in existing]

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from transforms.outages import Outage
 from transforms.sinks.database.dialect import Dialect
+from transforms.sinks.database.tables import TABLE_COLUMNS
 
 
 class SinkError(RuntimeError):
@@ -94,4 +95,8 @@ class Store:
       self.dialect.lock(cursor, 'sales-pipeline schema')
       for statement in self.dialect.schema_sql():
         cursor.execute(statement)
+      for table in TABLE_COLUMNS:
+        existing = self.dialect.existing_columns(cursor, table)
+        for statement in self.dialect.added_columns_sql(table, existing):
+          cursor.execute(statement)
     self.run_in_transaction(create)
