@@ -21,6 +21,7 @@ from pipelines.options import SalesConfig, config_from_options
 from pipelines.outputs import (SUMMARY_FILE, TempDirs, private_files,
                                restrict, write_summary)
 from pipelines.reachability import check_services
+from pipelines.report import check_report, write_run_report
 from pipelines.sales import build_sales_graph
 from pipelines.quality import QualityGateFailed, dead_letter_gate
 from pipelines.summary import RunSummary, print_summary, summarize
@@ -167,6 +168,7 @@ def _build_and_run(argv: List[str],
   # A bad --sink URL or --output fails first, before anything is read or
   # created.
   sinks = sinks_for(config)
+  check_report(config)
   _LOG.info('checking inputs, outputs and services')
   preflight(config, options)
   if noise is not None and config.bounded:
@@ -181,7 +183,7 @@ def _build_and_run(argv: List[str],
             options.view_as(StandardOptions).runner)
   output = config.output if config.output and config.bounded else ''
   temp_dirs = TempDirs(output)
-  started = time.monotonic()
+  started, started_wall = time.monotonic(), time.time()
   result = None
   try:
     result = pipeline.run()
@@ -211,6 +213,8 @@ def _build_and_run(argv: List[str],
     for name in OUTPUT_FILES:  # written by workers, maybe other processes
       restrict(os.path.join(output, name))
     write_summary(output, recorded)
+  if config.report:
+    write_run_report(config, recorded, started_wall)
   print_summary(summary, config)
   if verdict is not None and not verdict.passed:
     raise QualityGateFailed(verdict.message)
