@@ -20,6 +20,7 @@ from pipelines.flags import UsageError, check_flags
 from pipelines.options import SalesConfig, config_from_options
 from pipelines.outputs import (SUMMARY_FILE, TempDirs, private_files,
                                restrict, write_summary)
+from pipelines.progress import ProgressLine
 from pipelines.reachability import check_services
 from pipelines.report import check_report, write_run_report
 from pipelines.sales import build_sales_graph
@@ -40,6 +41,8 @@ _LOG = logging.getLogger('pipeline')
 
 # How often a streaming run's counters are read while it runs.
 SNAPSHOT_SECONDS = 2
+# How often a bounded run's progress line is refreshed on a terminal.
+PROGRESS_SECONDS = 1
 
 
 def preflight(config: SalesConfig,
@@ -93,6 +96,7 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
   may stop a local runner before it can report them once more).
   """
   if bounded:
+    show_progress(result)
     result.wait_until_finish()
     return 'succeeded', None
   snapshot: Optional[RunSummary] = None
@@ -134,6 +138,20 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
   except Exception as e:  # already finished, or the runner is gone
     _LOG.debug('cancel: %s', e)
   return 'cancelled', snapshot
+
+
+def show_progress(result: beam.runners.runner.PipelineResult) -> None:
+  """While a bounded run goes on, its records read so far and the rate on
+  the terminal (pipelines/progress.py); returns when the run ends."""
+  progress = ProgressLine()
+  if not progress.enabled:
+    return
+  try:
+    while not PipelineState.is_terminal(result.state):
+      progress.update(summarize(result).records_read)
+      time.sleep(PROGRESS_SECONDS)
+  finally:
+    progress.clear()
 
 
 def runs_detached(options: PipelineOptions, bounded: bool) -> bool:
