@@ -110,14 +110,23 @@ async function render(data) {
 }
 
 async function poll() {
+  let data = null;
   try {
     const response = await fetch('/api/snapshot', {cache: 'no-store'});
-    const data = await response.json();
-    if (data.refresh_seconds) refreshMs = 1000 * data.refresh_seconds;
-    await render(data);
-    $('updated').textContent = 'updated ' + (data.checked_at || '');
+    data = await response.json();
   } catch (e) {
-    showStatus({status: 'error', message: 'the dashboard server does not answer'});
+    showStatus({status: 'error',
+                message: 'the dashboard server does not answer'});
+  }
+  if (data) {
+    if (data.refresh_seconds) refreshMs = 1000 * data.refresh_seconds;
+    try {
+      await render(data);
+      $('updated').textContent = 'updated ' + (data.checked_at || '');
+    } catch (e) {
+      showStatus({status: 'error', message: 'the page could not draw the ' +
+                  'figures (' + e.message + ')'});
+    }
   }
   setTimeout(poll, refreshMs);
 }

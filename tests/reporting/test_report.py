@@ -24,9 +24,11 @@ def run(tmp_path_factory):
   out = tmp_path_factory.mktemp('report')
   report = out / 'report.html'
   proc = run_bounded('--input', SAMPLE, '--output', str(out / 'tables'),
-                     '--report', str(report))
+                     '--report', str(report),
+                     '--sink', f'sqlite:///{out / "store.db"}')
   assert f'report            {report}' in proc.stdout
   return {'tables': str(out / 'tables'), 'report': str(report),
+          'store': f'sqlite:///{out / "store.db"}',
           'html': report.read_text(encoding='utf-8')}
 
 
@@ -122,6 +124,27 @@ def test_report_is_self_contained(run):
   for fact in ('UTC', 'fixed, 3600 s', 'orders.jsonl'):
     assert fact in text
   assert oct(os.stat(run['report']).st_mode & 0o777) == '0o640'
+
+
+def test_a_report_read_from_the_store_shows_the_same_tables(run, tmp_path):
+  # With --output '', --report reads the first database --sink instead.
+  from reporting.page import ReportContext
+  from reporting.report import write_report
+  from reporting.store import read_store
+  with open(os.path.join(run['tables'], 'summary.json'),
+            encoding='utf-8') as f:
+    counts = json.load(f)
+  path = write_report(str(tmp_path / 'r.html'), read_store(run['store']),
+                      ReportContext(['x'], 'UTC', 'fixed', 'now', 1.0, 'ok',
+                                    counts))
+  with open(path, encoding='utf-8') as f:
+    from_store = html_tables(f.read())
+  from_files = html_tables(run['html'])
+  for table in ('revenue-by-day', 'category-share', 'day-totals',
+                'dead-letters-by-reason', 'quality'):
+    assert from_store.by_id[table] == from_files.by_id[table], table
+  assert sorted(from_store.by_class['top-products']) == sorted(
+      from_files.by_class['top-products'])
 
 
 @pytest.mark.browser
