@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from reporting.days import DEFAULT_TIMEZONE, zone
 from reporting.store import check_store_url
@@ -48,6 +49,10 @@ def parser() -> argparse.ArgumentParser:
   return p
 
 
+def _stop(*_: Any) -> None:
+  raise KeyboardInterrupt
+
+
 def fail(message: str, code: int) -> int:
   print(f'error: {redact_text(message)}', file=sys.stderr)
   return code
@@ -79,6 +84,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 f'{getattr(e, "strerror", None) or e}', EXIT_FAILED)
   print(f'dashboard on http://{args.host}:{args.port}/ (Ctrl-C stops)',
         flush=True)
+  # Ctrl-C and SIGTERM stop the server, even where the shell that started
+  # it in the background made SIGINT ignored.
+  for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, _stop)
   try:
     server.run()
   except KeyboardInterrupt:

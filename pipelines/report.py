@@ -25,9 +25,10 @@ _STORES = ('sqlite:', 'postgresql://', 'postgres://')
 
 
 def report_timezone(config: SalesConfig) -> str:
-  """The business time zone days are counted in (--timezone where the
-  pipeline has it, else UTC)."""
-  return getattr(config, 'timezone', None) or DEFAULT_TIMEZONE
+  """The business time zone days are counted in: the window policy's
+  --timezone where the pipeline has one, else UTC."""
+  return (getattr(config.window, 'timezone', None)
+          or getattr(config, 'timezone', None) or DEFAULT_TIMEZONE)
 
 
 def _store_url(config: SalesConfig) -> str:

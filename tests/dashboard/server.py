@@ -24,7 +24,7 @@ def _listening(port: int) -> bool:
 @contextlib.contextmanager
 def dashboard(store: str, *args: str, env=None) -> Iterator[str]:
   """Serves the dashboard over a store; yields its base URL. On exit stops
-  it with Ctrl-C's SIGINT and checks that it ended cleanly."""
+  it (SIGTERM) and checks that it ended cleanly."""
   port = free_port()
   proc = subprocess.Popen(
       [sys.executable, '-m', 'dashboard', '--store', store, '--port',
@@ -41,8 +41,9 @@ def dashboard(store: str, *args: str, env=None) -> Iterator[str]:
     yield f'http://127.0.0.1:{port}/'
   finally:
     if proc.poll() is None:
-      proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
+      proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+  assert proc.returncode == 0, err[-3000:]
   assert 'Traceback' not in err, err[-3000:]
 
 
