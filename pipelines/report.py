@@ -24,11 +24,14 @@ _LOG = logging.getLogger('pipeline')
 _STORES = ('sqlite:', 'postgresql://', 'postgres://')
 
 
-def report_timezone(config: SalesConfig) -> str:
+def report_timezone_of(policy: WindowPolicy) -> str:
   """The business time zone days are counted in: the window policy's
   --timezone where the pipeline has one, else UTC."""
-  return (getattr(config.window, 'timezone', None)
-          or getattr(config, 'timezone', None) or DEFAULT_TIMEZONE)
+  return getattr(policy, 'timezone', None) or DEFAULT_TIMEZONE
+
+
+def report_timezone(config: SalesConfig) -> str:
+  return report_timezone_of(config.window)
 
 
 def _store_url(config: SalesConfig) -> str:
@@ -54,6 +57,8 @@ def window_words(policy: WindowPolicy) -> str:
             f'{policy.period_seconds} s')
   if policy.kind == SESSIONS:
     return f'sessions per customer, gap {policy.gap_seconds} s'
+  if policy.kind == 'daily':  # calendar days (--window daily --timezone)
+    return f'daily, calendar days in {report_timezone_of(policy)}'
   return f'{policy.kind}, {policy.size_seconds} s'
 
 
