@@ -38,6 +38,7 @@ figure.chart{margin:8px 0;display:inline-block;vertical-align:top}
 figure.chart svg{max-width:100%;height:auto}
 table{border-collapse:collapse;margin:8px 0;font-size:13px}
 th,td{border-bottom:1px solid #eee;padding:3px 8px;text-align:left}
+td:first-child{white-space:nowrap}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 details{margin:4px 0} summary{cursor:pointer}
 #dead-letter-examples td:last-child{font:12px monospace;word-break:break-all}
