@@ -42,7 +42,12 @@ def dashboard(store: str, *args: str, env=None) -> Iterator[str]:
   finally:
     if proc.poll() is None:
       proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
+    try:
+      _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+      proc.kill()
+      proc.communicate()
+      raise
   assert proc.returncode == 0, err[-3000:]
   assert 'Traceback' not in err, err[-3000:]
 
