@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.options import DEFAULT_CATALOG, DEFAULT_FX_RATES
 from tests.dashboard.server import dashboard
-from tests.fixtures.browser import browser, crop, full_page_screenshot, ink  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.browser import browser, crop, ink  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
@@ -103,15 +103,18 @@ def test_dashboard_shows_the_newest_panes_of_both_stores(
       shown_today = page_text(browser, 'today-revenue')
       assert shown_today == usd(sum(
           (r for d, r, _ in read() if d == today), decimal.Decimal('0.00')))
+      # The figures are set as text first, then the chart is drawn.
+      assert wait_for(lambda: browser.execute_script(
+          "return document.querySelectorAll('#chart g.point').length") > 40,
+                      60, proc)
       shot = tmp_path / f'dashboard-{name}.png'
-      full_page_screenshot(browser, shot)
+      browser.save_screenshot(str(shot))  # the chart is at the top
       from selenium.webdriver.common.by import By
       assert ink(crop(shot, browser.find_element(By.ID, 'chart'))) > 5000
       states = page_text(browser, 'windows')
       assert 'settled' in states or 'open (EARLY)' in states
       assert len(browser.find_elements(
           By.CSS_SELECTOR, '#top-products tbody tr')) == 5
-      browser.set_window_size(1280, 1000)
   # What the dashboard reads through cannot write, in either store.
   from reporting.store import read_only
   with read_only(stores['postgres'][0]) as conn:
