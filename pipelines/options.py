@@ -68,6 +68,10 @@ class SalesOptions(PipelineOptions):
         'postgresql://user@host:port/db (password from PGPASSWORD or '
         '.pgpass), kafka://host:port/topic, pubsub://projects/P/topics/T '
         '(also T.top_products, T.dead_letters), bigquery:PROJECT:DATASET.')
+    add('--report', default='',
+        help='Bounded runs: also write this self-contained HTML report of '
+        'the run (charts, top products, data quality), read back from the '
+        'tables written (docs/report.md); empty = none.')
     # Cleaning
     add('--dedupe_ttl_seconds', type=float, default=DEFAULT_TTL_SECONDS,
         help='Streaming: how long (event time) an order_id is remembered '
@@ -195,6 +199,8 @@ class SalesConfig:
   # None: customer ids as read; else they leave the parse step as keyed
   # pseudonyms (transforms/pseudonymize.py). Its repr never shows the key.
   pseudonymizer: Optional[Pseudonymizer] = None
+  # '' = no report; else the HTML file a bounded run writes (docs/report.md).
+  report: str = ''
 
   @property
   def bounded(self) -> bool:
@@ -252,6 +258,10 @@ def config_from_options(options: PipelineOptions,
   from pipelines.quality import check_ratio_flag
   max_dead_letter_ratio = check_ratio_flag(opts.max_dead_letter_ratio)
   pseudonymizer = from_flag(opts.pseudonymize_key)
+  if opts.report and not is_bounded_run(opts, streaming):
+    raise ValueError('--report is for bounded runs (files, or Kafka with '
+                     '--kafka_bounded); a streaming run has the live '
+                     'dashboard: python -m dashboard')
   policy = WindowPolicy(
       kind=opts.window,
       size_seconds=opts.window_size_seconds,
@@ -290,4 +300,5 @@ def config_from_options(options: PipelineOptions,
       engine=opts.engine,
       generation=int(time.time() * 1000) if opts.recover else 0,
       max_dead_letter_ratio=max_dead_letter_ratio,
-      pseudonymizer=pseudonymizer)
+      pseudonymizer=pseudonymizer,
+      report=opts.report)

@@ -20,7 +20,9 @@ from pipelines.flags import UsageError, check_flags
 from pipelines.options import SalesConfig, config_from_options
 from pipelines.outputs import (SUMMARY_FILE, TempDirs, private_files,
                                restrict, write_summary)
+from pipelines.progress import ProgressLine
 from pipelines.reachability import check_services
+from pipelines.report import check_report, write_run_report
 from pipelines.sales import build_sales_graph
 from pipelines.quality import QualityGateFailed, dead_letter_gate
 from pipelines.summary import RunSummary, print_summary, summarize
@@ -39,6 +41,8 @@ _LOG = logging.getLogger('pipeline')
 
 # How often a streaming run's counters are read while it runs.
 SNAPSHOT_SECONDS = 2
+# How often a bounded run's progress line is refreshed on a terminal.
+PROGRESS_SECONDS = 1
 
 
 def preflight(config: SalesConfig,
@@ -92,6 +96,7 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
   may stop a local runner before it can report them once more).
   """
   if bounded:
+    show_progress(result)
     result.wait_until_finish()
     return 'succeeded', None
   snapshot: Optional[RunSummary] = None
@@ -135,6 +140,20 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
   return 'cancelled', snapshot
 
 
+def show_progress(result: beam.runners.runner.PipelineResult) -> None:
+  """While a bounded run goes on, its records read so far and the rate on
+  the terminal (pipelines/progress.py); returns when the run ends."""
+  progress = ProgressLine()
+  if not progress.enabled:
+    return
+  try:
+    while not PipelineState.is_terminal(result.state):
+      progress.update(summarize(result).records_read)
+      time.sleep(PROGRESS_SECONDS)
+  finally:
+    progress.clear()
+
+
 def runs_detached(options: PipelineOptions, bounded: bool) -> bool:
   """A streaming job on Dataflow keeps running on its own: the CLI (or a
   Flex Template launcher) returns once it is submitted, and a Ctrl-C never
@@ -167,6 +186,7 @@ def _build_and_run(argv: List[str],
   # A bad --sink URL or --output fails first, before anything is read or
   # created.
   sinks = sinks_for(config)
+  check_report(config)
   _LOG.info('checking inputs, outputs and services')
   preflight(config, options)
   if noise is not None and config.bounded:
@@ -181,7 +201,7 @@ def _build_and_run(argv: List[str],
             options.view_as(StandardOptions).runner)
   output = config.output if config.output and config.bounded else ''
   temp_dirs = TempDirs(output)
-  started = time.monotonic()
+  started, started_wall = time.monotonic(), time.time()
   result = None
   try:
     result = pipeline.run()
@@ -211,6 +231,8 @@ def _build_and_run(argv: List[str],
     for name in OUTPUT_FILES:  # written by workers, maybe other processes
       restrict(os.path.join(output, name))
     write_summary(output, recorded)
+  if config.report:
+    write_run_report(config, recorded, started_wall)
   print_summary(summary, config)
   if verdict is not None and not verdict.passed:
     raise QualityGateFailed(verdict.message)

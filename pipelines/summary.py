@@ -141,5 +141,7 @@ def print_summary(summary: RunSummary, config: SalesConfig) -> None:
     if top:
       lines.append('top categories    ' + ', '.join(top))
     lines.append(f'output            {config.output}/')
+  if config.report:
+    lines.append(f'report            {config.report}')
   print('\n'.join(lines))
 
