@@ -63,6 +63,7 @@ def streaming_pipeline(*args: str, env=None) -> Iterator[subprocess.Popen]:
       proc.kill()
       raise
     proc.stdout_text = out  # the final summary, for the caller to check
+    proc.stderr_text = err  # the run's log lines
   assert proc.returncode == 0, err[-3000:]
   assert 'Traceback' not in err, err[-3000:]
   assert 'records read' in out
