@@ -62,8 +62,8 @@ def streaming_pipeline(*args: str, env=None) -> Iterator[subprocess.Popen]:
     except subprocess.TimeoutExpired:
       proc.kill()
       raise
-    proc.stdout_text = out  # the final summary, for the caller to check
     proc.stderr_text = err  # the run's log lines
+    proc.stdout_text = out  # the final summary, for the caller to check
   assert proc.returncode == 0, err[-3000:]
   assert 'Traceback' not in err, err[-3000:]
   assert 'records read' in out
