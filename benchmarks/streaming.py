@@ -4,6 +4,8 @@
     python -m benchmarks.streaming --events 50000 --partitions 4 \\
         --runner prism --early-firing 1 --json out.json
     python -m benchmarks.streaming --runner flink           # needs runners/flink
+    python -m benchmarks.streaming --runner flink-cluster --parallelism 2 \
+        --load live                  # a running cluster.sh cluster (FLINK_MASTER)
     python -m benchmarks.streaming --profile                # + where the time goes
 
 What it does, per runner:
@@ -315,7 +317,7 @@ def percentile(values: List[float], q: float) -> Optional[float]:
 # --- runners --------------------------------------------------------------------
 
 def runner_args(runner: str, checkpoint_ms: int = 0,
-                work: str = '') -> Optional[List[str]]:
+                work: str = '', parallelism: int = 1) -> Optional[List[str]]:
   """Beam args for the runner, or None if it is not set up here."""
   if runner == 'prism':
     from runners.local import prism_binary
@@ -344,7 +346,32 @@ def runner_args(runner: str, checkpoint_ms: int = 0,
     except Exception as e:  # pylint: disable=broad-except
       print(f'Flink is not set up ({e}); skipping flink')
       return None
+  if runner == 'flink-cluster':
+    # A cluster started by runners/flink/cluster.sh (FLINK_MASTER,
+    # BEAM_WORKER_POOL as in runners.flink.run); each job is cancelled
+    # after its run (stop_pipeline), a Ctrl-C does not stop a cluster job.
+    from runners.flink import flink_options
+    return [a for a in flink_options.cluster_args(
+        master=os.environ.get('FLINK_MASTER', flink_options.DEFAULT_MASTER),
+        worker_pool=os.environ.get('BEAM_WORKER_POOL',
+                                   flink_options.DEFAULT_WORKER_POOL),
+        streaming=True, checkpoint_ms=checkpoint_ms or None,
+        parallelism=parallelism, job_name=f'bench-p{parallelism}')
+            if a != '--streaming']
   raise ValueError(runner)
+
+
+def cancel_cluster_job(beam_args: List[str]) -> None:
+  """Cancels the benchmark's job on a Flink cluster (by its name)."""
+  from runners.flink import jobs
+  master = next(a.split('=', 1)[1] for a in beam_args
+                if a.startswith('--flink_master='))
+  name = next(a.split('=', 1)[1] for a in beam_args
+              if a.startswith('--job_name='))
+  try:
+    jobs.cancel(master, jobs.find_job(master, name))
+  except jobs.FlinkJobError as e:
+    print(f'[flink-cluster] {e}', flush=True)
 
 
 # --- profiling the pipeline process ----------------------------------------------
@@ -489,6 +516,8 @@ def run_one(runner: str, beam_args: List[str], broker, args,
         sampler.stop()
       finally:
         stop_pipeline(proc)
+        if runner == 'flink-cluster':
+          cancel_cluster_job(beam_args)
   with open(out_path, encoding='utf-8') as f:
     result['pipeline_summary'] = f.read().strip()
   result['pipeline_exit'] = proc.returncode
@@ -771,8 +800,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                   'the pipeline runs first, then N events are produced at '
                   'full speed, rate from the first produce to the sink '
                   '(any runner; Flink commits offsets only with checkpoints)')
-  ap.add_argument('--runner', choices=('prism', 'flink', 'all'),
-                  default='prism')
+  ap.add_argument('--runner', choices=('prism', 'flink', 'flink-cluster',
+                                      'all'), default='prism',
+                  help='flink: Flink\'s mini cluster in the job server; '
+                  'flink-cluster: the running runners/flink/cluster.sh '
+                  'cluster at FLINK_MASTER (not part of all)')
+  ap.add_argument('--parallelism', type=int, default=1,
+                  help='flink-cluster: the job\'s parallelism')
   ap.add_argument('--early-firing', type=int, default=1,
                   help='--early_firing_seconds of the pipeline')
   ap.add_argument('--waves', type=int, default=30)
@@ -800,7 +834,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   from services.kafka.broker import KafkaBroker
   runners = ['prism', 'flink'] if args.runner == 'all' else [args.runner]
   work = tempfile.mkdtemp(prefix='bench-streaming-')
-  plans = [(r, runner_args(r, args.flink_checkpoint_ms, work))
+  plans = [(r, runner_args(r, args.flink_checkpoint_ms, work,
+                           args.parallelism))
            for r in runners]
   plans = [(r, a) for r, a in plans if a is not None]
   results: List[Dict[str, Any]] = []

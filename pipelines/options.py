@@ -130,7 +130,9 @@ class SalesOptions(PipelineOptions):
         help='Streaming restart after a crash or stop: replay the Kafka topic '
         'from the start of its retention (not the committed offsets) and '
         'recompute every window; database sinks let the recomputed panes '
-        'replace the earlier run\'s rows.')
+        'replace the earlier run\'s rows. A restart whose consumer group has '
+        'committed offsets does this by itself; the flag forces it (e.g. '
+        'under a new group).')
     add('--kafka_idle_timeout_seconds', type=float, default=10.0,
         help='A partition without new records for this long stops holding '
         'back the watermark.')

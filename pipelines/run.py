@@ -25,6 +25,7 @@ from pipelines.reachability import check_services
 from pipelines.report import check_report, write_run_report
 from pipelines.sales import build_sales_graph
 from pipelines.quality import QualityGateFailed, dead_letter_gate
+from pipelines.restart import plan_restart
 from pipelines.summary import RunSummary, print_summary, summarize
 from pipelines.terminal import RunNoiseFilter
 from pipelines.wiring import sinks_for, source_for
@@ -189,6 +190,9 @@ def _build_and_run(argv: List[str],
   check_report(config)
   _LOG.info('checking inputs, outputs and services')
   preflight(config, options)
+  recovery = plan_restart(config, options)  # a plain restart recovers
+  if recovery is not config:
+    config, sinks = recovery, sinks_for(recovery)
   if noise is not None and config.bounded:
     noise.failures_surface()
   if not config.bounded:

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A standalone Flink session cluster on loopback: one JobManager and one
-# TaskManager (two JVM processes, Flink's own entrypoints), plus a Beam Python
-# SDK worker pool for --environment_type=EXTERNAL (there is no Docker here).
+# A standalone Flink session cluster on loopback: one JobManager and one or
+# more TaskManagers (JVM processes, Flink's own entrypoints), plus a Beam
+# Python SDK worker pool for --environment_type=EXTERNAL (there is no Docker
+# here).
 #
-#   runners/flink/cluster.sh start     # idempotent; waits until healthy
+#   runners/flink/cluster.sh start     # idempotent (restarts a dead process); waits until healthy
 #   runners/flink/cluster.sh status    # exit 0 when all three are up
 #   runners/flink/cluster.sh stop      # SIGTERM, then SIGKILL after a grace time
 #
@@ -12,11 +13,13 @@
 #   FLINK_RPC_PORT      JobManager RPC port         (default 6123)
 #   BEAM_WORKER_POOL_PORT  Python worker pool port  (default 50000; 0 = no pool)
 #   FLINK_JM_MEMORY / FLINK_TM_MEMORY / FLINK_TM_SLOTS  (1024m / 1536m / 2)
+#   FLINK_TASKMANAGERS  how many TaskManagers       (default 1; pids run/taskmanager[-N].pid)
+#   FLINK_RESTART_ATTEMPTS  a job's restarts after a failure (default 10, 5 s apart)
 #   FLINK_CLUSTER_DIR   state, logs, pids, config   (default $SALES_CACHE/flink/cluster-$FLINK_REST_PORT)
 #   FLINK_START_TIMEOUT seconds to wait for health  (default 120)
 #   SALES_CACHE         cache root                  (default ~/.cache/sales-pipeline)
 #
-# Logs: $FLINK_CLUSTER_DIR/log/{jobmanager,taskmanager,worker-pool}.{log,out}
+# Logs: $FLINK_CLUSTER_DIR/log/{jobmanager,taskmanager[-N],worker-pool}.{log,out}
 # Checkpoints/savepoints: $FLINK_CLUSTER_DIR/state/{checkpoints,savepoints}
 set -euo pipefail
 
@@ -29,6 +32,8 @@ POOL_PORT="${BEAM_WORKER_POOL_PORT:-50000}"
 JM_MEM="${FLINK_JM_MEMORY:-1024m}"
 TM_MEM="${FLINK_TM_MEMORY:-1536m}"
 SLOTS="${FLINK_TM_SLOTS:-2}"
+TMS="${FLINK_TASKMANAGERS:-1}"
+RESTARTS="${FLINK_RESTART_ATTEMPTS:-10}"
 DIR="${FLINK_CLUSTER_DIR:-$CACHE/cluster-$REST_PORT}"
 TIMEOUT="${FLINK_START_TIMEOUT:-120}"
 PY="${PYTHON:-}"
@@ -90,13 +95,19 @@ state.savepoints.dir: file://$STATE/savepoints
 execution.checkpointing.externalized-checkpoint-retention: RETAIN_ON_CANCELLATION
 state.checkpoints.num-retained: 3
 restart-strategy.type: fixed-delay
-restart-strategy.fixed-delay.attempts: 3
+restart-strategy.fixed-delay.attempts: $RESTARTS
 restart-strategy.fixed-delay.delay: 5 s
 io.tmp.dirs: $STATE/tmp
 web.tmpdir: $STATE/web
 web.upload.dir: $STATE/web
 jobstore.expiration-time: 86400
 heartbeat.timeout: 60000
+# A TaskManager that dies is noticed within a few seconds (two failed
+# heartbeat RPCs), not after the timeout, which covers a loaded machine.
+heartbeat.interval: 2000
+heartbeat.rpc-failure-threshold: 2
+# A job's subtasks spread over the TaskManagers rather than fill one first.
+cluster.evenly-spread-out-slots: true
 env.java.opts.all: $JAVA_OPTS_ALL
 EOF
   cat > "$CONF/log4j.properties" <<'EOF'
@@ -165,7 +176,7 @@ start_pool() {
 
 # Health: REST /overview answers and lists >=1 TaskManager with >=1 slot.
 rest_healthy() {
-  "$PY" - "$REST_PORT" <<'EOF'
+  "$PY" - "$REST_PORT" "$TMS" <<'EOF'
 import json, sys, urllib.request
 try:
     with urllib.request.urlopen("http://127.0.0.1:%s/overview" % sys.argv[1], timeout=3) as r:
@@ -174,8 +185,15 @@ except Exception:
     sys.exit(1)
 print("taskmanagers=%s slots-total=%s slots-available=%s flink-version=%s"
       % (o.get("taskmanagers"), o.get("slots-total"), o.get("slots-available"), o.get("flink-version")))
-sys.exit(0 if o.get("taskmanagers", 0) >= 1 and o.get("slots-total", 0) >= 1 else 1)
+sys.exit(0 if o.get("taskmanagers", 0) >= int(sys.argv[2]) and o.get("slots-total", 0) >= 1 else 1)
 EOF
+}
+
+# The TaskManagers' names: taskmanager, taskmanager-2, ...
+tm_names() {
+  local i
+  echo taskmanager
+  for ((i = 2; i <= TMS; i++)); do echo "taskmanager-$i"; done
 }
 
 pool_healthy() {
@@ -186,17 +204,21 @@ pool_healthy() {
 cmd_start() {
   load_dist
   write_conf
-  if pid_alive jobmanager && pid_alive taskmanager && rest_healthy >/dev/null; then
+  local all_up=1 p
+  for p in jobmanager $(tm_names); do pid_alive "$p" || all_up=0; done
+  if (( all_up )) && rest_healthy >/dev/null; then
     log "already running"; cmd_status; return
   fi
   start_flink_process jobmanager GET_JM_RESOURCE_PARAMS \
     org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint --executionMode cluster
-  start_flink_process taskmanager GET_TM_RESOURCE_PARAMS \
-    org.apache.flink.runtime.taskexecutor.TaskManagerRunner
+  for p in $(tm_names); do
+    start_flink_process "$p" GET_TM_RESOURCE_PARAMS \
+      org.apache.flink.runtime.taskexecutor.TaskManagerRunner
+  done
   start_pool
   local t0=$SECONDS
   until rest_healthy >/dev/null && pool_healthy; do
-    for p in jobmanager taskmanager; do
+    for p in jobmanager $(tm_names); do
       pid_alive "$p" || { log "$p died; last lines of $LOG/$p.log:"; tail -30 "$LOG/$p.log" "$LOG/$p.out" >&2 2>/dev/null; cmd_stop; exit 1; }
     done
     if (( SECONDS - t0 > TIMEOUT )); then
@@ -214,15 +236,16 @@ stop_one() {
 }
 
 cmd_stop() {
-  # TaskManager first so the JobManager does not log it as lost.
-  stop_one taskmanager
+  # TaskManagers first so the JobManager does not log them as lost.
+  local p
+  for p in $(tm_names); do stop_one "$p"; done
   stop_one jobmanager
   stop_one worker-pool
 }
 
 cmd_status() {
   local rc=0 p
-  for p in jobmanager taskmanager; do
+  for p in jobmanager $(tm_names); do
     if pid_alive "$p"; then echo "$p: running (pid $(cat "$RUN/$p.pid"))"; else echo "$p: stopped"; rc=1; fi
   done
   if [[ "$POOL_PORT" != "0" ]]; then

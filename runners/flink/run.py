@@ -1,5 +1,8 @@
 """`python -m runners.flink.run local|cluster [pipeline flags]`: runs
 `python -m pipeline` on Flink with the project's job server and environment.
+`python -m runners.flink.run stop --savepoint DIR [--job NAME|ID]` stops a
+cluster job with a savepoint; `--from_savepoint DIR` among the pipeline
+flags resumes from it (runners/flink/jobs.py).
 
 local:   Flink's embedded mini cluster ([local]), Python workers LOOPBACK.
 cluster: the standalone session cluster of runners/flink/cluster.sh
@@ -20,7 +23,7 @@ import os
 import sys
 from typing import List
 
-from runners.flink import flink_options
+from runners.flink import flink_options, jobs
 
 
 DEFAULT_CHECKPOINT_MS = 10_000
@@ -58,17 +61,50 @@ def flink_pipeline_args(mode: str, pipeline_args: List[str]) -> List[str]:
   raise ValueError('mode must be local or cluster')
 
 
+def from_savepoint(args: List[str]) -> List[str]:
+  """``--from_savepoint DIR`` (this script's name) as Beam's
+  ``--savepoint_path=<the savepoint in DIR>``."""
+  out = []
+  rest = iter(args)
+  for arg in rest:
+    if arg == '--from_savepoint' or arg.startswith('--from_savepoint='):
+      path = arg.split('=', 1)[1] if '=' in arg else next(rest, '')
+      out.append('--savepoint_path=%s' % jobs.resolve_savepoint(path))
+    else:
+      out.append(arg)
+  return out
+
+
+def stop(args: List[str]) -> int:
+  """``stop --savepoint DIR [--job NAME|ID]``: prints the savepoint path."""
+  import argparse
+  parser = argparse.ArgumentParser(prog='python -m runners.flink.run stop')
+  parser.add_argument('--savepoint', required=True,
+                      help='Directory the savepoint is written to.')
+  parser.add_argument('--job', default='',
+                      help='Job name or id; empty = the only running job.')
+  opts = parser.parse_args(args)
+  master = os.environ.get('FLINK_MASTER', flink_options.DEFAULT_MASTER)
+  jid = jobs.find_job(master, opts.job)
+  print(jobs.stop_with_savepoint(master, jid, opts.savepoint))
+  return 0
+
+
 def main(argv: List[str]) -> int:
-  if not argv or argv[0] not in ('local', 'cluster'):
-    print('usage: python -m runners.flink.run local|cluster [pipeline flags]',
+  if not argv or argv[0] not in ('local', 'cluster', 'stop'):
+    print('usage: python -m runners.flink.run local|cluster [pipeline flags]'
+          ' [--from_savepoint DIR] | stop --savepoint DIR [--job NAME|ID]',
           file=sys.stderr)
     return 2
   try:
-    flink_args = flink_pipeline_args(argv[0], argv[1:])
-  except flink_options.FlinkSetupError as e:
+    if argv[0] == 'stop':
+      return stop(argv[1:])
+    pipeline_args = from_savepoint(argv[1:])
+    flink_args = flink_pipeline_args(argv[0], pipeline_args)
+  except (flink_options.FlinkSetupError, jobs.FlinkJobError) as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
-  os.execv(sys.executable, [sys.executable, '-m', 'pipeline', *argv[1:],
+  os.execv(sys.executable, [sys.executable, '-m', 'pipeline', *pipeline_args,
                             *flink_args])
   return 0  # not reached
 

@@ -62,6 +62,7 @@ def streaming_pipeline(*args: str, env=None) -> Iterator[subprocess.Popen]:
     except subprocess.TimeoutExpired:
       proc.kill()
       raise
+    proc.stderr_text = err  # the run's log lines
     proc.stdout_text = out  # the final summary, for the caller to check
   assert proc.returncode == 0, (
       f'exit {proc.returncode}; stdout: {out[-1000:]}; stderr: {err[-3000:]}')

@@ -120,3 +120,27 @@ class ListPartitionsFn(beam.DoFn):
     if not self._bounded:
       HOLDS.register(self._source_id, (self._topic, partition))
     return PartitionSpec(self._topic, partition, start, stop)
+
+
+def committed_partitions(bootstrap_servers: str, topic: str, group_id: str,
+                         consumer_config_file: Optional[str] = None,
+                         timeout_s: float = 15.0) -> List[int]:
+  """The partitions of ``topic`` on which ``group_id`` has committed an
+  offset: a job of that group has read (and finalized) records there
+  before. An unknown topic has none."""
+  from confluent_kafka import Consumer, TopicPartition
+  consumer = Consumer(resolve_consumer_config(bootstrap_servers, group_id,
+                                              None, consumer_config_file))
+  try:
+    md = consumer.list_topics(topic, timeout=timeout_s)
+    tmd = md.topics.get(topic)
+    if tmd is None or tmd.error is not None or not tmd.partitions:
+      return []
+    deadline = time.monotonic() + timeout_s
+    committed = retry_retriable(
+        lambda: consumer.committed(
+            [TopicPartition(topic, p) for p in sorted(tmd.partitions)],
+            timeout=timeout_s), deadline)
+    return [tp.partition for tp in committed if tp.offset >= 0]
+  finally:
+    consumer.close()
