@@ -17,6 +17,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.dedupe import DEFAULT_TTL_SECONDS
 from transforms.pseudonymize import Pseudonymizer, from_flag
+from transforms.sinks.redis_sink.write import \
+    DEFAULT_RETENTION_S as REDIS_RETENTION_S
 from transforms.windowing import WindowPolicy
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -67,7 +69,15 @@ class SalesOptions(PipelineOptions):
         help='Also write to a store; repeatable: sqlite:///path.db, '
         'postgresql://user@host:port/db (password from PGPASSWORD or '
         '.pgpass), kafka://host:port/topic, pubsub://projects/P/topics/T '
-        '(also T.top_products, T.dead_letters), bigquery:PROJECT:DATASET.')
+        '(also T.top_products, T.dead_letters), bigquery:PROJECT:DATASET, '
+        'redis://[user@]host:port/db.')
+    add('--redis_password', default='',
+        help='env:NAME or file:PATH holding the password of a redis:// '
+        'sink (read where the sink runs); empty = the REDISCLI_AUTH '
+        'environment variable, if set.')
+    add('--redis_retention_seconds', type=float, default=float(REDIS_RETENTION_S),
+        help='A redis:// sink\'s keys of a window expire this long after '
+        'the window last changed; 0 = never.')
     # Cleaning
     add('--dedupe_ttl_seconds', type=float, default=DEFAULT_TTL_SECONDS,
         help='Streaming: how long (event time) an order_id is remembered '
@@ -190,6 +200,10 @@ class SalesConfig:
   # None: customer ids as read; else they leave the parse step as keyed
   # pseudonyms (transforms/pseudonymize.py). Its repr never shows the key.
   pseudonymizer: Optional[Pseudonymizer] = None
+  # The redis:// sink's password reference (never the password) and
+  # key retention.
+  redis_password: str = ''
+  redis_retention_seconds: Optional[float] = None
 
   @property
   def bounded(self) -> bool:
@@ -284,4 +298,6 @@ def config_from_options(options: PipelineOptions,
       engine=opts.engine,
       generation=int(time.time() * 1000) if opts.recover else 0,
       max_dead_letter_ratio=max_dead_letter_ratio,
-      pseudonymizer=pseudonymizer)
+      pseudonymizer=pseudonymizer,
+      redis_password=opts.redis_password,
+      redis_retention_seconds=opts.redis_retention_seconds)
