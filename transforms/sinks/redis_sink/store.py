@@ -100,7 +100,7 @@ def check_password_reference(reference: str) -> None:
 
 def _first_line(error: BaseException) -> str:
   text = str(error).strip().splitlines()
-  return text[0] if text else type(error).__name__
+  return text[0].rstrip('.') if text else type(error).__name__
 
 
 class RedisStore(database.Store):
@@ -122,12 +122,16 @@ class RedisStore(database.Store):
     return self.address.describe()
 
   def client(self):
+    """A client that tries once: the retries are this store's own."""
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
     a = self.address
     return redis.Redis(host=a.host, port=a.port, db=a.db, username=a.user,
                        password=read_password(self.password), ssl=a.tls,
                        socket_timeout=self.timeout_s,
                        socket_connect_timeout=self.timeout_s,
+                       retry=Retry(NoBackoff(), 0), protocol=2,
                        decode_responses=True)
 
   def open(self) -> None:
@@ -207,6 +211,11 @@ def connection_problem(url: str, password: str = '',
     client.ping()
     return None
   except (redis.AuthenticationError, redis.ResponseError) as e:
+    if client.connection_pool.connection_kwargs.get('password') is None:
+      return (f'Redis at {where} needs a password: give --redis_password '
+              f'env:NAME or file:PATH, or set {ENV_PASSWORD} '
+              f'(services/redis/redis.sh password-file names the local '
+              f'server\'s file)')
     return (f'Redis at {where} refused the login: {_first_line(e)}; check '
             f'--redis_password or {ENV_PASSWORD} (services/redis/redis.sh '
             f'password-file names the local server\'s file)')

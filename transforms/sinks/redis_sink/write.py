@@ -112,7 +112,7 @@ class WriteToRedis(beam.PTransform):
   def __init__(self, url: str, password: str = '', generation: int = 0,
                retention_s: float = DEFAULT_RETENTION_S,
                dead_letter_maxlen: int = DEFAULT_DEAD_LETTER_MAXLEN,
-               batch_size: int = 1000, max_attempts: int = 10, label=None):
+               batch_size: int = 1000, max_attempts: int = 20, label=None):
     super().__init__(label)
     if retention_s < 0:
       raise ValueError('Redis sink: the retention must be >= 0 seconds')
