@@ -26,7 +26,7 @@ DATA_DIR = PROJECT_ROOT / 'data'
 SAMPLE_INPUT = str(DATA_DIR / 'sample' / 'orders.jsonl')
 DEFAULT_CATALOG = str(DATA_DIR / 'catalog.csv')
 DEFAULT_FX_RATES = str(DATA_DIR / 'fx_rates.csv')
-SOURCES = ('files', 'kafka', 'pubsub')
+SOURCES = ('files', 'kafka', 'pubsub', 'zeromq')
 # Flags the parser leaves unset and config_from_options (or the file reader)
 # fills in: --help says in words what an unset flag means.
 UNSET_MEANS = {
@@ -149,6 +149,17 @@ class SalesOptions(PipelineOptions):
         'ReadFromPubSub, DataflowRunner only, needs --event_time_from '
         'transport) or auto: dataflow on DataflowRunner with transport time, '
         'else native.')
+    # ZeroMQ
+    add('--zmq_endpoint', default='tcp://127.0.0.1:5556',
+        help='ZeroMQ endpoint to connect to for --source zeromq (the sender '
+        'binds it); no log, no replay: docs/zeromq.md.')
+    add('--zmq_socket', default='pull',
+        help='pull (from PUSH senders) or sub (from a PUB feed).')
+    add('--zmq_topic', default='',
+        help='Topic filter of a sub socket (prefix of the first frame).')
+    add('--zmq_idle_timeout_seconds', type=float, default=10.0,
+        help='No ZeroMQ message for this long and the watermark follows '
+        'the clock.')
     # Data quality
     add('--max_dead_letter_ratio', type=float, default=None,
         help='Fail the run (exit code 3, after the summary is written) when '
@@ -204,6 +215,10 @@ class SalesConfig:
   # key retention.
   redis_password: str = ''
   redis_retention_seconds: Optional[float] = None
+  zmq_endpoint: str = ''
+  zmq_socket: str = 'pull'
+  zmq_topic: str = ''
+  zmq_idle_timeout_seconds: float = 10.0
 
   @property
   def bounded(self) -> bool:
@@ -247,6 +262,10 @@ def config_from_options(options: PipelineOptions,
   if opts.recover and opts.source != 'kafka':
     raise ValueError('--recover replays a Kafka topic: use it with '
                      '--source kafka')
+  if opts.source == 'zeromq':
+    from transforms.sources.zeromq import check_endpoint, check_socket
+    check_endpoint(opts.zmq_endpoint)
+    check_socket(opts.zmq_socket, opts.zmq_topic)
   if opts.engine not in ('records', 'arrow'):
     raise ValueError('--engine must be records or arrow')
   runner = (options.view_as(StandardOptions).runner or '').rsplit('.', 1)[-1]
@@ -300,4 +319,8 @@ def config_from_options(options: PipelineOptions,
       max_dead_letter_ratio=max_dead_letter_ratio,
       pseudonymizer=pseudonymizer,
       redis_password=opts.redis_password,
-      redis_retention_seconds=opts.redis_retention_seconds)
+      redis_retention_seconds=opts.redis_retention_seconds,
+      zmq_endpoint=opts.zmq_endpoint,
+      zmq_socket=opts.zmq_socket,
+      zmq_topic=opts.zmq_topic,
+      zmq_idle_timeout_seconds=opts.zmq_idle_timeout_seconds)

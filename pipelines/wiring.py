@@ -50,6 +50,10 @@ def source_for(config: SalesConfig) -> beam.PTransform:
     else:
       records = ReadFromPubSubNative.from_config(config)
     return RecordsAsBatches(records) if config.columnar else records
+  if config.source == 'zeromq':
+    from transforms.sources.zeromq import ReadFromZeroMQ
+    records = ReadFromZeroMQ.from_config(config)
+    return RecordsAsBatches(records) if config.columnar else records
   raise ValueError(f'unknown source {config.source!r}')
 
 
