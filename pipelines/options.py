@@ -266,6 +266,9 @@ def config_from_options(options: PipelineOptions,
     from transforms.sources.zeromq import check_endpoint, check_socket
     check_endpoint(opts.zmq_endpoint)
     check_socket(opts.zmq_socket, opts.zmq_topic)
+    if opts.event_time_from != 'payload':
+      raise ValueError('--source zeromq: ZeroMQ messages carry no transport '
+                       'time; use --event_time_from payload')
   if opts.engine not in ('records', 'arrow'):
     raise ValueError('--engine must be records or arrow')
   runner = (options.view_as(StandardOptions).runner or '').rsplit('.', 1)[-1]

@@ -18,13 +18,9 @@ import time
 
 import pytest
 
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.redis import RESERVED_DB, redis_db, redis_server  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.sink_rows import T0, dead, result, top, write_rows
 from pipelines.cli import main
-from tests.integration.streaming import (ROOT, cli, kafka_stream_args,
-                                         run_bounded)
+from tests.fixtures.sink_rows import T0, dead, result, top, write_rows
+from tests.integration.streaming import ROOT, cli, kafka_stream_args
 from tools.replay_to_kafka import replay
 from transforms.sinks.redis_sink import WriteToRedis
 from transforms.sinks.redis_sink import scripts
@@ -87,22 +83,8 @@ def snapshot(client):
   return out
 
 
-@pytest.fixture(scope='module')
-def bounded_run(tmp_path_factory, redis_server, live_sample):  # noqa: F811
-  """One bounded run over the (live-timed) sample writing SQLite and
-  Redis database RESERVED_DB: (SQLite path, Redis client)."""
-  db = str(tmp_path_factory.mktemp('bounded') / 'oracle.db')
-  client = redis_server.client(RESERVED_DB)
-  client.flushdb()
-  run_bounded('--input', live_sample, '--output', '', '--sink',
-              f'sqlite:///{db}', '--sink', redis_server.url(RESERVED_DB),
-              '--redis_password', redis_server.password_ref)
-  yield db, client
-  client.close()
-
-
-def test_the_bounded_sample_gives_exactly_the_sqlite_rows(bounded_run):
-  db, client = bounded_run
+def test_the_bounded_sample_gives_exactly_the_sqlite_rows(live_batch):  # noqa: F811
+  db, client = live_batch
 
   expected = sqlite_rows(db, 'sales_by_category', RESULT_COLUMNS)
   assert len(expected) > 400
@@ -285,12 +267,12 @@ def poll(predicate, timeout_s, proc, log_path):
 @pytest.mark.kafka
 @pytest.mark.prism
 def test_a_stream_from_kafka_converges_through_a_redis_restart(
-    tmp_path, bounded_run, redis_server, redis_db, kafka_broker,  # noqa: F811
+    tmp_path, live_batch, redis_server, redis_db, kafka_broker,  # noqa: F811
     kafka_topic_factory, live_sample):  # noqa: F811
   """Half the sample is a backlog, the other half is sent while Redis is
   down: the sink reports the outage once, retries, and once Redis is back
   the streamed rows are exactly the bounded run's."""
-  batch_db, _ = bounded_run
+  batch_db = live_batch.db
   url, client = redis_db
   lines = pathlib.Path(live_sample).read_bytes().split(b'\n')
   first, second = tmp_path / 'first.jsonl', tmp_path / 'second.jsonl'

@@ -5,7 +5,8 @@ On loopback, with a PUSH sender that binds and a pipeline PULL socket that
 connects, a PUSH socket waits for the reader (and for room under the
 high-water marks, which are set far above the sample's 3000 messages)
 instead of dropping: nothing is lost, so the stream must equal the
-bounded run exactly.
+bounded run exactly (`live_batch`, the session's one bounded run over the
+same sample, which also writes Redis).
 """
 import sqlite3
 import threading
@@ -13,11 +14,9 @@ import threading
 import pytest
 
 from services.kafka.broker import free_port
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
 from tests.fixtures.prism import prism_streaming_args
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
-from tests.integration.streaming import (WINDOW_FLAGS, bounded_db,
-                                         dead_letter_reasons, results,
+from tests.integration.streaming import (WINDOW_FLAGS, dead_letter_reasons,
+                                         results,
                                          streaming_pipeline, top_products,
                                          wait_for)
 from tools.replay_to_zmq import send
@@ -28,9 +27,10 @@ pytestmark = [pytest.mark.zeromq, pytest.mark.integration]
 
 
 @pytest.mark.prism
+@pytest.mark.redis  # the shared bounded run (live_batch) also writes Redis
 def test_the_sample_over_zeromq_converges_to_the_bounded_run(
-    tmp_path, live_sample):  # noqa: F811
-  batch_db = bounded_db(tmp_path, live_sample)
+    tmp_path, live_batch, live_sample):  # noqa: F811
+  batch_db = live_batch.db
   endpoint = f'tcp://127.0.0.1:{free_port()}'
   stream_db = str(tmp_path / 'zeromq.db')
   sent = {}

@@ -44,10 +44,8 @@ class ReadFromZeroMQ(beam.PTransform):
   @classmethod
   def from_config(cls, config) -> 'ReadFromZeroMQ':
     """The source a SalesConfig asks for (--zmq_endpoint, --zmq_socket,
-    --zmq_topic, --zmq_idle_timeout_seconds)."""
-    if config.event_time_from != 'payload':
-      raise ValueError('--source zeromq: ZeroMQ messages carry no transport '
-                       'time; use --event_time_from payload')
+    --zmq_topic, --zmq_idle_timeout_seconds; checked by
+    config_from_options)."""
     return cls(config.zmq_endpoint, config.zmq_socket, config.zmq_topic,
                idle_timeout_s=config.zmq_idle_timeout_seconds)
 
