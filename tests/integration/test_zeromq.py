@@ -106,3 +106,28 @@ def test_the_bridge_delivers_every_message_to_kafka_exactly_once(
   # Every line once: the same multiset (the sample repeats some lines on
   # purpose, its duplicates; they arrive as often as they were sent).
   assert sorted(values) == sorted(read_lines(live_sample))
+
+
+def test_a_sub_reader_receives_a_pub_feed_of_its_topic(live_sample):  # noqa: F811
+  """PUB/SUB: the sender waits for the subscription (a PUB socket drops
+  what no subscriber takes), then every event arrives, topic frame apart."""
+  from transforms.sources.zeromq import event_frame, sockets
+  endpoint = f'tcp://127.0.0.1:{free_port()}'
+  sent = {}
+  sender = threading.Thread(target=lambda: sent.update(send(
+      live_sample, endpoint, socket_kind='pub', topic='orders', wait_s=60)))
+  sender.start()
+  shared = sockets.acquire(endpoint, 'sub', 'orders', 1_000_000)
+  got = []
+  try:
+    with shared.lock:
+      while len(got) < 3000:
+        frames = shared.receive(30_000)
+        assert frames is not None, f'{len(got)} received'
+        assert frames[0] == b'orders'
+        got.append(event_frame(frames).decode('utf-8'))
+  finally:
+    sockets.release(shared)
+  sender.join(60)
+  assert sent['messages'] == 3000
+  assert got == read_lines(live_sample)
