@@ -36,7 +36,7 @@ import time
 from typing import Optional
 
 from tools.replay_to_kafka import ensure_topic
-from transforms.kafka_client import resolve_client_config
+from transforms.kafka_client import resolve_client_config, with_routed_logs
 from transforms.sources.zeromq import (DEFAULT_HWM, check_endpoint,
                                        check_socket, event_frame)
 
@@ -55,9 +55,15 @@ def bridge(endpoint: str, bootstrap_servers: str, topic: str,
   endpoint = check_endpoint(endpoint)
   socket_kind = check_socket(socket_kind, zmq_topic)
   stop = stop or threading.Event()
-  conf = resolve_client_config({'bootstrap.servers': bootstrap_servers},
-                               None, producer_config_file)
-  ensure_topic(bootstrap_servers, topic, partitions, conf)
+  conf = with_routed_logs(resolve_client_config(
+      {'bootstrap.servers': bootstrap_servers}, None, producer_config_file))
+  try:
+    ensure_topic(bootstrap_servers, topic, partitions, conf)
+  except Exception as e:  # pylint: disable=broad-except
+    reason = getattr(e.args[0], 'str', lambda: str(e))() if e.args else e
+    raise RuntimeError(f'cannot use Kafka at {bootstrap_servers} ({reason}); '
+                       f'start it with services/kafka/broker.sh start or '
+                       f'pass --bootstrap-servers') from None
   producer = Producer(dict(conf, **{'enable.idempotence': True,
                                     'acks': 'all', 'linger.ms': 5}))
   errors = []
