@@ -19,6 +19,8 @@ from transforms.dedupe import DEFAULT_TTL_SECONDS
 from transforms.pseudonymize import Pseudonymizer, from_flag
 from transforms.sinks.redis_sink.write import \
     DEFAULT_RETENTION_S as REDIS_RETENTION_S
+from transforms.sources.zeromq.endpoint import \
+    DEFAULT_IDLE_TIMEOUT_S as ZMQ_IDLE_TIMEOUT_S
 from transforms.windowing import WindowPolicy
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -75,7 +77,8 @@ class SalesOptions(PipelineOptions):
         help='env:NAME or file:PATH holding the password of a redis:// '
         'sink (read where the sink runs); empty = the REDISCLI_AUTH '
         'environment variable, if set.')
-    add('--redis_retention_seconds', type=float, default=float(REDIS_RETENTION_S),
+    add('--redis_retention_seconds', type=float,
+        default=float(REDIS_RETENTION_S),
         help='A redis:// sink\'s keys of a window expire this long after '
         'the window last changed; 0 = never.')
     # Cleaning
@@ -157,7 +160,8 @@ class SalesOptions(PipelineOptions):
         help='pull (from PUSH senders) or sub (from a PUB feed).')
     add('--zmq_topic', default='',
         help='Topic filter of a sub socket (prefix of the first frame).')
-    add('--zmq_idle_timeout_seconds', type=float, default=10.0,
+    add('--zmq_idle_timeout_seconds', type=float,
+        default=ZMQ_IDLE_TIMEOUT_S,
         help='No ZeroMQ message for this long and the watermark follows '
         'the clock.')
     # Data quality
@@ -218,7 +222,7 @@ class SalesConfig:
   zmq_endpoint: str = ''
   zmq_socket: str = 'pull'
   zmq_topic: str = ''
-  zmq_idle_timeout_seconds: float = 10.0
+  zmq_idle_timeout_seconds: float = ZMQ_IDLE_TIMEOUT_S
 
   @property
   def bounded(self) -> bool:

@@ -317,8 +317,9 @@ def check_services(config: SalesConfig, options: PipelineOptions) -> None:
       if problem is not None:
         raise Unreachable(problem)
     if url.lower().startswith(('redis:', 'rediss:')):
-      from transforms.sinks.redis_sink import connection_problem as redis_problem
-      problem = redis_problem(url, config.redis_password, TIMEOUT_S)
+      from transforms.sinks import redis_sink
+      problem = redis_sink.connection_problem(url, config.redis_password,
+                                              TIMEOUT_S)
       if problem is not None:
         raise Unreachable(problem)
   if config.source == 'pubsub' or any(

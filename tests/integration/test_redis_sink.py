@@ -83,7 +83,7 @@ def snapshot(client):
   return out
 
 
-def test_the_bounded_sample_gives_exactly_the_sqlite_rows(live_batch):  # noqa: F811
+def test_the_bounded_sample_gives_exactly_the_sqlite_rows(live_batch):
   db, client = live_batch
 
   expected = sqlite_rows(db, 'sales_by_category', RESULT_COLUMNS)
@@ -133,7 +133,7 @@ def test_the_bounded_sample_gives_exactly_the_sqlite_rows(live_batch):  # noqa: 
 
 
 def test_out_of_order_panes_from_two_writers_keep_the_newest(
-    redis_server, redis_db):  # noqa: F811
+    redis_server, redis_db):
   url, client = redis_db
   ref = redis_server.password_ref
   newest = [result('books', pane_index=2, timing='LATE', final=True,
@@ -178,7 +178,7 @@ def test_out_of_order_panes_from_two_writers_keep_the_newest(
   assert (books['orders'], books['generation']) == ('6', '5')
 
 
-def test_racing_writers_leave_the_newest_pane(redis_server, redis_db):  # noqa: F811
+def test_racing_writers_leave_the_newest_pane(redis_server, redis_db):
   """Eight threads write panes 0..11 of the same 20 rows in random orders,
   each through its own connection: without an atomic compare-and-write a
   slower older pane would land after a newer one."""
@@ -210,7 +210,7 @@ def test_racing_writers_leave_the_newest_pane(redis_server, redis_db):  # noqa: 
 
 
 def test_a_wrong_password_is_one_line(redis_server, monkeypatch,
-                                     capsys):  # noqa: F811
+                                     capsys):
   monkeypatch.setenv('WRONG_REDIS_PW', 'not-the-password')
   monkeypatch.delenv('REDISCLI_AUTH', raising=False)
   code = main(['--output', '', '--sink', redis_server.url(0),
@@ -267,8 +267,8 @@ def poll(predicate, timeout_s, proc, log_path):
 @pytest.mark.kafka
 @pytest.mark.prism
 def test_a_stream_from_kafka_converges_through_a_redis_restart(
-    tmp_path, live_batch, redis_server, redis_db, kafka_broker,  # noqa: F811
-    kafka_topic_factory, live_sample):  # noqa: F811
+    tmp_path, live_batch, redis_server, redis_db, kafka_broker,
+    kafka_topic_factory, live_sample):
   """Half the sample is a backlog, the other half is sent while Redis is
   down: the sink reports the outage once, retries, and once Redis is back
   the streamed rows are exactly the bounded run's."""

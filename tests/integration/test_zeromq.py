@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.zeromq, pytest.mark.integration]
 @pytest.mark.prism
 @pytest.mark.redis  # the shared bounded run (live_batch) also writes Redis
 def test_the_sample_over_zeromq_converges_to_the_bounded_run(
-    tmp_path, live_batch, live_sample):  # noqa: F811
+    tmp_path, live_batch, live_sample):
   batch_db = live_batch.db
   endpoint = f'tcp://127.0.0.1:{free_port()}'
   stream_db = str(tmp_path / 'zeromq.db')
@@ -90,7 +90,7 @@ def read_topic(bootstrap, topic, expected, partitions=3):
 
 
 def test_the_bridge_delivers_every_message_to_kafka_exactly_once(
-    kafka_broker, kafka_topic_factory, live_sample):  # noqa: F811
+    kafka_broker, kafka_topic_factory, live_sample):
   topic = kafka_topic_factory(partitions=3)
   endpoint = f'tcp://127.0.0.1:{free_port()}'
   bridged = {}
@@ -108,7 +108,7 @@ def test_the_bridge_delivers_every_message_to_kafka_exactly_once(
   assert sorted(values) == sorted(read_lines(live_sample))
 
 
-def test_a_sub_reader_receives_a_pub_feed_of_its_topic(live_sample):  # noqa: F811
+def test_a_sub_reader_receives_a_pub_feed_of_its_topic(live_sample):
   """PUB/SUB: the sender waits for the subscription (a PUB socket drops
   what no subscriber takes), then every event arrives, topic frame apart."""
   from transforms.sources.zeromq import event_frame, sockets

@@ -45,7 +45,8 @@ DEAD_LETTER_STREAM = f'{PREFIX}:dead_letters'
 
 
 def window_id(row) -> str:
-  return f'{int(row.window_start_ms)}|{int(row.window_end_ms)}|{row.customer_id}'
+  return (f'{int(row.window_start_ms)}|{int(row.window_end_ms)}|'
+          f'{row.customer_id}')
 
 
 def result_key(row) -> str:

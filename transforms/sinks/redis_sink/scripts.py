@@ -64,7 +64,8 @@ redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
 expire(tonumber(ARGV[4]), KEYS[1], KEYS[2], KEYS[3])
 if ARGV[9] == '1' then
   local start = tonumber(ARGV[5])
-  local latest = tonumber(redis.call('HGET', KEYS[4], 'window_start_ms') or '-1')
+  local latest = tonumber(
+    redis.call('HGET', KEYS[4], 'window_start_ms') or '-1')
   if start > latest then
     redis.call('DEL', KEYS[4])
     redis.call('HSET', KEYS[4], 'window', ARGV[6], 'window_start_ms', ARGV[5])
@@ -90,7 +91,8 @@ if order > 0 then
 end
 local added = 0
 for i = 5, #ARGV, 3 do
-  added = added + redis.call('HSETNX', KEYS[2], 'product:' .. ARGV[i], ARGV[i + 2])
+  added = added + redis.call('HSETNX', KEYS[2], 'product:' .. ARGV[i],
+                             ARGV[i + 2])
   redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i])
 end
 expire(tonumber(ARGV[4]), KEYS[1], KEYS[2])

@@ -20,6 +20,8 @@ SOCKET_KINDS = ('pull', 'sub')
 # waits) or drops (SUB: the publisher drops what a slow subscriber cannot
 # take). High enough that a burst on loopback never drops.
 DEFAULT_HWM = 1_000_000
+# Seconds without a message after which the watermark follows the clock.
+DEFAULT_IDLE_TIMEOUT_S = 10.0
 
 _TCP = re.compile(r'^tcp://(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$')
 _IPC = re.compile(r'^ipc://\S+$')

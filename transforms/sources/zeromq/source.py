@@ -5,8 +5,10 @@ from typing import Optional
 
 import apache_beam as beam
 
-from transforms.sources.zeromq.endpoint import (DEFAULT_HWM, ReaderSpec,
-                                                check_endpoint, check_socket)
+from transforms.sources.zeromq.endpoint import (DEFAULT_HWM,
+                                                DEFAULT_IDLE_TIMEOUT_S,
+                                                ReaderSpec, check_endpoint,
+                                                check_socket)
 from transforms.sources.zeromq.read import ReadZeroMQFn
 
 
@@ -30,7 +32,8 @@ class ReadFromZeroMQ(beam.PTransform):
   """
 
   def __init__(self, endpoint: str, socket: str = 'pull', topic: str = '',
-               hwm: int = DEFAULT_HWM, idle_timeout_s: float = 10.0,
+               hwm: int = DEFAULT_HWM,
+               idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S,
                idle_lag_s: Optional[float] = None):
     super().__init__()
     self.spec = ReaderSpec(check_endpoint(endpoint),
