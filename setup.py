@@ -30,6 +30,8 @@ setup(
         'pubsub': ['google-cloud-pubsub>=2.18'],
         'report': ['matplotlib>=3.8'],
         'dashboard': ['flask>=3.0', 'waitress>=3.0', 'plotly>=5.20'],
+        'redis': ['redis>=5'],
+        'zeromq': ['pyzmq>=25'],
         'bench': ['duckdb>=1.0', 'polars>=1.0', 'pandas>=2.0'],
         'test': [
             'pytest>=8',

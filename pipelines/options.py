@@ -17,6 +17,10 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.dedupe import DEFAULT_TTL_SECONDS
 from transforms.pseudonymize import Pseudonymizer, from_flag
+from transforms.sinks.redis_sink.write import \
+    DEFAULT_RETENTION_S as REDIS_RETENTION_S
+from transforms.sources.zeromq.endpoint import \
+    DEFAULT_IDLE_TIMEOUT_S as ZMQ_IDLE_TIMEOUT_S
 from transforms.windowing import WindowPolicy
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -24,7 +28,7 @@ DATA_DIR = PROJECT_ROOT / 'data'
 SAMPLE_INPUT = str(DATA_DIR / 'sample' / 'orders.jsonl')
 DEFAULT_CATALOG = str(DATA_DIR / 'catalog.csv')
 DEFAULT_FX_RATES = str(DATA_DIR / 'fx_rates.csv')
-SOURCES = ('files', 'kafka', 'pubsub')
+SOURCES = ('files', 'kafka', 'pubsub', 'zeromq')
 # Flags the parser leaves unset and config_from_options (or the file reader)
 # fills in: --help says in words what an unset flag means.
 UNSET_MEANS = {
@@ -67,7 +71,16 @@ class SalesOptions(PipelineOptions):
         help='Also write to a store; repeatable: sqlite:///path.db, '
         'postgresql://user@host:port/db (password from PGPASSWORD or '
         '.pgpass), kafka://host:port/topic, pubsub://projects/P/topics/T '
-        '(also T.top_products, T.dead_letters), bigquery:PROJECT:DATASET.')
+        '(also T.top_products, T.dead_letters), bigquery:PROJECT:DATASET, '
+        'redis://[user@]host:port/db.')
+    add('--redis_password', default='',
+        help='env:NAME or file:PATH holding the password of a redis:// '
+        'sink (read where the sink runs); empty = the REDISCLI_AUTH '
+        'environment variable, if set.')
+    add('--redis_retention_seconds', type=float,
+        default=float(REDIS_RETENTION_S),
+        help='A redis:// sink\'s keys of a window expire this long after '
+        'the window last changed; 0 = never.')
     add('--report', default='',
         help='Bounded runs: also write this self-contained HTML report of '
         'the run (charts, top products, data quality), read back from the '
@@ -150,6 +163,18 @@ class SalesOptions(PipelineOptions):
         'ReadFromPubSub, DataflowRunner only, needs --event_time_from '
         'transport) or auto: dataflow on DataflowRunner with transport time, '
         'else native.')
+    # ZeroMQ
+    add('--zmq_endpoint', default='tcp://127.0.0.1:5556',
+        help='ZeroMQ endpoint to connect to for --source zeromq (the sender '
+        'binds it); no log, no replay: docs/zeromq.md.')
+    add('--zmq_socket', default='pull',
+        help='pull (from PUSH senders) or sub (from a PUB feed).')
+    add('--zmq_topic', default='',
+        help='Topic filter of a sub socket (prefix of the first frame).')
+    add('--zmq_idle_timeout_seconds', type=float,
+        default=ZMQ_IDLE_TIMEOUT_S,
+        help='No ZeroMQ message for this long and the watermark follows '
+        'the clock.')
     # Data quality
     add('--max_dead_letter_ratio', type=float, default=None,
         help='Fail the run (exit code 3, after the summary is written) when '
@@ -203,6 +228,14 @@ class SalesConfig:
   pseudonymizer: Optional[Pseudonymizer] = None
   # '' = no report; else the HTML file a bounded run writes (docs/report.md).
   report: str = ''
+  # The redis:// sink's password reference (never the password) and
+  # key retention.
+  redis_password: str = ''
+  redis_retention_seconds: Optional[float] = None
+  zmq_endpoint: str = ''
+  zmq_socket: str = 'pull'
+  zmq_topic: str = ''
+  zmq_idle_timeout_seconds: float = ZMQ_IDLE_TIMEOUT_S
 
   @property
   def bounded(self) -> bool:
@@ -246,6 +279,13 @@ def config_from_options(options: PipelineOptions,
   if opts.recover and opts.source != 'kafka':
     raise ValueError('--recover replays a Kafka topic: use it with '
                      '--source kafka')
+  if opts.source == 'zeromq':
+    from transforms.sources.zeromq import check_endpoint, check_socket
+    check_endpoint(opts.zmq_endpoint)
+    check_socket(opts.zmq_socket, opts.zmq_topic)
+    if opts.event_time_from != 'payload':
+      raise ValueError('--source zeromq: ZeroMQ messages carry no transport '
+                       'time; use --event_time_from payload')
   if opts.engine not in ('records', 'arrow'):
     raise ValueError('--engine must be records or arrow')
   runner = (options.view_as(StandardOptions).runner or '').rsplit('.', 1)[-1]
@@ -303,4 +343,10 @@ def config_from_options(options: PipelineOptions,
       generation=int(time.time() * 1000) if opts.recover else 0,
       max_dead_letter_ratio=max_dead_letter_ratio,
       pseudonymizer=pseudonymizer,
-      report=opts.report)
+      report=opts.report,
+      redis_password=opts.redis_password,
+      redis_retention_seconds=opts.redis_retention_seconds,
+      zmq_endpoint=opts.zmq_endpoint,
+      zmq_socket=opts.zmq_socket,
+      zmq_topic=opts.zmq_topic,
+      zmq_idle_timeout_seconds=opts.zmq_idle_timeout_seconds)

@@ -13,6 +13,8 @@ What is checked, when the run uses it:
   (so an open port that is not Kafka fails too), then the topic.
 - PostgreSQL (``--sink postgresql://``): a login (transforms/sinks/
   postgres_sink.py), so a wrong password fails here as well.
+- Redis (``--sink redis://``): an authenticated PING (transforms/sinks/
+  redis_sink/store.py), so a wrong password fails here as well.
 - The Pub/Sub emulator (``PUBSUB_EMULATOR_HOST`` with Pub/Sub in the run):
   a TCP connection, then the subscription or topic read from.
 - Flink (``--runner FlinkRunner`` with a cluster ``--flink_master``): its REST
@@ -312,6 +314,12 @@ def check_services(config: SalesConfig, options: PipelineOptions) -> None:
     if url.lower().startswith(('postgresql:', 'postgres:')):
       from transforms.sinks.postgres_sink import connection_problem
       problem = connection_problem(url, int(TIMEOUT_S))
+      if problem is not None:
+        raise Unreachable(problem)
+    if url.lower().startswith(('redis:', 'rediss:')):
+      from transforms.sinks import redis_sink
+      problem = redis_sink.connection_problem(url, config.redis_password,
+                                              TIMEOUT_S)
       if problem is not None:
         raise Unreachable(problem)
   if config.source == 'pubsub' or any(

@@ -6,7 +6,7 @@ definition (pipelines/sales.py) only sees PTransforms.
 from __future__ import annotations
 
 import re
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import apache_beam as beam
 
@@ -50,32 +50,43 @@ def source_for(config: SalesConfig) -> beam.PTransform:
     else:
       records = ReadFromPubSubNative.from_config(config)
     return RecordsAsBatches(records) if config.columnar else records
+  if config.source == 'zeromq':
+    from transforms.sources.zeromq import ReadFromZeroMQ
+    records = ReadFromZeroMQ.from_config(config)
+    return RecordsAsBatches(records) if config.columnar else records
   raise ValueError(f'unknown source {config.source!r}')
 
 
 def sink_for_url(
     url: str,
     generation: int = 0,
-    kafka_config_file: str = '') -> Tuple[str, beam.PTransform]:
+    kafka_config_file: str = '',
+    redis_password: str = '',
+    redis_retention_seconds: Optional[float] = None,
+) -> Tuple[str, beam.PTransform]:
   """A (step name, sink transform) pair for one --sink URL.
 
   generation: for database sinks, how this run's panes rank against earlier
   runs' (see --recover).
   kafka_config_file: librdkafka properties for the Kafka sink's producer.
+  redis_password, redis_retention_seconds: the Redis sink's password
+  reference (env:NAME / file:PATH) and key retention (None = its default).
 
   Raises SinkUrlError, in one line that never shows a password, for a URL
   that is unknown, malformed or carries credentials.
   """
   try:
-    return _sink_for_url(url, generation, kafka_config_file)
+    return _sink_for_url(url, generation, kafka_config_file,
+                         (redis_password, redis_retention_seconds))
   except SinkUrlError:
     raise
   except ValueError as e:  # the sink's own check; it may echo the URL
     raise SinkUrlError(redact_text(str(e))) from None
 
 
-def _sink_for_url(url: str, generation: int,
-                  kafka_config_file: str) -> Tuple[str, beam.PTransform]:
+def _sink_for_url(url: str, generation: int, kafka_config_file: str,
+                  redis: Tuple[str, Optional[float]] = ('', None)
+                  ) -> Tuple[str, beam.PTransform]:
   scheme = url.split(':', 1)[0].lower()
   if scheme == 'sqlite':
     from transforms.sinks.sqlite_sink import WriteToSQLite
@@ -91,13 +102,20 @@ def _sink_for_url(url: str, generation: int,
   if scheme == 'pubsub':
     from transforms.sinks.pubsub_sink import WriteToPubSubTopics
     return 'WriteToPubSub', WriteToPubSubTopics.from_url(url)
+  if scheme in ('redis', 'rediss'):
+    from transforms.sinks.redis_sink import WriteToRedis
+    password, retention = redis
+    extra = {} if retention is None else {'retention_s': retention}
+    return 'WriteToRedis', WriteToRedis(url, password=password,
+                                        generation=generation, **extra)
   if scheme == 'bigquery':
     from transforms.sinks.bigquery_sink import WriteToBigQueryTables
     return 'WriteToBigQuery', WriteToBigQueryTables.from_url(url)
   raise SinkUrlError(
       f'unknown sink {redact_url(url)!r}; use sqlite:///path.db, '
       'postgresql://user@host:port/db, kafka://host:port/topic, '
-      'pubsub://projects/P/topics/T or bigquery:PROJECT:DATASET')
+      'pubsub://projects/P/topics/T, redis://host:port/db or '
+      'bigquery:PROJECT:DATASET')
 
 
 # Kafka's legal topic names.
@@ -136,7 +154,9 @@ def sinks_for(config: SalesConfig) -> List[Tuple[str, beam.PTransform]]:
   seen = set()
   for url in config.sinks:
     name, sink = sink_for_url(url, config.generation,
-                              config.kafka_sink_config_file)
+                              config.kafka_sink_config_file,
+                              config.redis_password,
+                              config.redis_retention_seconds)
     # Two sinks of one kind need distinct step names.
     suffix = 2
     unique = name

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Puts every external component in place, from the package registries only:
 # Prism (Go module proxy), Kafka and Flink jars (Maven Central), PostgreSQL
-# and Chromium (Debian). Each step is idempotent and cached. The tests start and stop the
-# servers they need themselves.
+# Redis and Chromium (Debian). Each step is idempotent and cached. The tests
+# start and stop the servers they need themselves (PostgreSQL stays up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runners/prism/setup.sh >/dev/null
 services/postgres/postgres.sh start >/dev/null
 services/kafka/broker.sh setup >/dev/null
 services/pubsub/setup.sh >/dev/null
+services/redis/redis.sh install >/dev/null
 runners/flink/setup.sh >/dev/null
 services/browser/setup.sh >/dev/null

@@ -1,0 +1,160 @@
+"""The Lua scripts that apply the sinks' "newer pane wins" rule atomically.
+
+Which pane is newer is decided where the database sinks decide it: a
+pane's rank is ``(generation,) + database.pane_rank(row)``, computed here
+in Python and passed to the script as three integers. The scripts only
+compare two such ranks lexicographically and write when the rule says so,
+inside Redis, so two writers (retries, replays, a recovery run beside the
+old one) can never interleave a read and a write.
+
+* results: a row is replaced only by a strictly newer pane (as
+  ``database.category_upsert_sql``); with it move the window's JSON copy,
+  the day index and, for the newest all-customers window, ``sales:latest``.
+* top products: a newer pane's list replaces the whole older list; the
+  same pane adds what is missing (a list written in parts); an older
+  pane's list is skipped (as ``database.write_top_products``).
+* dead letters: written once per source position (as the database sinks'
+  key), to a stream capped at about ``maxlen`` entries.
+
+Each ``*_call`` returns ``(keys, args)`` for its script; values are the
+SQLite table's text forms (``SQLiteDialect``), so a hash holds exactly what
+the SQLite sink's row holds.
+"""
+from __future__ import annotations
+
+from typing import List, Sequence, Tuple
+
+from transforms.records import CategoryResult, DeadLetter, TopProduct
+from transforms.sinks import database
+from transforms.sinks.redis_sink import layout
+from transforms.sinks.sqlite_sink import SQLiteDialect
+
+DIALECT = SQLiteDialect()
+
+# compare(key, g, p, f): -1 if (g, p, f) is older than the pane stored in
+# the hash at key, 0 if the same, 1 if newer or nothing is stored.
+_COMPARE = """
+local function compare(key, g, p, f)
+  local cur = redis.call('HMGET', key, 'generation', 'pane_index', 'is_final')
+  if not cur[1] then return 1 end
+  local stored = {tonumber(cur[1]), tonumber(cur[2]), tonumber(cur[3])}
+  local new = {g, p, f}
+  for i = 1, 3 do
+    if new[i] > stored[i] then return 1 end
+    if new[i] < stored[i] then return -1 end
+  end
+  return 0
+end
+local function expire(ttl, ...)
+  if ttl > 0 then
+    for _, key in ipairs({...}) do redis.call('PEXPIRE', key, ttl) end
+  end
+end
+"""
+
+# KEYS: result hash, window hash, day set, latest hash
+# ARGV: g, p, f, ttl_ms, window_start_ms, window id, category, JSON row,
+#       all-customers (1/0), then the row's field/value pairs
+RESULT_SCRIPT = _COMPARE + """
+local g, p, f = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if compare(KEYS[1], g, p, f) <= 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 10))
+redis.call('HSET', KEYS[2], ARGV[7], ARGV[8])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[6])
+expire(tonumber(ARGV[4]), KEYS[1], KEYS[2], KEYS[3])
+if ARGV[9] == '1' then
+  local start = tonumber(ARGV[5])
+  local latest = tonumber(
+    redis.call('HGET', KEYS[4], 'window_start_ms') or '-1')
+  if start > latest then
+    redis.call('DEL', KEYS[4])
+    redis.call('HSET', KEYS[4], 'window', ARGV[6], 'window_start_ms', ARGV[5])
+    latest = start
+  end
+  if start == latest then
+    redis.call('HSET', KEYS[4], 'row:' .. ARGV[7], ARGV[8])
+  end
+end
+return 1
+"""
+
+# KEYS: top sorted set, top rows hash
+# ARGV: g, p, f, ttl_ms, then (product_id, revenue, JSON row) per product
+TOP_SCRIPT = _COMPARE + """
+local g, p, f = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local order = compare(KEYS[2], g, p, f)
+if order < 0 then return 0 end
+if order > 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  redis.call('HSET', KEYS[2], 'generation', ARGV[1], 'pane_index', ARGV[2],
+             'is_final', ARGV[3])
+end
+local added = 0
+for i = 5, #ARGV, 3 do
+  added = added + redis.call('HSETNX', KEYS[2], 'product:' .. ARGV[i],
+                             ARGV[i + 2])
+  redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i])
+end
+expire(tonumber(ARGV[4]), KEYS[1], KEYS[2])
+return added
+"""
+
+# KEYS: seen marker, stream. ARGV: ttl_ms, maxlen, field/value pairs
+DEAD_LETTER_SCRIPT = """
+local ttl = tonumber(ARGV[1])
+local fresh
+if ttl > 0 then
+  fresh = redis.call('SET', KEYS[1], '1', 'NX', 'PX', ttl)
+else
+  fresh = redis.call('SET', KEYS[1], '1', 'NX')
+end
+if not fresh then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
+return 1
+"""
+
+Call = Tuple[List[str], List[str]]
+
+
+def pane_args(row, generation: int) -> List[str]:
+  """The rank of the row's pane as the scripts compare it."""
+  rank = (int(generation),) + database.pane_rank(row)
+  return [str(int(v)) for v in rank]
+
+
+def _pairs(fields) -> List[str]:
+  out = []
+  for name, value in fields.items():
+    out += [name, str(value)]
+  return out
+
+
+def result_call(row: CategoryResult, now: str, generation: int,
+                ttl_ms: int) -> Call:
+  fields = database.category_params(DIALECT, row, now, generation)
+  keys = [layout.result_key(row), layout.window_rows_key(row),
+          layout.day_key(row), layout.LATEST]
+  args = pane_args(row, generation) + [
+      str(ttl_ms), str(int(row.window_start_ms)), layout.window_id(row),
+      fields['category'], layout.as_json(fields),
+      '1' if row.customer_id == '' else '0'] + _pairs(fields)
+  return keys, args
+
+
+def top_call(rows: Sequence[TopProduct], now: str, generation: int,
+             ttl_ms: int) -> Call:
+  """One window's list (rows of one pane, as ``database.Buffer`` gives)."""
+  first = rows[0]
+  args = pane_args(first, generation) + [str(ttl_ms)]
+  for row in rows:
+    fields = database.top_product_params(DIALECT, row, now, generation)
+    args += [fields['product_id'], fields['revenue_usd'],
+             layout.as_json(fields)]
+  return [layout.top_key(first), layout.top_rows_key(first)], args
+
+
+def dead_letter_call(row: DeadLetter, now: str, ttl_ms: int,
+                     maxlen: int) -> Call:
+  fields = database.dead_letter_params(DIALECT, row, now)
+  return ([layout.dead_seen_key(row), layout.DEAD_LETTER_STREAM],
+          [str(ttl_ms), str(maxlen)] + _pairs(fields))

@@ -1,0 +1,143 @@
+"""The Beam side: ``WriteToRedis`` and the DoFn that writes per bundle.
+
+Rows are buffered per bundle in the database sinks' ``Buffer`` (newest pane
+per key only, a window's top list from one pane), then written in one
+pipeline of script calls per bundle (or every ``batch_size`` rows).
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from transforms.sinks import database
+from transforms.sinks.redis_sink import scripts
+from transforms.sinks.redis_sink.store import RedisStore
+from transforms.sinks.rows import DEAD_LETTERS, KINDS, RESULTS
+
+_LOG = logging.getLogger(__name__)
+
+DEFAULT_RETENTION_S = 7 * 24 * 3600
+DEFAULT_DEAD_LETTER_MAXLEN = 100_000
+
+
+class _WriteFn(beam.DoFn):
+  """Buffers rows of one kind and writes them once per bundle."""
+
+  def __init__(self, store: RedisStore, kind: str, generation: int,
+               retention_ms: int, dead_letter_maxlen: int, batch_size: int):
+    self._store_proto = store
+    self._kind = kind
+    self._generation = generation
+    self._ttl_ms = retention_ms
+    self._maxlen = dead_letter_maxlen
+    self._batch_size = batch_size
+    self._changed = Metrics.counter('sink.redis', f'{kind}_changed')
+    self._skipped = Metrics.counter('sink.redis', f'{kind}_unchanged')
+    self._store: Optional[RedisStore] = None
+    self._buffer: Optional[database.Buffer] = None
+
+  def setup(self):
+    self._store = copy.copy(self._store_proto)
+    self._store.open()
+    self._store.ensure_schema()
+
+  def start_bundle(self):
+    self._buffer = database.Buffer(self._kind)
+
+  def process(self, row):
+    self._buffer.add(row)
+    if len(self._buffer) >= self._batch_size:
+      self._flush()
+
+  def finish_bundle(self):
+    self._flush()
+
+  def teardown(self):
+    if self._store is not None:
+      self._store.close()
+      self._store = None
+
+  def _calls(self):
+    now = scripts.DIALECT.now()
+    if self._kind == RESULTS:
+      return [scripts.result_call(r, now, self._generation, self._ttl_ms)
+              for r in self._buffer.sorted_rows()]
+    if self._kind == DEAD_LETTERS:
+      return [scripts.dead_letter_call(r, now, self._ttl_ms, self._maxlen)
+              for r in self._buffer.sorted_rows()]
+    return [scripts.top_call(rows, now, self._generation, self._ttl_ms)
+            for _, _, rows in self._buffer.sorted_windows()]
+
+  def _flush(self):
+    if self._buffer is None or not len(self._buffer):
+      return
+    calls = self._calls()
+    script = self._store.scripts[self._kind]
+
+    def work(pipe):
+      for keys, args in calls:
+        script(keys=keys, args=args, client=pipe)
+
+    answers = self._store.run_in_transaction(work)
+    changed = sum(1 for a in answers if a)
+    self._changed.inc(changed)
+    self._skipped.inc(len(calls) - changed)
+    _LOG.debug('%s: %s writes changed, %s unchanged in %s', self._kind,
+               changed, len(calls) - changed, self._store.describe())
+    self._buffer.clear()
+
+
+class WriteToRedis(beam.PTransform):
+  """Writes results, top products and dead letters to Redis (docs/redis.md).
+
+  Input: a dict with any of 'results' (PCollection[CategoryResult]),
+  'top_products' (PCollection[TopProduct]), 'dead_letters'
+  (PCollection[DeadLetter]). Output: the same keys, empty PCollections.
+
+  Args:
+    url: ``redis://[user@]host:port/db``, no password.
+    password: ``env:NAME`` or ``file:PATH``; '' = REDISCLI_AUTH or none.
+    generation: 0 normally; a recovery run's panes outrank earlier runs'.
+    retention_s: a window's keys (and a dead letter's marker) expire this
+      long after their last change; 0 = never.
+    dead_letter_maxlen: the dead-letter stream is trimmed to about this.
+    batch_size: rows buffered before a mid-bundle write.
+    max_attempts: tries per write for transient errors (with backoff).
+  """
+
+  def __init__(self, url: str, password: str = '', generation: int = 0,
+               retention_s: float = DEFAULT_RETENTION_S,
+               dead_letter_maxlen: int = DEFAULT_DEAD_LETTER_MAXLEN,
+               batch_size: int = 1000, max_attempts: int = 20, label=None):
+    super().__init__(label)
+    if retention_s < 0:
+      raise ValueError('Redis sink: the retention must be >= 0 seconds')
+    if dead_letter_maxlen < 1:
+      raise ValueError('Redis sink: the dead-letter stream length must be '
+                       '>= 1')
+    self.store = RedisStore(url, password, max_attempts=max_attempts)
+    self._generation = generation
+    self._ttl_ms = int(retention_s * 1000)
+    self._maxlen = dead_letter_maxlen
+    self._batch_size = batch_size
+
+  def expand(self, pcolls):
+    if not isinstance(pcolls, dict):
+      raise TypeError(f'WriteToRedis expects a dict of PCollections with keys '
+                      f'{list(KINDS)}, got {type(pcolls).__name__}')
+    unknown = set(pcolls) - set(KINDS)
+    if unknown:
+      raise ValueError(f'WriteToRedis: unknown keys {sorted(unknown)}; '
+                       f'expected some of {list(KINDS)}')
+    out = {}
+    for kind in KINDS:
+      if kind in pcolls:
+        name = ''.join(p.title() for p in kind.split('_'))
+        out[kind] = pcolls[kind] | f'Write{name}' >> beam.ParDo(_WriteFn(
+            self.store, kind, self._generation, self._ttl_ms, self._maxlen,
+            self._batch_size))
+    return out
