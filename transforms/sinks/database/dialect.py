@@ -60,5 +60,11 @@ class Dialect:
     body = ',\n  '.join(cols)
     return f'CREATE TABLE IF NOT EXISTS {table} (\n  {body}\n)'
 
-  def schema_sql(self) -> List[str]:
-    return [self.create_table_sql(t) for t in TABLE_COLUMNS]
+  def schema_sql(self, tables: Optional[Sequence[str]] = None) -> List[str]:
+    return [self.create_table_sql(t) for t in (tables or TABLE_COLUMNS)]
+
+  def missing_tables(self, cursor) -> List[str]:
+    """The sink's tables not in the database yet. All of them here (creating
+    one that exists is a no-op); a database whose writer may not create
+    tables says which exist, so such a writer never tries (store.py)."""
+    return list(TABLE_COLUMNS)

@@ -90,8 +90,24 @@ class Store:
     raise NotImplementedError
 
   def ensure_schema(self) -> None:
+    """Creates the tables that are missing. Where they all exist nothing is
+    run, so a role without DDL rights (docs/postgres.md, "Roles") writes to
+    tables the owner made; where one is missing and the role may not create
+    it, the SinkError says to run the schema step."""
+    missing = self.run_in_transaction(self.dialect.missing_tables)
+    if not missing:
+      return
+
     def create(cursor):
       self.dialect.lock(cursor, 'sales-pipeline schema')
-      for statement in self.dialect.schema_sql():
+      for statement in self.dialect.schema_sql(missing):
         cursor.execute(statement)
-    self.run_in_transaction(create)
+    try:
+      self.run_in_transaction(create)
+    except SinkError as e:
+      if 'permission denied' not in str(e):
+        raise
+      raise SinkError(
+          f'{e}; the tables {", ".join(missing)} are missing and this role '
+          f'may not create them: run the schema step as the owner role '
+          f'(python -m pipelines.init_db, docs/postgres.md)') from None
