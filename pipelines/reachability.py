@@ -28,6 +28,7 @@ import errno
 import json
 import logging
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -113,7 +114,7 @@ def _kafka_metadata(servers: str, config_file: str):
   """The cluster's metadata, asked with the run's own client settings
   (security properties included); None if the properties file is not on
   this machine (it is read on the workers)."""
-  from confluent_kafka import KafkaException
+  from confluent_kafka import KafkaError, KafkaException
   from confluent_kafka.admin import AdminClient
 
   from transforms.kafka_client import resolve_client_config, with_routed_logs
@@ -123,15 +124,41 @@ def _kafka_metadata(servers: str, config_file: str):
     return None
   conf = with_routed_logs(resolve_client_config(
       {'bootstrap.servers': servers}, None, config_file or None))
-  try:
-    return AdminClient(conf).list_topics(timeout=TIMEOUT_S)
-  except KafkaException as e:
-    err = e.args[0] if e.args else e
-    reason = getattr(err, 'str', lambda: str(err))()
-    raise Unreachable(
-        f'Kafka at {servers} does not answer as Kafka ({reason}); '
-        f'check the address and --kafka_config_file, or {KAFKA_FIX}'
-    ) from None
+  refusals = []  # a login or TLS handshake the broker refused: final
+  conf['error_cb'] = lambda err: refusals.append(err) if err.code() in (
+      KafkaError._AUTHENTICATION, KafkaError._SSL) else None
+  admin = AdminClient(conf)
+  # A TLS handshake and a SASL login take a loaded machine longer.
+  secured = str(conf.get('security.protocol', '')).upper() != 'PLAINTEXT' and (
+      'security.protocol' in conf)
+  deadline = time.monotonic() + TIMEOUT_S * (4 if secured else 1)
+  while True:
+    try:
+      return admin.list_topics(timeout=0.5)
+    except KafkaException as e:
+      err = e.args[0] if e.args else e
+      reason = getattr(err, 'str', lambda: str(err))()
+    admin.poll(0.1)  # serves error_cb
+    if refusals:
+      raise Unreachable(_kafka_refusal(servers, refusals[0])) from None
+    if time.monotonic() >= deadline:
+      raise Unreachable(
+          f'Kafka at {servers} does not answer as Kafka ({reason}); '
+          f'check the address and --kafka_config_file, or {KAFKA_FIX}'
+      ) from None
+
+
+def _kafka_refusal(servers: str, error) -> str:
+  """One line for a refused login (wrong SASL user or password) or TLS
+  handshake (a CA that did not sign the broker's certificate)."""
+  from confluent_kafka import KafkaError
+  reason = re.sub(r' \(after \d+ms in state \w+\)', '',
+                  error.str().split(': ', 1)[-1])
+  if error.code() == KafkaError._AUTHENTICATION:
+    return (f'Kafka at {servers} refused the login ({reason}); check '
+            f'sasl.username and sasl.password in --kafka_config_file')
+  return (f'Kafka at {servers}: TLS failed ({reason}); check '
+          f'security.protocol and ssl.ca.location in --kafka_config_file')
 
 
 def check_kafka(servers: str, topic: str, config_file: str, reads: bool,
