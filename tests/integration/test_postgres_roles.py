@@ -15,7 +15,6 @@ import os
 import pathlib
 import stat
 import subprocess
-import sys
 import urllib.parse
 import uuid
 
@@ -167,39 +166,32 @@ def test_the_writer_never_creates_tables_and_says_how(
           sql.Identifier(name)))
 
 
-def test_init_db_command_line(schema):
-  """The schema step as a command: the owner runs it (again: idempotent);
-  the writer may not (one line, exit 1); an unknown role is named."""
+def test_init_db_command_line(schema, monkeypatch, capsys):
+  """The schema step as a command (its main, in-process): the owner runs it
+  (again: idempotent); the writer may not (one line, exit 1); an unknown
+  role is named (one line, exit 2)."""
+  from pipelines.init_db import main
   url, roles = schema
-  ran = {}
-  for who, extra in (('owner', []), ('writer', [])):
-    role = getattr(roles, who)
-    ran[who, bool(extra)] = subprocess.Popen(
-        [sys.executable, '-m', 'pipelines.init_db', '--sink',
-         as_role(url, role.user), '--writer_role', roles.writer.user,
-         '--reader_role', roles.reader.user, *extra],
-        cwd=ROOT, env=dict(os.environ, PGPASSWORD=role.password),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  out = {k: (p.wait(timeout=300), *p.communicate()) for k, p in ran.items()}
-  assert out['owner', False] == (
+  parts = urllib.parse.urlsplit(url)
+
+  def run(role, reader=roles.reader.user):
+    monkeypatch.setenv('PGPASSWORD', role.password)
+    code = main(['--sink', as_role(url, role.user), '--writer_role',
+                 roles.writer.user, '--reader_role', reader])
+    return (code, *capsys.readouterr())
+
+  assert run(roles.owner) == (
       0, f'schema ready (writer {roles.writer.user}, reader '
          f'{roles.reader.user})\n', '')
-  code, _, err = out['writer', False]
-  assert code == 1
+  code, out, err = run(roles.writer)
+  assert (code, out) == (1, '')
   [line] = err.strip().splitlines()
   assert line.startswith('error: PostgreSQL sink cannot write to ')
   assert 'must be owner' in line or 'permission denied' in line
-
-  # An unknown role is named (the command prints it as one line, exit 2).
-  parts = urllib.parse.urlsplit(url)
-  with pytest.MonkeyPatch.context() as mp:
-    mp.setenv('PGPASSWORD', roles.owner.password)
-    with pytest.raises(ValueError) as e:
-      init_schema(url, writer=roles.writer.user, reader='no_such_role')
-  assert str(e.value) == (
-      f"role 'no_such_role' does not exist on {roles.owner.user}@"
+  assert run(roles.owner, reader='no_such_role') == (2, '', (
+      f"error: role 'no_such_role' does not exist on {roles.owner.user}@"
       f"127.0.0.1:{parts.port}/{parts.path[1:]} (services/postgres/"
-      f"postgres.sh start creates it)")
+      f"postgres.sh start creates it)\n"))
 
 
 def test_passwords_are_generated_private_and_never_printed(postgres_roles):
