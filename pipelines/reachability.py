@@ -124,28 +124,38 @@ def _kafka_metadata(servers: str, config_file: str):
     return None
   conf = with_routed_logs(resolve_client_config(
       {'bootstrap.servers': servers}, None, config_file or None))
-  refusals = []  # a login or TLS handshake the broker refused: final
+  secured = str(conf.get('security.protocol', 'PLAINTEXT')).upper() != (
+      'PLAINTEXT')
+  if not secured:
+    try:
+      return AdminClient(conf).list_topics(timeout=TIMEOUT_S)
+    except KafkaException as e:
+      raise Unreachable(_kafka_not_kafka(servers, e)) from None
+  # TLS and SASL: a refused login or handshake is final, and said as such
+  # (librdkafka reports it through error_cb, served by poll); the handshake
+  # takes a loaded machine longer.
+  refusals = []
   conf['error_cb'] = lambda err: refusals.append(err) if err.code() in (
       KafkaError._AUTHENTICATION, KafkaError._SSL) else None
   admin = AdminClient(conf)
-  # A TLS handshake and a SASL login take a loaded machine longer.
-  secured = str(conf.get('security.protocol', '')).upper() != 'PLAINTEXT' and (
-      'security.protocol' in conf)
-  deadline = time.monotonic() + TIMEOUT_S * (4 if secured else 1)
+  deadline = time.monotonic() + 4 * TIMEOUT_S
   while True:
     try:
       return admin.list_topics(timeout=0.5)
     except KafkaException as e:
-      err = e.args[0] if e.args else e
-      reason = getattr(err, 'str', lambda: str(err))()
-    admin.poll(0.1)  # serves error_cb
+      failure = e
+    admin.poll(0.1)
     if refusals:
       raise Unreachable(_kafka_refusal(servers, refusals[0])) from None
     if time.monotonic() >= deadline:
-      raise Unreachable(
-          f'Kafka at {servers} does not answer as Kafka ({reason}); '
-          f'check the address and --kafka_config_file, or {KAFKA_FIX}'
-      ) from None
+      raise Unreachable(_kafka_not_kafka(servers, failure)) from None
+
+
+def _kafka_not_kafka(servers: str, error: Exception) -> str:
+  err = error.args[0] if error.args else error
+  reason = getattr(err, 'str', lambda: str(err))()
+  return (f'Kafka at {servers} does not answer as Kafka ({reason}); '
+          f'check the address and --kafka_config_file, or {KAFKA_FIX}')
 
 
 def _kafka_refusal(servers: str, error) -> str:
