@@ -238,8 +238,11 @@ def test_bounded_runs_with_worker_servers_listen_on_loopback_only(
   """Before: `:::<port>` for each of these servers (Beam binds `[::]`)."""
   if '--runner=DirectRunner' in runner_args and prism_binary() is None:
     pytest.skip('DirectRunner without Prism runs in-process, no server')
-  seen = listeners_during('--input', SAMPLE, '--output', str(tmp_path / 'out'),
-                          *runner_args)
+  small = tmp_path / 'orders.jsonl'  # the servers, not the data, matter
+  with open(SAMPLE, 'rb') as f:
+    small.write_bytes(b''.join(f.readline() for _ in range(200)))
+  seen = listeners_during('--input', str(small), '--output',
+                          str(tmp_path / 'out'), *runner_args)
   assert seen, 'no server seen: the case proves nothing'
   bad = outside_loopback(seen)
   assert not bad, 'listening outside loopback:\n' + describe(bad)
