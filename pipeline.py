@@ -1,7 +1,5 @@
 """Entry point: `python -m pipeline [flags]`. See pipelines/cli.py."""
-import sys
-
-from pipelines.cli import main
+from pipelines.cli import run_as_program
 
 if __name__ == '__main__':
-  sys.exit(main())
+  run_as_program()

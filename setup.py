@@ -18,6 +18,9 @@ setup(
         'pyarrow>=14',
         'fastavro>=1.9',
         'orjson>=3.9',
+        # IANA time zones for --timezone where the OS has no tz database
+        # (zoneinfo prefers the system's; e.g. slim worker images).
+        'tzdata>=2024.1',
     ],
     extras_require={
         'kafka': ['confluent-kafka>=2.3'],

@@ -7,9 +7,11 @@ else goes through logging.
 """
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import sys
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 from pipelines.flags import UsageError, help_text, pop_log_level
 from pipelines.quality import EXIT_QUALITY, QualityGateFailed
@@ -61,3 +63,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     return fail(f'pipeline failed: {redact_text(first)[:300]} '
                 '(rerun with --log_level=DEBUG for details)', EXIT_FAILED)
   return 0
+
+
+def run_as_program() -> NoReturn:
+  """`python -m pipeline`: main(), then the process ends without tearing
+  down native libraries.
+
+  After a streaming run is cancelled, the runner's worker threads (daemon
+  threads in this process) may still be inside gRPC or Arrow code; the C++
+  static destructors that a normal interpreter exit runs then race them and
+  abort the process ("terminate called without an active exception", or a
+  segfault) after the summary was printed. So the exit is the last exit
+  handler: every other one (Beam stopping its Prism process, logging) runs
+  first, then os._exit ends the process with main()'s code.
+  """
+  code = [EXIT_FAILED]  # if main() itself dies of an uncaught error
+
+  def end_process() -> None:
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+      try:
+        stream.flush()
+      except (OSError, ValueError):
+        pass  # a closed pipe: nothing more can be said
+    os._exit(code[0])  # pylint: disable=protected-access
+
+  atexit.register(end_process)  # registered first, so it runs last
+  code[0] = main()
+  sys.exit(code[0])

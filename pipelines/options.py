@@ -75,7 +75,12 @@ class SalesOptions(PipelineOptions):
     # Windows and triggers
     defaults = WindowPolicy()
     add('--window', default=defaults.kind,
-        help='fixed, sliding or sessions (per customer).')
+        help='fixed, sliding, sessions (per customer) or daily (local '
+        'calendar days of --timezone, 23/25 h on DST changes; '
+        'docs/daily.md).')
+    add('--timezone', default=defaults.timezone,
+        help='IANA time zone (e.g. America/New_York) of the daily windows '
+        'and of every row\'s `day` column.')
     add('--window_size_seconds', type=int, default=defaults.size_seconds,
         help='Fixed/sliding window size.')
     add('--window_period_seconds', type=int, default=defaults.period_seconds,
@@ -256,7 +261,8 @@ def config_from_options(options: PipelineOptions,
       early_firing_seconds=opts.early_firing_seconds,
       late_firings=not opts.no_late_firings,
       accumulation=opts.accumulation,
-      bounded=is_bounded_run(opts, streaming))
+      bounded=is_bounded_run(opts, streaming),
+      timezone=opts.timezone)
   return SalesConfig(
       source=opts.source,
       inputs=list(opts.input or [SAMPLE_INPUT]),

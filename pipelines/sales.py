@@ -130,7 +130,7 @@ def record_steps(config: SalesConfig, fx_rates: beam.pvalue.AsSideInput,
       convert_to_usd=ConvertToUsd(fx_rates),
       join_catalog=JoinCatalog(catalog),
       aggregate=AggregateSales(config.top_n, policy.per_customer,
-                               config.bounded))
+                               config.bounded, policy.timezone))
 
 
 def reference_data(pipeline: beam.Pipeline, config: SalesConfig

@@ -4,9 +4,10 @@ One CombineFn builds a window's whole summary: per category the order
 count, units, exact revenue and the set of customers; per product its
 revenue, units and orders. Combiner lifting makes it partial-then-merge, so
 the shuffle carries small summaries, not orders. The summary then becomes
-rows: one CategoryResult per category, one for all categories
-(`__all__`), and the top-N products, each stamped with the window bounds
-and the pane (EARLY / ON_TIME / LATE, index, final).
+rows: one CategoryResult per category (with its `rank` by revenue within
+the window), one for all categories (`__all__`), and the top-N products,
+each stamped with the window bounds, the local `day` of the window's start
+in the run's time zone, and the pane (EARLY / ON_TIME / LATE, index, final).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import apache_beam as beam
 from apache_beam.utils.windowed_value import PaneInfoTiming
 
 from transforms import metrics
+from transforms.calendar_days import DEFAULT_TIMEZONE, local_day
 
 from transforms.records import (ALL_CATEGORIES, CategoryResult, EnrichedOrder,
                                 PaneFields, TopProduct)
@@ -150,11 +152,23 @@ def pane_fields(win: Any, pane: Any) -> PaneFields:
       is_final=bool(pane.is_last))
 
 
+def category_ranks(summary: SalesSummary) -> Dict[str, int]:
+  """Each category's place by exact revenue in the window (1 = highest),
+  ties broken by category name."""
+  ordered = sorted(summary.categories.items(),
+                   key=lambda item: (-item[1].revenue, item[0]))
+  return {category: rank for rank, (category, _) in
+          enumerate(ordered, start=1)}
+
+
 def summary_rows(scope: str, summary: SalesSummary, pane: PaneFields,
-                 top_n: int) -> Tuple[List[CategoryResult], List[TopProduct]]:
-  """Turns one window's summary into result rows and top-N product rows."""
+                 top_n: int, day: str = ''
+                 ) -> Tuple[List[CategoryResult], List[TopProduct]]:
+  """Turns one window's summary into result rows and top-N product rows;
+  day: the local date of the window's start (local_day)."""
   results = []
   per_category = sorted(summary.categories.items())
+  ranks = category_ranks(summary)
   for category, stats in per_category + [(ALL_CATEGORIES, summary.total())]:
     results.append(CategoryResult(
         window_start_ms=pane.window_start_ms,
@@ -168,7 +182,9 @@ def summary_rows(scope: str, summary: SalesSummary, pane: PaneFields,
         avg_order_value_usd=stats.revenue / stats.orders,
         pane_timing=pane.pane_timing,
         pane_index=pane.pane_index,
-        is_final=pane.is_final))
+        is_final=pane.is_final,
+        day=day,
+        rank=ranks.get(category)))
   ranked = sorted(summary.products.items(),
                   key=lambda item: (-item[1].revenue, item[0]))[:top_n]
   top = [
@@ -185,7 +201,8 @@ def summary_rows(scope: str, summary: SalesSummary, pane: PaneFields,
           revenue_usd=product.revenue,
           pane_timing=pane.pane_timing,
           pane_index=pane.pane_index,
-          is_final=pane.is_final)
+          is_final=pane.is_final,
+          day=day)
       for rank, (product_id, product) in enumerate(ranked, start=1)
   ]
   return results, top
@@ -199,11 +216,14 @@ BOUNDED_PANE = ('ON_TIME', 0, True)
 
 class EmitRowsFn(beam.DoFn):
   """(scope, SalesSummary) of a window pane -> result rows (main) and
-  top-product rows (tagged), stamped with the window and the pane."""
+  top-product rows (tagged), stamped with the window, its local day in
+  the time zone `timezone` and the pane."""
 
-  def __init__(self, top_n: int, bounded: bool = False) -> None:
+  def __init__(self, top_n: int, bounded: bool = False,
+               timezone: str = DEFAULT_TIMEZONE) -> None:
     self._top_n = top_n
     self._bounded = bounded
+    self._timezone = timezone
     self._final_windows = metrics.counter(metrics.WINDOWS_FINAL)
     self._rows = metrics.counter(metrics.RESULT_ROWS)
 
@@ -220,7 +240,9 @@ class EmitRowsFn(beam.DoFn):
       fields = fields._replace(pane_timing=BOUNDED_PANE[0],
                                pane_index=BOUNDED_PANE[1],
                                is_final=BOUNDED_PANE[2])
-    results, top = summary_rows(scope, summary, fields, self._top_n)
+    results, top = summary_rows(
+        scope, summary, fields, self._top_n,
+        local_day(self._timezone, fields.window_start_ms))
     if fields.is_final:
       self._final_windows.inc()
     self._rows.inc(len(results))
@@ -235,14 +257,17 @@ class AggregateSales(beam.PTransform):
   per_customer: key the summary by customer (session windows are per
   customer); otherwise one summary per window.
   bounded: the run is bounded, so each window has exactly one pane.
+  timezone: the IANA zone of the rows' `day`.
   """
 
   def __init__(self, top_n: int = 5, per_customer: bool = False,
-               bounded: bool = False) -> None:
+               bounded: bool = False,
+               timezone: str = DEFAULT_TIMEZONE) -> None:
     super().__init__()
     self._top_n = top_n
     self._per_customer = per_customer
     self._bounded = bounded
+    self._timezone = timezone
 
   def expand(self, orders: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
     if self._per_customer:
@@ -253,5 +278,6 @@ class AggregateSales(beam.PTransform):
     return (
         keyed
         | 'SummarizeWindow' >> beam.CombinePerKey(SalesSummaryFn())
-        | 'EmitRows' >> beam.ParDo(EmitRowsFn(self._top_n, self._bounded)).with_outputs(
-            TOP_PRODUCTS, main=RESULTS))
+        | 'EmitRows' >> beam.ParDo(EmitRowsFn(
+            self._top_n, self._bounded, self._timezone)).with_outputs(
+                TOP_PRODUCTS, main=RESULTS))

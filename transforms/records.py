@@ -121,8 +121,11 @@ class PaneFields(NamedTuple):
 class CategoryResult(NamedTuple):
   """Aggregates of one window, scope and category (or ALL_CATEGORIES).
 
-  customer_id is '' for fixed and sliding windows and the session's customer
-  for per-customer session windows; it is part of the row's key.
+  customer_id is '' for fixed, sliding and daily windows and the session's
+  customer for per-customer session windows; it is part of the row's key.
+  day: the local date (YYYY-MM-DD) of window_start in the run's time zone.
+  rank: the category's place by revenue among the categories of its window
+  and scope (1 = highest; ties by category name); None for ALL_CATEGORIES.
   """
   window_start_ms: int
   window_end_ms: int
@@ -136,10 +139,13 @@ class CategoryResult(NamedTuple):
   pane_timing: str
   pane_index: int
   is_final: bool
+  day: str = ''
+  rank: Optional[int] = None
 
 
 class TopProduct(NamedTuple):
-  """One of the top-N products by revenue of a window (rank 1 = highest)."""
+  """One of the top-N products by revenue of a window (rank 1 = highest);
+  day as in CategoryResult."""
   window_start_ms: int
   window_end_ms: int
   customer_id: str
@@ -153,3 +159,4 @@ class TopProduct(NamedTuple):
   pane_timing: str
   pane_index: int
   is_final: bool
+  day: str = ''

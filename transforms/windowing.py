@@ -1,6 +1,7 @@
 """The window and trigger policy, in one place.
 
-Windows: fixed (default 1 hour), sliding, or per-customer sessions.
+Windows: fixed (default 1 hour), sliding, per-customer sessions, or daily:
+local calendar days of the policy's time zone (transforms/calendar_days.py).
 Trigger in an unbounded run (the default policy of DESIGN.md):
   AfterWatermark(early=AfterProcessingTime(early_firing_seconds),
                  late=AfterCount(1))
@@ -22,10 +23,15 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.transforms import trigger, window
 
+from transforms.calendar_days import (DEFAULT_TIMEZONE, DailyWindows,
+                                      WindowIntoDays, day_bounds_ms_array,
+                                      zone)
+
 FIXED = 'fixed'
 SLIDING = 'sliding'
 SESSIONS = 'sessions'
-WINDOW_KINDS = (FIXED, SLIDING, SESSIONS)
+DAILY = 'daily'
+WINDOW_KINDS = (FIXED, SLIDING, SESSIONS, DAILY)
 ACCUMULATING = 'accumulating'
 DISCARDING = 'discarding'
 
@@ -42,10 +48,13 @@ class WindowPolicy:
   late_firings: bool = True  # one late pane per late element
   accumulation: str = ACCUMULATING
   bounded: bool = True
+  # IANA zone of the `day` column, and of the days of DAILY windows.
+  timezone: str = DEFAULT_TIMEZONE
 
   def __post_init__(self) -> None:
     if self.kind not in WINDOW_KINDS:
       raise ValueError(f'window must be one of {", ".join(WINDOW_KINDS)}')
+    zone(self.timezone)  # ValueError: unknown time zone
     if self.accumulation not in (ACCUMULATING, DISCARDING):
       raise ValueError('accumulation must be accumulating or discarding')
     for name in ('size_seconds', 'period_seconds', 'gap_seconds'):
@@ -71,6 +80,8 @@ class WindowPolicy:
       return window.FixedWindows(self.size_seconds)
     if self.kind == SLIDING:
       return window.SlidingWindows(self.size_seconds, self.period_seconds)
+    if self.kind == DAILY:
+      return DailyWindows(self.timezone)
     return window.Sessions(self.gap_seconds)
 
   def trigger_fn(self) -> trigger.TriggerFn:
@@ -115,6 +126,9 @@ class WindowPolicy:
       start = us - np.mod(us, period)  # the latest window holding t
       steps = (start - us + size - 1) // period  # back to the earliest one
       end = start - steps * period + size
+    elif self.kind == DAILY:  # day bounds are whole seconds: no rounding
+      return (day_bounds_ms_array(self.timezone, t)[1]
+              + self.effective_lateness_seconds() * 1000)
     else:  # sessions: the element's own proto window
       end = us + self.gap_seconds * 1000000
     return end // 1000 + self.effective_lateness_seconds() * 1000
@@ -124,12 +138,25 @@ class WindowPolicy:
     """The longest span of event time that lies entirely inside one set of
     windows (fixed: the window; sliding: gcd(size, period); sessions: 1 ms,
     the event time itself): orders summed per unit and stamped at its start
-    fall into exactly the windows each of them would."""
+    fall into exactly the windows each of them would. Daily windows have
+    no fixed length (23, 24 or 25 h, starting on any whole second): their
+    unit is the day itself, see unit_starts_ms."""
     if self.kind == FIXED:
       return self.size_seconds * 1000
     if self.kind == SLIDING:
       return math.gcd(self.size_seconds, self.period_seconds) * 1000
+    if self.kind == DAILY:
+      raise ValueError('daily windows have no fixed unit: use unit_starts_ms')
     return 1
+
+  def unit_starts_ms(self, event_ms: np.ndarray) -> np.ndarray:
+    """The start of the time unit holding each event time (int64 ms): the
+    stamp of the partial its order is summed into."""
+    t = np.asarray(event_ms, np.int64)
+    if self.kind == DAILY:
+      return day_bounds_ms_array(self.timezone, t)[0]
+    size = self.unit_ms
+    return t - np.mod(t, size)
 
 
 class ApplyWindowPolicy(beam.PTransform):
@@ -144,8 +171,10 @@ class ApplyWindowPolicy(beam.PTransform):
     mode = (trigger.AccumulationMode.ACCUMULATING
             if policy.accumulation == ACCUMULATING else
             trigger.AccumulationMode.DISCARDING)
-    return pcoll | 'WindowInto' >> beam.WindowInto(
-        policy.window_fn(),
-        trigger=policy.trigger_fn(),
-        accumulation_mode=mode,
-        allowed_lateness=policy.effective_lateness_seconds())
+    windowing = dict(trigger=policy.trigger_fn(), accumulation_mode=mode,
+                     allowed_lateness=policy.effective_lateness_seconds())
+    if policy.kind == DAILY:
+      return pcoll | 'WindowIntoDays' >> WindowIntoDays(policy.timezone,
+                                                        **windowing)
+    return pcoll | 'WindowInto' >> beam.WindowInto(policy.window_fn(),
+                                                   **windowing)

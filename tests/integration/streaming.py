@@ -63,7 +63,8 @@ def streaming_pipeline(*args: str, env=None) -> Iterator[subprocess.Popen]:
       proc.kill()
       raise
     proc.stdout_text = out  # the final summary, for the caller to check
-  assert proc.returncode == 0, err[-3000:]
+  assert proc.returncode == 0, (
+      f'exit {proc.returncode}; stdout: {out[-1000:]}; stderr: {err[-3000:]}')
   assert 'Traceback' not in err, err[-3000:]
   assert 'records read' in out
 

@@ -47,20 +47,15 @@ def test_a_live_replay_in_file_order_converges_to_the_bounded_run(
     tmp_path, kafka_broker, kafka_topic_factory, live_sample):  # noqa: F811
   """Orders arrive while the pipeline runs, in the file's own order: up to
   47 hours out of order, with re-sends and dirty lines (all within the
-  three days of allowed lateness and dedupe memory).
-
-  Runs the record-at-a-time steps (--engine records), as before the columnar
-  steps became the default: on the columnar steps this test counted one
-  re-sent order twice in 3 of about 15 runs on a loaded machine (see the
-  session-6 note); the columnar steps' parity is proven on the shuffled
-  backlog and the late-data tests above and below."""
+  three days of allowed lateness and dedupe memory). The default
+  (columnar) steps."""
   batch_db = bounded_db(tmp_path, live_sample)
   topic = kafka_topic_factory(partitions=3)
   stream_db = str(tmp_path / 'live.db')
   sent = {}
   with streaming_pipeline(
       *kafka_stream_args(kafka_broker.bootstrap, topic, 'live'),
-      '--engine', 'records', '--sink', f'sqlite:///{stream_db}') as proc:
+      '--sink', f'sqlite:///{stream_db}') as proc:
     producer = threading.Thread(target=lambda: sent.update(replay(
         live_sample, topic, kafka_broker.bootstrap, rate=500.0,
         shuffle_seconds=0, partitions=3)))

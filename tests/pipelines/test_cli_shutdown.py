@@ -1,10 +1,15 @@
 """What a Ctrl-C leaves on the terminal: the runner's closed channels are the
 expected end of a streaming run; any other error still shows."""
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 
 from pipelines.terminal import RunNoiseFilter
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 CLOSED = ('<_MultiThreadedRendezvous of RPC that terminated with: '
           'status = StatusCode.UNAVAILABLE details = "Stream removed '
           '(Socket closed)">')
@@ -82,3 +87,27 @@ def test_after_the_stop_only_the_main_thread_writes_to_stderr():
   thread.join()
   assert seen == {'before': False, 'after': True}
   assert not noise.is_noise('error: pipeline failed: ...\n')
+
+
+def test_the_program_ends_with_mains_code_after_the_runs_exit_handlers():
+  """run_as_program ends the process itself (os._exit, so that native
+  teardown cannot race the runner's daemon threads, see its docstring): the
+  exit handlers a run registers (Beam's stop of its Prism process) still run,
+  the output is flushed, and the code is main()'s."""
+  script = textwrap.dedent('''
+      import atexit, sys, threading, time
+      import pipelines.cli as cli
+
+      def main():
+        atexit.register(print, 'exit handler of the run')
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        print('summary', end='')  # no newline: only a flush writes it
+        return 3
+
+      cli.main = main
+      cli.run_as_program()
+      ''')
+  proc = subprocess.run([sys.executable, '-c', script], cwd=ROOT,
+                        capture_output=True, text=True, timeout=120)
+  assert proc.returncode == 3, proc.stderr
+  assert proc.stdout == 'summaryexit handler of the run\n'

@@ -55,10 +55,11 @@ def _fields(spec: str) -> List[Tuple[str, str, str]]:
   return out
 
 
-_WINDOW = 'window_start TIMESTAMP!, window_end TIMESTAMP!, customer_id STRING'
+_WINDOW = ('window_start TIMESTAMP!, window_end TIMESTAMP!, '
+           'customer_id STRING, day STRING')
 _PANE = 'pane_timing STRING, pane_index INT64, is_final BOOL'
 RESULTS_FIELDS = _fields(
-    f'{_WINDOW}, category STRING, orders INT64, units INT64, '
+    f'{_WINDOW}, category STRING, rank INT64, orders INT64, units INT64, '
     f'revenue_usd NUMERIC, distinct_customers INT64, '
     f'avg_order_value_usd NUMERIC, {_PANE}')
 TOP_PRODUCTS_FIELDS = _fields(

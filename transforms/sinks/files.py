@@ -29,6 +29,7 @@ _WINDOW_FIELDS = [
     ('window_start', pa.timestamp('ms', tz='UTC')),
     ('window_end', pa.timestamp('ms', tz='UTC')),
     ('customer_id', pa.string()),
+    ('day', pa.string()),  # local YYYY-MM-DD of window_start (--timezone)
 ]
 _PANE_FIELDS = [
     ('pane_timing', pa.string()),
@@ -37,6 +38,7 @@ _PANE_FIELDS = [
 ]
 RESULTS_SCHEMA = pa.schema(_WINDOW_FIELDS + [
     ('category', pa.string()),
+    ('rank', pa.int64()),  # by revenue within the window; null for __all__
     ('orders', pa.int64()),
     ('units', pa.int64()),
     ('revenue_usd', _MONEY),

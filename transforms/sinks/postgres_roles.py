@@ -58,8 +58,9 @@ def grant_statements(dbname: str, writer: Optional[str],
 
 def init_schema(url: str, writer: Optional[str] = None,
                 reader: Optional[str] = None) -> None:
-  """Creates the tables (if missing) and grants the writer and reader roles
-  their privileges, in one transaction, as the role in ``url`` (the owner).
+  """Brings the tables to the sink's schema (creates them, adds the columns
+  of a newer version) and grants the writer and reader roles their
+  privileges, in one transaction, as the role in ``url`` (the owner).
 
   Raises ValueError when a role does not exist or the URL is refused, and
   database.SinkError (one line) when the server refuses the step.
@@ -74,7 +75,7 @@ def init_schema(url: str, writer: Optional[str] = None,
                          f'{store.describe()} (services/postgres/postgres.sh '
                          f'start creates it)')
     store.dialect.lock(cursor, 'sales-pipeline schema')
-    for statement in store.dialect.schema_sql():
+    for statement in store.dialect.schema_changes(cursor):
       cursor.execute(statement)
     dbname = cursor.execute('SELECT current_database()').fetchone()[0]
     for statement in grant_statements(dbname, writer, reader):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime
 import logging
 import re
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Optional
 
 from transforms.redact import redact_text, redact_url
 from transforms.sinks import database
@@ -64,13 +64,6 @@ class PostgresDialect(database.Dialect):
     cursor.execute('SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))',
                    (name,))
 
-  def missing_tables(self, cursor) -> List[str]:
-    tables = list(database.TABLE_COLUMNS)
-    found = cursor.execute(
-        'SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NOT '
-        'NULL', (tables,)).fetchall()
-    present = {row[0] for row in found}
-    return [t for t in tables if t not in present]
 
 
 def redact(url: str) -> str:

@@ -29,7 +29,7 @@ import datetime
 import logging
 import os
 import sqlite3
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Set
 
 from transforms.event_time import format_utc_ms
 from transforms.sinks import database
@@ -51,6 +51,10 @@ class SQLiteDialect(database.Dialect):
 
   def money(self, value) -> str:
     return str(to_cents(value))
+
+  def existing_columns(self, cursor, table: str) -> Set[str]:
+    cursor.execute(f'PRAGMA table_info({table})')
+    return {row[1] for row in cursor.fetchall()}
 
   def boolean(self, value: bool) -> int:
     return 1 if value else 0

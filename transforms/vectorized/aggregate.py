@@ -172,6 +172,7 @@ class AggregatePartials(beam.PTransform):
             MergeSummariesFn() if self._policy.kind == SESSIONS else
             MergePartialsFn())
         | 'EmitRows' >> beam.ParDo(
-            EmitRowsFn(self._top_n, bounded=self._bounded)).with_outputs(
+            EmitRowsFn(self._top_n, bounded=self._bounded,
+                       timezone=self._policy.timezone)).with_outputs(
                 TOP_PRODUCTS, main=RESULTS))
 

@@ -1,12 +1,12 @@
 """Pre-aggregation on columns: first-seen rows -> partial summaries per
 time unit of event time, joined with the product catalog.
 
-A time unit (WindowPolicy.unit_ms) is a span of event time that lies
+A time unit (WindowPolicy.unit_starts_ms) is a span of event time that lies
 entirely inside one set of windows, so a partial stamped at its unit's
 start is assigned by Beam's WindowFn to exactly the windows its orders
-belong to. For fixed and sliding windows a partial is a `Partial`: three
-small Arrow IPC tables (per category, per product, the customers of each
-category); for sessions (per customer, unit = the event time itself) and
+belong to. For fixed, sliding and daily windows a partial is a `Partial`:
+three small Arrow IPC tables (per category, per product, the customers of
+each category); for sessions (per customer, unit = the event time itself) and
 for exotic rows it is the record path's SalesSummary. The catalog lookup is
 the record path's rule (transforms/enrich.py): an unknown product gets
 category `unknown` and an empty name.
@@ -38,7 +38,6 @@ def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
                       ) -> List[Tuple[int, str, SalesSummary]]:
   """[(unit start ms, scope, partial SalesSummary)] of deduplicated rows."""
   per_customer = policy.kind == SESSIONS
-  size = policy.unit_ms
   summaries: Dict[Tuple[int, str], SalesSummary] = {}
 
   def summary_for(unit: int, scope: str) -> SalesSummary:
@@ -49,23 +48,23 @@ def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
 
   if exotic:
     is_exotic = pc.is_valid(table['exotic'])
-    for idx, t in zip(table.filter(is_exotic)['exotic'].to_pylist(),
-                      table.filter(is_exotic)['event_ms'].to_pylist()):
+    odd = table.filter(is_exotic)
+    odd_units = policy.unit_starts_ms(odd['event_ms'].to_numpy()).tolist()
+    for idx, unit in zip(odd['exotic'].to_pylist(), odd_units):
       order = exotic[idx]
       category, name = catalog.get(order.product_id, (UNKNOWN_CATEGORY, ''))
       order = order._replace(category=category, product_name=name)
-      unit = t if per_customer else t - t % size
       summary_for(unit, order.customer_id if per_customer else '').add(order)
     table = table.filter(pc.invert(is_exotic))
   if table.num_rows == 0:
     return [(u, s, m) for (u, s), m in summaries.items()]
 
   event_ms = table['event_ms'].to_numpy()
-  units = event_ms if per_customer else event_ms - np.mod(event_ms, size)
+  units = policy.unit_starts_ms(event_ms)
   cat_ids, cat_names = _catalog_arrays(catalog)
   index = pc.index_in(table['product_id'], value_set=cat_ids)
   category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
-  # For fixed and sliding windows the scope is '' (a null key here).
+  # For fixed, sliding and daily windows the scope is '' (a null key here).
   scope = (table['customer_id'] if per_customer else
            pa.nulls(table.num_rows, pa.string()))
   t = pa.table({
@@ -142,13 +141,12 @@ def _unit_slices(table: pa.Table) -> Dict[int, pa.Table]:
 
 def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
                    ) -> List[Tuple[int, Partial]]:
-  """[(unit start ms, Partial)] of deduplicated, non-exotic rows (fixed and
-  sliding windows)."""
+  """[(unit start ms, Partial)] of deduplicated, non-exotic rows (fixed,
+  sliding and daily windows)."""
   if table.num_rows == 0:
     return []
-  size = policy.unit_ms
-  event_ms = table['event_ms'].to_numpy()
-  units = pa.array(event_ms - np.mod(event_ms, size), pa.int64())
+  units = pa.array(policy.unit_starts_ms(table['event_ms'].to_numpy()),
+                   pa.int64())
   cat_ids, cat_names = _catalog_arrays(catalog)
   ids = sorted(catalog)
   names = pa.array([catalog[p][1] for p in ids], pa.string())
@@ -178,8 +176,9 @@ def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
 def unit_partials(table: pa.Table, exotic: Sequence[Any], catalog: Dict,
                   policy) -> Iterable[window.TimestampedValue]:
   """Deduplicated rows -> (scope, partial) per time unit, stamped at the
-  unit's start: a Partial for fixed and sliding windows, a SalesSummary for
-  sessions and exotic rows (aggregate.partial_tables/partial_summaries)."""
+  unit's start: a Partial for fixed, sliding and daily windows, a
+  SalesSummary for sessions and exotic rows
+  (aggregate.partial_tables/partial_summaries)."""
   if policy.kind != SESSIONS:
     if exotic:
       is_exotic = pc.is_valid(table['exotic'])

@@ -20,14 +20,16 @@ rounded to cents ROUND_HALF_UP when written, never before. Booleans are
 ``sales_by_category`` -- one row per window, scope and category
   (``category = '__all__'`` is the all-categories total):
     window_start time, window_end time, customer_id text ('' unless
-    per-customer sessions), category text, orders bigint, units bigint,
+    per-customer sessions), day text (local YYYY-MM-DD of window_start in
+    --timezone), category text, rank int (by revenue within the window;
+    NULL for ``__all__``), orders bigint, units bigint,
     revenue_usd money, distinct_customers bigint, avg_order_value_usd money,
     pane_timing text (EARLY/ON_TIME/LATE), pane_index int, is_final bool,
     updated_at time
   PRIMARY KEY (window_start, window_end, customer_id, category)
 
 ``top_products`` -- the top-N products by revenue of each window:
-    window_start, window_end, customer_id, rank int (1 = highest revenue),
+    window_start, window_end, customer_id, day, rank int (1 = highest revenue),
     product_id, product_name, category, orders, units, revenue_usd money,
     pane_timing, pane_index, is_final, updated_at
   PRIMARY KEY (window_start, window_end, customer_id, rank)

@@ -7,7 +7,7 @@ markers, value forms, locks. Everything else is shared.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 from transforms.sinks.database.tables import (COLUMN_DEFAULTS, PRIMARY_KEYS,
                                               TABLE_COLUMNS)
@@ -60,11 +60,37 @@ class Dialect:
     body = ',\n  '.join(cols)
     return f'CREATE TABLE IF NOT EXISTS {table} (\n  {body}\n)'
 
-  def schema_sql(self, tables: Optional[Sequence[str]] = None) -> List[str]:
-    return [self.create_table_sql(t) for t in (tables or TABLE_COLUMNS)]
+  def schema_sql(self) -> List[str]:
+    return [self.create_table_sql(t) for t in TABLE_COLUMNS]
 
-  def missing_tables(self, cursor) -> List[str]:
-    """The sink's tables not in the database yet. All of them here (creating
-    one that exists is a no-op); a database whose writer may not create
-    tables says which exist, so such a writer never tries (store.py)."""
-    return list(TABLE_COLUMNS)
+  def existing_columns(self, cursor, table: str) -> Set[str]:
+    """The columns a table has in the database now."""
+    cursor.execute(
+        'SELECT column_name FROM information_schema.columns WHERE '
+        f'table_schema = current_schema() AND table_name = {self.param("t")}',
+        {'t': table})
+    return {row[0] for row in cursor.fetchall()}
+
+  def added_columns_sql(self, table: str, existing: Set[str]) -> List[str]:
+    """ALTER TABLE statements adding the columns a table created by an
+    older version lacks (``day``, ``rank``); they may hold NULL, as the
+    rows written before them do."""
+    if not existing:
+      return []  # no such table: CREATE TABLE made it whole
+    return [f'ALTER TABLE {table} ADD COLUMN {name} {self.types[logical]}'
+            for name, logical, _ in TABLE_COLUMNS[table]
+            if name not in existing]
+
+  def schema_changes(self, cursor) -> List[str]:
+    """The statements that bring the database to the sink's schema: CREATE
+    TABLE for a missing table, ALTER TABLE for a missing column; none when
+    it is up to date (so a role without DDL rights, docs/postgres.md
+    "Roles", writes without ever trying one)."""
+    out = []
+    for table in TABLE_COLUMNS:
+      existing = self.existing_columns(cursor, table)
+      if existing:
+        out += self.added_columns_sql(table, existing)
+      else:
+        out.append(self.create_table_sql(table))
+    return out

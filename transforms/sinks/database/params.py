@@ -50,7 +50,10 @@ def window_params(d: Dialect, key: Tuple[int, int, str]) -> Dict[str, Any]:
 
 
 def column_value(d: Dialect, logical: str, value) -> Any:
-  """A row's value for a column of the given logical type (tables.py)."""
+  """A row's value for a column of the given logical type (tables.py);
+  None stays NULL (a nullable column, e.g. the total row's rank)."""
+  if value is None:
+    return None
   if logical == 'money':
     return d.money(value)
   if logical == 'bool':

@@ -90,24 +90,25 @@ class Store:
     raise NotImplementedError
 
   def ensure_schema(self) -> None:
-    """Creates the tables that are missing. Where they all exist nothing is
-    run, so a role without DDL rights (docs/postgres.md, "Roles") writes to
-    tables the owner made; where one is missing and the role may not create
-    it, the SinkError says to run the schema step."""
-    missing = self.run_in_transaction(self.dialect.missing_tables)
-    if not missing:
+    """Brings the database to the sink's schema (Dialect.schema_changes).
+    Where it is up to date nothing is run, so a role without DDL rights
+    (docs/postgres.md, "Roles") writes to tables the owner made; where a
+    change is due and the role may not make it, the SinkError says to run
+    the schema step."""
+    due = self.run_in_transaction(self.dialect.schema_changes)
+    if not due:
       return
 
-    def create(cursor):
+    def change(cursor):
       self.dialect.lock(cursor, 'sales-pipeline schema')
-      for statement in self.dialect.schema_sql(missing):
+      for statement in self.dialect.schema_changes(cursor):
         cursor.execute(statement)
     try:
-      self.run_in_transaction(create)
+      self.run_in_transaction(change)
     except SinkError as e:
-      if 'permission denied' not in str(e):
+      if 'permission denied' not in str(e) and 'must be owner' not in str(e):
         raise
       raise SinkError(
-          f'{e}; the tables {", ".join(missing)} are missing and this role '
-          f'may not create them: run the schema step as the owner role '
+          f'{e}; the tables are missing or older than this version and this '
+          f'role may not change them: run the schema step as the owner role '
           f'(python -m pipelines.init_db, docs/postgres.md)') from None

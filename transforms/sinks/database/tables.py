@@ -37,12 +37,12 @@ def _columns(spec: str) -> List[Tuple[str, str, bool]]:
   return out
 
 
-_WINDOW = 'window_start time, window_end time, customer_id text'
+_WINDOW = 'window_start time, window_end time, customer_id text, day text'
 _PANE = 'generation bigint, pane_timing text, pane_index int, is_final bool'
 # (name, logical type, NOT NULL), in CREATE TABLE order
 TABLE_COLUMNS: Dict[str, List[Tuple[str, str, bool]]] = {
     CATEGORY_TABLE: _columns(
-        f'{_WINDOW}, category text, orders bigint, units bigint, '
+        f'{_WINDOW}, category text, rank int?, orders bigint, units bigint, '
         f'revenue_usd money, distinct_customers bigint, '
         f'avg_order_value_usd money, {_PANE}, updated_at time'),
     TOP_TABLE: _columns(

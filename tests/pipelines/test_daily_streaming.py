@@ -1,0 +1,125 @@
+"""Daily windows in streaming (TestStream through the real graph): the
+25-hour New York day of 1 November 2026 fires on time, takes a late order
+within the allowed lateness as a LATE pane, and turns an order beyond it
+into a `late` dead letter; the newest pane of every day then equals the
+bounded expectation (tests/daily_reference.py) of the orders it took.
+"""
+import random
+
+import apache_beam as beam
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.test_stream import TestStream
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms.window import TimestampedValue
+
+from pipelines.sales import build_sales_graph
+from tests.daily_reference import (dst_event_times, expected_daily,
+                                   write_dst_orders)
+from tests.helpers import config, raw
+from tests.pipelines.test_daily import CATALOG, FX, RESULT_KEYS, TOP_KEYS
+from tests.pipelines.test_streaming_semantics import as_batches
+from tests.reference import compute_expected, round_cents
+
+TZ = 'America/New_York'
+NOV_1_START = 1793505600000  # 2026-11-01T04:00Z, New York's local midnight
+NOV_1_END = 1793595600000  # 2026-11-02T05:00Z: the day has 25 hours
+LATENESS_MS = 3_600_000  # the default --allowed_lateness_seconds
+
+
+def newest_panes(keys):
+  """Of the rows (dicts with pane_index), the newest pane's row per key."""
+  def pick(rows):
+    newest = {}
+    for row in rows:
+      key = tuple(row[k] for k in keys)
+      if key not in newest or row['pane_index'] > newest[key]['pane_index']:
+        newest[key] = row
+    return newest.values()
+  return pick
+
+
+def as_fields(row):
+  out = row._asdict()
+  out['revenue_usd'] = round_cents(out['revenue_usd'])
+  if 'avg_order_value_usd' in out:
+    out['avg_order_value_usd'] = round_cents(out['avg_order_value_usd'])
+  return out
+
+
+def matches(expected, keys, identity):
+  want = sorted((tuple(r[k] for k in keys) for r in expected), key=repr)
+
+  def check(actual):
+    got = sorted((tuple(r[k] for k in keys)
+                  for r in newest_panes(identity)(actual)), key=repr)
+    assert got == want
+  return check
+
+
+# The default (columnar) steps; both engines share ApplyWindowPolicy, and
+# the record steps' daily windows are held to the same rows in batch.
+@pytest.mark.parametrize('engine', ['arrow'])
+def test_a_25_hour_day_fires_on_time_then_late_and_drops_too_late(
+    tmp_path, engine):
+  # New York's 31 October, 1 November (25 h) and 2 November.
+  lo, hi = NOV_1_START - 86_400_000, NOV_1_END + 86_400_000
+  times = [t for t in dst_event_times() if lo <= t < hi]
+  path = tmp_path / 'nov.jsonl'
+  write_dst_orders(str(path), CATALOG, times)
+  lines = path.read_text().splitlines()
+  # Late, within the lateness: the day's last millisecond. Too late: its
+  # first, sent once the watermark is past the day's end + lateness.
+  late = times.index(NOV_1_END - 1)
+  too_late = times.index(NOV_1_START)
+  on_time = [i for i in range(len(lines)) if i not in (late, too_late)]
+  random.Random(7).shuffle(on_time)
+
+  def record(i, watermark_ms):
+    value = raw(lines[i], position=i + 1, source=str(path),
+                watermark_ms=watermark_ms)
+    return TimestampedValue(value, times[i] / 1000.0)
+
+  start_wm = lo - 3_600_000
+  stream = (TestStream()
+            .advance_watermark_to(start_wm / 1000.0)
+            .add_elements([record(i, start_wm) for i in on_time])
+            .advance_watermark_to((NOV_1_END + 600_000) / 1000.0)
+            .add_elements([record(late, NOV_1_END + 600_000)])
+            .advance_watermark_to((NOV_1_END + LATENESS_MS + 1000) / 1000.0)
+            .add_elements([record(too_late, NOV_1_END + LATENESS_MS + 1000)])
+            .advance_watermark_to_infinity())
+
+  taken = [o for o in compute_expected([str(path)], CATALOG, FX).orders
+           if o.position != too_late + 1]
+  results, top = expected_daily(taken, TZ, CATALOG, FX)
+  assert {r['day'] for r in results} == {'2026-10-31', '2026-11-01',
+                                         '2026-11-02'}
+
+  cfg = config(('--streaming', '--catalog_refresh_seconds=0', '--window',
+                'daily', '--timezone', TZ, f'--engine={engine}'),
+               streaming=True)
+  pipeline = beam.Pipeline(options=PipelineOptions(['--streaming']))
+  outputs = build_sales_graph(
+      pipeline, cfg, as_batches(stream) if engine == 'arrow' else stream)
+  rows = outputs['results'] | 'ResultFields' >> beam.Map(as_fields)
+  assert_that(rows, matches(results, RESULT_KEYS,
+                            ('window_start_ms', 'category')),
+              label='NewestPanesEqualBatch')
+  assert_that(outputs['top_products'] | 'TopFields' >> beam.Map(as_fields),
+              matches(top, TOP_KEYS, ('window_start_ms', 'rank')),
+              label='NewestTopProductsEqualBatch')
+  nov_1_timings = (
+      rows
+      | 'Nov1Totals' >> beam.Filter(
+          lambda r: r['day'] == '2026-11-01' and r['category'] == '__all__')
+      | 'Timing' >> beam.Map(lambda r: (r['pane_timing'], r['orders'])))
+  day_orders = sum(1 for o in taken
+                   if NOV_1_START <= o.event_ms < NOV_1_END)
+  assert_that(nov_1_timings, equal_to([('ON_TIME', day_orders - 1),
+                                       ('LATE', day_orders)]),
+              label='Nov1OnTimeThenLate')
+  assert_that(outputs['dead_letters']
+              | 'Dead' >> beam.Map(lambda d: (d.reason, d.position)),
+              equal_to([('late', too_late + 1)]), label='TooLateIsDeadLetter')
+  pipeline.run().wait_until_finish()
