@@ -311,25 +311,16 @@ EOF
 # The schema step (tables and grants) on the application database, as the
 # owner, when a Python with psycopg is at hand.
 init_schema() {
-  local port="$1" py="${SALES_PYTHON:-$ROOT/.venv/bin/python}" done
-  # Done already (tables there, the owner's, the writer granted): skip the
-  # Python start-up. An upgrade that adds a table runs the step by hand.
-  done="$(DBNAME="$APP_DB" admin_psql "$port" -tA <<EOF
-SELECT to_regclass('public.pipeline_runs') IS NOT NULL
-  AND has_table_privilege('$APP_USER', 'public.pipeline_runs', 'INSERT')
-  AND has_table_privilege('$READER_USER', 'public.pipeline_runs', 'SELECT')
-  AND NOT EXISTS (SELECT FROM pg_tables WHERE schemaname = 'public'
-                  AND tableowner <> '$OWNER_USER');
-EOF
-)"
-  [ "$done" = t ] && return 0
+  local port="$1" py="${SALES_PYTHON:-$ROOT/.venv/bin/python}"
+  # Run at every start: it is idempotent and adds what a newer version's
+  # schema has (tables, columns) that the database lacks.
   if ! [ -x "$py" ] || ! "$py" -c 'import psycopg' 2>/dev/null; then
     log "no Python with psycopg ($py): create the tables as the owner with python -m pipelines.init_db (docs/postgres.md)"
     return 0
   fi
   (cd "$ROOT" && PGPASSWORD="$(password_of "$OWNER_USER")" "$py" -m pipelines.init_db \
       --sink "postgresql://$OWNER_USER@127.0.0.1:$port/$APP_DB" \
-      --writer_role "$APP_USER" --reader_role "$READER_USER") \
+      --writer_role "$APP_USER" --reader_role "$READER_USER" >&2) \
     || die "the schema step failed (above)"
 }
 

@@ -77,7 +77,16 @@ def init_schema(url: str, writer: Optional[str] = None,
     store.dialect.lock(cursor, 'sales-pipeline schema')
     for statement in store.dialect.schema_changes(cursor):
       cursor.execute(statement)
-    dbname = cursor.execute('SELECT current_database()').fetchone()[0]
+    # A GRANT by another role is a silent no-op: refuse it instead.
+    dbname, user = cursor.execute(
+        'SELECT current_database(), current_user').fetchone()
+    owners = {row[0] for row in cursor.execute(
+        "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = "
+        "current_schema() AND tablename = ANY(%s)", (list(TABLE_COLUMNS),))}
+    if owners != {user}:
+      raise ValueError(
+          f'the schema step runs as the owner of the tables '
+          f'({", ".join(sorted(owners))}), not {user}')
     for statement in grant_statements(dbname, writer, reader):
       cursor.execute(statement)
 

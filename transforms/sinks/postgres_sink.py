@@ -65,7 +65,6 @@ class PostgresDialect(database.Dialect):
                    (name,))
 
 
-
 def redact(url: str) -> str:
   """The URL with any password replaced by ***, for messages.
 
