@@ -20,6 +20,7 @@ from pipelines.run import build_and_run
 from pipelines.terminal import configure_logging
 from pipelines.wiring import SinkUrlError
 from runners.local import RunnerSetupError
+from runners.loopback import bind_grpc_servers_to_loopback
 from transforms.currency import ConfigFileError
 from transforms.redact import redact_text
 from transforms.sources.files import InputError
@@ -43,6 +44,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(help_text())
     return 0
   noise = configure_logging(pop_log_level(argv))
+  bind_grpc_servers_to_loopback()  # docs/security.md, "Loopback only"
   try:
     build_and_run(argv, noise)
   except QualityGateFailed as e:

@@ -30,6 +30,7 @@ import errno
 import json
 import logging
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -115,7 +116,7 @@ def _kafka_metadata(servers: str, config_file: str):
   """The cluster's metadata, asked with the run's own client settings
   (security properties included); None if the properties file is not on
   this machine (it is read on the workers)."""
-  from confluent_kafka import KafkaException
+  from confluent_kafka import KafkaError, KafkaException
   from confluent_kafka.admin import AdminClient
 
   from transforms.kafka_client import resolve_client_config, with_routed_logs
@@ -125,15 +126,51 @@ def _kafka_metadata(servers: str, config_file: str):
     return None
   conf = with_routed_logs(resolve_client_config(
       {'bootstrap.servers': servers}, None, config_file or None))
-  try:
-    return AdminClient(conf).list_topics(timeout=TIMEOUT_S)
-  except KafkaException as e:
-    err = e.args[0] if e.args else e
-    reason = getattr(err, 'str', lambda: str(err))()
-    raise Unreachable(
-        f'Kafka at {servers} does not answer as Kafka ({reason}); '
-        f'check the address and --kafka_config_file, or {KAFKA_FIX}'
-    ) from None
+  secured = str(conf.get('security.protocol', 'PLAINTEXT')).upper() != (
+      'PLAINTEXT')
+  if not secured:
+    try:
+      return AdminClient(conf).list_topics(timeout=TIMEOUT_S)
+    except KafkaException as e:
+      raise Unreachable(_kafka_not_kafka(servers, e)) from None
+  # TLS and SASL: a refused login or handshake is final, and said as such
+  # (librdkafka reports it through error_cb, served by poll); the handshake
+  # takes a loaded machine longer.
+  refusals = []
+  conf['error_cb'] = lambda err: refusals.append(err) if err.code() in (
+      KafkaError._AUTHENTICATION, KafkaError._SSL) else None
+  admin = AdminClient(conf)
+  deadline = time.monotonic() + 4 * TIMEOUT_S
+  while True:
+    try:
+      return admin.list_topics(timeout=0.5)
+    except KafkaException as e:
+      failure = e
+    admin.poll(0.1)
+    if refusals:
+      raise Unreachable(_kafka_refusal(servers, refusals[0])) from None
+    if time.monotonic() >= deadline:
+      raise Unreachable(_kafka_not_kafka(servers, failure)) from None
+
+
+def _kafka_not_kafka(servers: str, error: Exception) -> str:
+  err = error.args[0] if error.args else error
+  reason = getattr(err, 'str', lambda: str(err))()
+  return (f'Kafka at {servers} does not answer as Kafka ({reason}); '
+          f'check the address and --kafka_config_file, or {KAFKA_FIX}')
+
+
+def _kafka_refusal(servers: str, error) -> str:
+  """One line for a refused login (wrong SASL user or password) or TLS
+  handshake (a CA that did not sign the broker's certificate)."""
+  from confluent_kafka import KafkaError
+  reason = re.sub(r' \(after \d+ms in state \w+\)', '',
+                  error.str().split(': ', 1)[-1])
+  if error.code() == KafkaError._AUTHENTICATION:
+    return (f'Kafka at {servers} refused the login ({reason}); check '
+            f'sasl.username and sasl.password in --kafka_config_file')
+  return (f'Kafka at {servers}: TLS failed ({reason}); check '
+          f'security.protocol and ssl.ca.location in --kafka_config_file')
 
 
 def check_kafka(servers: str, topic: str, config_file: str, reads: bool,

@@ -15,6 +15,15 @@ own classes are not modified): the same pool, Beam's servicer, on
 ``LOOPBACK_BIND_HOST=`` restores every interface). runners/local.py picks
 it for the project's Prism runs.
 
+Beam's other gRPC servers bind ``[::]`` too: the FnApiRunner's control,
+data, state and logging servers when it runs workers in other threads or
+processes (``--direct_num_workers=2 --direct_running_mode=multi_processing``),
+and the LOOPBACK pool of Beam's own PrismRunner, which ``--runner=DirectRunner``
+creates. ``bind_grpc_servers_to_loopback()`` (called by the CLI,
+pipelines/cli.py) makes every gRPC server the process creates afterwards
+take ``$LOOPBACK_BIND_HOST`` for a wildcard address (``[::]``, ``0.0.0.0``):
+``grpc.server`` is wrapped, no Beam code is touched.
+
 The override repeats Beam 2.77's code with the address changed.
 tests/integration/test_loopback.py pins the Beam code it repeats (a Beam
 upgrade that changes it fails that test until this module is reviewed) and
@@ -95,6 +104,52 @@ def start_worker_pool(host: str, use_process: bool = False,
 
   atexit.register(kill_worker_processes)
   return address, server
+
+
+_WILDCARDS = ('[::]', '0.0.0.0', '::', '')
+
+
+def loopback_address(address: str) -> str:
+  """A gRPC listen address with a wildcard host replaced by bind_host()
+  (unchanged when it names a host, or when bind_host() is every
+  interface)."""
+  host, sep, port = address.rpartition(':')
+  if not sep or host not in _WILDCARDS or bind_host() in _WILDCARDS + (
+      '*',):
+    return address
+  return f'{_bind_and_reach(bind_host())[0]}:{port}'
+
+
+class _LoopbackServer:
+  """A grpc.Server whose add_insecure_port binds loopback for a wildcard."""
+
+  def __init__(self, server):
+    self._server = server
+
+  def add_insecure_port(self, address: str) -> int:
+    return self._server.add_insecure_port(loopback_address(address))
+
+  def add_secure_port(self, address: str, credentials) -> int:
+    return self._server.add_secure_port(loopback_address(address),
+                                        credentials)
+
+  def __getattr__(self, name):
+    return getattr(self._server, name)
+
+
+def bind_grpc_servers_to_loopback() -> None:
+  """From now on, every ``grpc.server(...)`` of this process listens on
+  bind_host() where it asks for every interface. Idempotent."""
+  if getattr(grpc.server, '_sales_loopback', False):
+    return
+  make = grpc.server
+
+  @functools.wraps(make)
+  def server(*args, **kwargs):
+    return _LoopbackServer(make(*args, **kwargs))
+
+  server._sales_loopback = True  # type: ignore[attr-defined]
+  grpc.server = server
 
 
 class PrismRunner(prism_runner.PrismRunner):

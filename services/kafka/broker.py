@@ -11,6 +11,10 @@ from Maven Central into the cache and runs a KRaft broker+controller JVM on
     broker.stop()                     # the JVM is gone when this returns
 
 Or as a context manager: ``with KafkaBroker() as broker: ...``.
+
+``KafkaBroker(sasl=True)`` adds a SASL_SSL listener (SCRAM-SHA-512 over TLS,
+docs/security.md) on another free port: ``sasl_bootstrap``, and
+``sasl_client_config()`` for a client (the password as ``file:PATH``).
 """
 from __future__ import annotations
 
@@ -69,11 +73,17 @@ class KafkaBroker:
       data_dir: Optional[str] = None,
       cache_dir: Optional[str] = None,
       start_timeout_s: int = 120,
-      keep_data: bool = False):
+      keep_data: bool = False,
+      sasl: bool = False,
+      sasl_user: str = 'sales'):
     self.port = port or free_port()
     self.controller_port = controller_port or free_port()
     while self.controller_port == self.port:
       self.controller_port = free_port()
+    self.sasl_port = None
+    while sasl and self.sasl_port in (None, self.port, self.controller_port):
+      self.sasl_port = free_port()
+    self.sasl_user = sasl_user
     self._own_data_dir = data_dir is None
     self.data_dir = data_dir or tempfile.mkdtemp(prefix='kafka-broker-')
     self.cache_dir = cache_dir
@@ -84,6 +94,34 @@ class KafkaBroker:
   @property
   def bootstrap(self) -> str:
     return '127.0.0.1:%d' % self.port
+
+  @property
+  def sasl_bootstrap(self) -> Optional[str]:
+    """The SASL_SSL listener, or None without one."""
+    return '127.0.0.1:%d' % self.sasl_port if self.sasl_port else None
+
+  @property
+  def ca_file(self) -> str:
+    """The CA certificate that signed the SASL_SSL listener's."""
+    return os.path.join(self.data_dir, 'tls', 'ca.crt')
+
+  @property
+  def sasl_password_file(self) -> str:
+    """The SCRAM user's password (0600, made by broker.sh)."""
+    return os.path.join(self.data_dir, 'secrets', self.sasl_user + '.password')
+
+  def sasl_client_config(self, password_ref: Optional[str] = None
+                         ) -> Dict[str, str]:
+    """librdkafka settings for the SASL_SSL listener; the password is a
+    reference (default ``file:`` the generated password file)."""
+    return {
+        'bootstrap.servers': self.sasl_bootstrap,
+        'security.protocol': 'SASL_SSL',
+        'sasl.mechanisms': 'SCRAM-SHA-512',
+        'sasl.username': self.sasl_user,
+        'sasl.password': password_ref or 'file:' + self.sasl_password_file,
+        'ssl.ca.location': self.ca_file,
+    }
 
   @property
   def log_file(self) -> str:
@@ -99,6 +137,10 @@ class KafkaBroker:
     })
     if self.cache_dir:
       env['SALES_CACHE'] = self.cache_dir
+    env.pop('KAFKA_SASL_PORT', None)
+    if self.sasl_port:
+      env['KAFKA_SASL_PORT'] = str(self.sasl_port)
+      env['KAFKA_SASL_USER'] = self.sasl_user
     return env
 
   def _run(self, command: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -7,7 +7,8 @@ same data `ss -ltnp` shows) and fails on any bound outside 127.0.0.0/8 or
 
 - a streaming run from Kafka on Prism with LOOPBACK workers: Prism's job,
   artifact and Fn API port, and the SDK's worker pool in the CLI process;
-- a bounded run on the default runner (FnApiRunner);
+- a bounded run on the default runner (FnApiRunner), with two worker
+  processes, and on Beam's DirectRunner (Beam's PrismRunner inside);
 - the service scripts' servers: the Kafka broker, the Pub/Sub emulator,
   PostgreSQL;
 - runners/loopback.py's worker pool alone, and the Beam code it repeats,
@@ -32,7 +33,8 @@ from tests.integration.streaming import (ROOT, SAMPLE, cli, kafka_stream_args,
                                          results, streaming_pipeline,
                                          wait_for)
 from runners import loopback
-from runners.local import LOOPBACK_PRISM_RUNNER, resolve_runner_args
+from runners.local import (LOOPBACK_PRISM_RUNNER, prism_binary,
+                           resolve_runner_args)
 from tools.replay_to_kafka import replay
 
 # Not module-wide: the checks of runners/loopback.py below the socket
@@ -191,14 +193,12 @@ def test_a_streaming_run_on_prism_listens_on_loopback_only(
 
 # --- a bounded run on the default runner -------------------------------------
 
-@pytest.mark.integration
-def test_a_bounded_run_on_the_default_runner_listens_on_loopback_only(
-    tmp_path):
-  """Sampled while the run lasts (a server bound for a moment could slip
+def listeners_during(*args: str):
+  """Every listener of ``python -m pipeline *args`` and its children,
+  sampled while the run lasts (a server bound for a moment could slip
   between two samples; the run's servers live as long as the run)."""
-  proc = subprocess.Popen(
-      cli('--input', SAMPLE, '--output', str(tmp_path / 'out')), cwd=ROOT,
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  proc = subprocess.Popen(cli(*args), cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
   seen = set()
   samples = 0
   try:
@@ -212,6 +212,38 @@ def test_a_bounded_run_on_the_default_runner_listens_on_loopback_only(
       proc.kill()
   assert proc.returncode == 0, err[-3000:]
   assert samples > 0
+  return seen
+
+
+@pytest.mark.integration
+def test_a_bounded_run_on_the_default_runner_listens_on_loopback_only(
+    tmp_path):
+  seen = listeners_during('--input', SAMPLE, '--output', str(tmp_path / 'out'))
+  bad = outside_loopback(seen)
+  assert not bad, 'listening outside loopback:\n' + describe(bad)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize('runner_args', [
+    # The FnApiRunner's control, data, state and logging servers, for
+    # workers in two threads (the same servers serve worker processes,
+    # --direct_running_mode=multi_processing, as benchmarks/batch.py runs).
+    ['--direct_num_workers=2', '--direct_running_mode=multi_threading'],
+    # Beam's DirectRunner runs the batch on Beam's own PrismRunner, whose
+    # LOOPBACK worker pool is in this process.
+    ['--runner=DirectRunner'],
+], ids=['two-workers', 'direct-runner'])
+def test_bounded_runs_with_worker_servers_listen_on_loopback_only(
+    tmp_path, runner_args):
+  """Before: `:::<port>` for each of these servers (Beam binds `[::]`)."""
+  if '--runner=DirectRunner' in runner_args and prism_binary() is None:
+    pytest.skip('DirectRunner without Prism runs in-process, no server')
+  small = tmp_path / 'orders.jsonl'  # the servers, not the data, matter
+  with open(SAMPLE, 'rb') as f:
+    small.write_bytes(b''.join(f.readline() for _ in range(200)))
+  seen = listeners_during('--input', str(small), '--output',
+                          str(tmp_path / 'out'), *runner_args)
+  assert seen, 'no server seen: the case proves nothing'
   bad = outside_loopback(seen)
   assert not bad, 'listening outside loopback:\n' + describe(bad)
 
@@ -280,6 +312,40 @@ def test_the_worker_pool_listens_on_loopback_and_where_it_is_told(
     assert mine and not any(is_loopback(a) for _, a, _ in mine)
   finally:
     server.stop(None)
+
+
+def test_grpc_servers_bind_loopback_for_a_wildcard(monkeypatch):
+  """bind_grpc_servers_to_loopback: what Beam asks as '[::]:0' listens on
+  127.0.0.1 (LOOPBACK_BIND_HOST), a named host is kept, and
+  LOOPBACK_BIND_HOST= restores every interface."""
+  import grpc
+  monkeypatch.setattr(grpc, 'server', grpc.server)  # undone after the test
+  loopback.bind_grpc_servers_to_loopback()
+  loopback.bind_grpc_servers_to_loopback()  # idempotent
+  from concurrent import futures
+  monkeypatch.delenv(loopback.BIND_HOST_ENV, raising=False)
+  cases = [('[::]:0', '', '127.0.0.1'), ('0.0.0.0:0', '', '127.0.0.1'),
+           ('[::]:0', '::1', '::1'), ('[::1]:0', '', '::1'),
+           ('[::]:0', '-', None)]
+  for address, host, want in cases:
+    if host == '-':
+      monkeypatch.setenv(loopback.BIND_HOST_ENV, '')
+    elif host:
+      monkeypatch.setenv(loopback.BIND_HOST_ENV, host)
+    else:
+      monkeypatch.delenv(loopback.BIND_HOST_ENV, raising=False)
+    server = grpc.server(futures.ThreadPoolExecutor(1))
+    port = server.add_insecure_port(address)
+    server.start()
+    try:
+      mine = [str(_unmapped(a)) for _, a, p in listeners_of([os.getpid()])
+              if p == port]
+      if want is None:
+        assert mine and not any(is_loopback(a) for a in mine), mine
+      else:
+        assert mine == [want], (address, host, mine)
+    finally:
+      server.stop(None)
 
 
 def test_the_cli_runs_prism_as_the_loopback_subclass():

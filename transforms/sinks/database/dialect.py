@@ -80,3 +80,17 @@ class Dialect:
     return [f'ALTER TABLE {table} ADD COLUMN {name} {self.types[logical]}'
             for name, logical, _ in TABLE_COLUMNS[table]
             if name not in existing]
+
+  def schema_changes(self, cursor) -> List[str]:
+    """The statements that bring the database to the sink's schema: CREATE
+    TABLE for a missing table, ALTER TABLE for a missing column; none when
+    it is up to date (so a role without DDL rights, docs/postgres.md
+    "Roles", writes without ever trying one)."""
+    out = []
+    for table in TABLE_COLUMNS:
+      existing = self.existing_columns(cursor, table)
+      if existing:
+        out += self.added_columns_sql(table, existing)
+      else:
+        out.append(self.create_table_sql(table))
+    return out

@@ -13,7 +13,6 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 
 from transforms.outages import Outage
 from transforms.sinks.database.dialect import Dialect
-from transforms.sinks.database.tables import TABLE_COLUMNS
 
 
 class SinkError(RuntimeError):
@@ -91,12 +90,25 @@ class Store:
     raise NotImplementedError
 
   def ensure_schema(self) -> None:
-    def create(cursor):
+    """Brings the database to the sink's schema (Dialect.schema_changes).
+    Where it is up to date nothing is run, so a role without DDL rights
+    (docs/postgres.md, "Roles") writes to tables the owner made; where a
+    change is due and the role may not make it, the SinkError says to run
+    the schema step."""
+    due = self.run_in_transaction(self.dialect.schema_changes)
+    if not due:
+      return
+
+    def change(cursor):
       self.dialect.lock(cursor, 'sales-pipeline schema')
-      for statement in self.dialect.schema_sql():
+      for statement in self.dialect.schema_changes(cursor):
         cursor.execute(statement)
-      for table in TABLE_COLUMNS:
-        existing = self.dialect.existing_columns(cursor, table)
-        for statement in self.dialect.added_columns_sql(table, existing):
-          cursor.execute(statement)
-    self.run_in_transaction(create)
+    try:
+      self.run_in_transaction(change)
+    except SinkError as e:
+      if 'permission denied' not in str(e) and 'must be owner' not in str(e):
+        raise
+      raise SinkError(
+          f'{e}; the tables are missing or older than this version and this '
+          f'role may not change them: run the schema step as the owner role '
+          f'(python -m pipelines.init_db, docs/postgres.md)') from None
