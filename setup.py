@@ -24,6 +24,7 @@ setup(
         'postgres': ['psycopg[binary]>=3.1'],
         'pubsub': ['google-cloud-pubsub>=2.18'],
         'bench': ['duckdb>=1.0', 'polars>=1.0', 'pandas>=2.0'],
+        'mining': ['scikit-learn>=1.4'],
         'test': [
             'pytest>=8',
             'pytest-timeout>=2.3',
@@ -31,6 +32,8 @@ setup(
             'duckdb>=1.0',
             'confluent-kafka>=2.3',
             'psycopg[binary]>=3.1',
+            'scikit-learn>=1.4',
+            'mlxtend>=0.23',
         ],
     },
     entry_points={'console_scripts': ['sales-pipeline=pipelines.cli:main']},

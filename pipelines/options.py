@@ -16,6 +16,7 @@ from typing import List, Optional
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.dedupe import DEFAULT_TTL_SECONDS
+from transforms.mining.config import DETECTORS, MiningConfig
 from transforms.pseudonymize import Pseudonymizer, from_flag
 from transforms.windowing import WindowPolicy
 
@@ -150,6 +151,25 @@ class SalesOptions(PipelineOptions):
         'every customer_id from the parse step on, in every output '
         'including dead letters; the same key gives the same pseudonyms '
         '(docs/security.md).')
+    # Mining (docs/mining.md)
+    mining = MiningConfig()
+    add('--segments', type=int, default=mining.segments,
+        help='Bounded runs: cluster customers by recency, frequency and '
+        'monetary value into this many k-means segments (customer_segments, '
+        'segment_summary); 0 = off.')
+    add('--product_pairs', action='store_true', default=False,
+        help='Products bought together in one customer session '
+        '(--session_gap_seconds): support, confidence and lift per day '
+        '(product_pairs).')
+    add('--min_pair_support', type=float, default=mining.min_pair_support,
+        help='With --product_pairs: the share of baskets a pair must reach.')
+    add('--pair_partners', type=int, default=mining.pair_partners,
+        help='With --product_pairs: the partners kept per product, by lift.')
+    add('--anomalies', action='store_true', default=False,
+        help='Score each window\'s revenue and orders per category with '
+        'Beam\'s anomaly detection (anomalies; Kafka: <topic>.alerts).')
+    add('--anomaly_detector', default=mining.anomaly_detector,
+        help=f'With --anomalies: {", ".join(DETECTORS)}.')
     # A debugging switch, not in --help: `records` runs the same steps one
     # record at a time (the exact scalar rules alone), to compare with the
     # default columnar run.
@@ -190,6 +210,8 @@ class SalesConfig:
   # None: customer ids as read; else they leave the parse step as keyed
   # pseudonyms (transforms/pseudonymize.py). Its repr never shows the key.
   pseudonymizer: Optional[Pseudonymizer] = None
+  # The optional mining steps (transforms/mining/); all off by default.
+  mining: MiningConfig = MiningConfig()
 
   @property
   def bounded(self) -> bool:
@@ -257,6 +279,12 @@ def config_from_options(options: PipelineOptions,
       late_firings=not opts.no_late_firings,
       accumulation=opts.accumulation,
       bounded=is_bounded_run(opts, streaming))
+  mining = MiningConfig(
+      segments=opts.segments, product_pairs=opts.product_pairs,
+      min_pair_support=opts.min_pair_support,
+      pair_partners=opts.pair_partners, anomalies=opts.anomalies,
+      anomaly_detector=opts.anomaly_detector)
+  mining.check(policy.bounded)
   return SalesConfig(
       source=opts.source,
       inputs=list(opts.input or [SAMPLE_INPUT]),
@@ -284,4 +312,5 @@ def config_from_options(options: PipelineOptions,
       engine=opts.engine,
       generation=int(time.time() * 1000) if opts.recover else 0,
       max_dead_letter_ratio=max_dead_letter_ratio,
-      pseudonymizer=pseudonymizer)
+      pseudonymizer=pseudonymizer,
+      mining=mining)

@@ -1,0 +1,59 @@
+"""The mining steps' input: one Purchase per cleaned order, from either flow.
+
+Both flows meet after ConvertToUsd: the columnar flow's elements are
+(Arrow table, exotic EnrichedOrders) pairs (transforms/vectorized/usd.py),
+the record flow's are EnrichedOrders. Both are valid, deduplicated orders
+priced in USD; ``ToPurchases`` turns either into the few fields mining
+needs, once, stamped with the order's event time.
+"""
+from __future__ import annotations
+
+import decimal
+from typing import Any, Iterable, NamedTuple
+
+import apache_beam as beam
+import pyarrow.compute as pc
+from apache_beam.transforms import window
+
+from transforms.records import EnrichedOrder
+
+
+class Purchase(NamedTuple):
+  """What mining needs of an order (revenue in USD, exact)."""
+  customer_id: str
+  product_id: str
+  event_time_ms: int
+  revenue_usd: decimal.Decimal
+
+
+def purchases_of(element: Any) -> Iterable[Purchase]:
+  """The Purchases of one element of either flow."""
+  if isinstance(element, EnrichedOrder):
+    yield Purchase(element.customer_id, element.product_id,
+                   element.event_time_ms, element.revenue_usd)
+    return
+  table, exotic = element
+  for order in exotic:
+    yield Purchase(order.customer_id, order.product_id, order.event_time_ms,
+                   order.revenue_usd)
+  if 'exotic' in table.column_names and exotic:
+    table = table.filter(pc.invert(pc.is_valid(table['exotic'])))
+  columns = [table[name].to_pylist()
+             for name in ('customer_id', 'product_id', 'event_ms', 'amount')]
+  for customer, product, event_ms, amount in zip(*columns):
+    yield Purchase(customer, product, event_ms, amount)
+
+
+class ToPurchasesFn(beam.DoFn):
+
+  def process(self, element: Any) -> Iterable[window.TimestampedValue]:
+    for purchase in purchases_of(element):
+      yield window.TimestampedValue(purchase,
+                                    purchase.event_time_ms / 1000.0)
+
+
+class ToPurchases(beam.PTransform):
+  """Priced orders of either flow -> PCollection[Purchase] at event time."""
+
+  def expand(self, orders: beam.PCollection) -> beam.PCollection:
+    return orders | 'OrdersToPurchases' >> beam.ParDo(ToPurchasesFn())
