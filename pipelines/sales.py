@@ -90,7 +90,7 @@ def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
       | 'AggregateSales' >> steps.aggregate)
   mined = ({'orders': priced, RESULTS: aggregates[RESULTS]}
-           | 'MineSales' >> MineSales(config.mining)
+           | 'MineSales' >> MineSales(config.mining, policy)
            if config.mining.any else {})
   return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks, mined)
 

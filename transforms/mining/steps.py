@@ -15,8 +15,11 @@ from typing import Dict
 import apache_beam as beam
 
 from transforms.mining.config import MiningConfig
+from transforms.mining.pairs import ProductPairs
 from transforms.mining.purchases import ToPurchases
 from transforms.mining.segments import CustomerSegments
+from transforms.sinks.mined import PRODUCT_PAIRS
+from transforms.windowing import WindowPolicy
 
 Outputs = Dict[str, beam.PCollection]
 
@@ -25,9 +28,10 @@ class MineSales(beam.PTransform):
   """{'orders': priced orders of either flow, 'results': CategoryResult
   rows} -> the mined kinds' PCollections (transforms/sinks/mined.py)."""
 
-  def __init__(self, config: MiningConfig) -> None:
+  def __init__(self, config: MiningConfig, policy: WindowPolicy) -> None:
     super().__init__()
     self._config = config
+    self._policy = policy
 
   def expand(self, inputs: Outputs) -> Outputs:
     config = self._config
@@ -37,4 +41,10 @@ class MineSales(beam.PTransform):
       if config.segments:
         out.update(purchases
                    | 'CustomerSegments' >> CustomerSegments(config.segments))
+      if config.product_pairs:
+        policy = self._policy
+        out[PRODUCT_PAIRS] = purchases | 'ProductPairs' >> ProductPairs(
+            policy.gap_seconds, config.min_pair_support,
+            config.pair_partners, policy.bounded,
+            policy.early_firing_seconds)
     return out
