@@ -14,14 +14,16 @@ from typing import Dict
 
 import apache_beam as beam
 
+from transforms.mining.anomalies import AnomalyAlerts
 from transforms.mining.config import MiningConfig
 from transforms.mining.pairs import ProductPairs
 from transforms.mining.purchases import ToPurchases
 from transforms.mining.segments import CustomerSegments
-from transforms.sinks.mined import PRODUCT_PAIRS
+from transforms.sinks.mined import ANOMALIES, PRODUCT_PAIRS
 from transforms.windowing import WindowPolicy
 
 Outputs = Dict[str, beam.PCollection]
+RESULTS = 'results'  # the input key of the sales_by_category rows
 
 
 class MineSales(beam.PTransform):
@@ -47,4 +49,7 @@ class MineSales(beam.PTransform):
             policy.gap_seconds, config.min_pair_support,
             config.pair_partners, policy.bounded,
             policy.early_firing_seconds)
+    if config.anomalies:
+      out[ANOMALIES] = inputs[RESULTS] | 'AnomalyAlerts' >> AnomalyAlerts(
+          config.anomaly_detector, self._policy.bounded)
     return out

@@ -81,7 +81,7 @@ def mined_fields(kind: str) -> List[Tuple[str, str, str]]:
   spec = MINED_TABLES[kind]
   return [(name, _BQ_TYPES[logical],
            'REQUIRED' if name in spec.key else 'NULLABLE')
-          for name, logical in spec.columns]
+          for name, logical in spec.types.items()]
 
 
 _ID = re.compile(r'^[A-Za-z0-9_.:-]+$')

@@ -66,7 +66,7 @@ _ARROW_TYPES = {'time': pa.timestamp('ms', tz='UTC'), 'text': pa.string(),
 
 def mined_schema(kind: str) -> pa.Schema:
   return pa.schema([(name, _ARROW_TYPES[logical])
-                    for name, logical in MINED_TABLES[kind].columns])
+                    for name, logical in MINED_TABLES[kind].types.items()])
 
 # Characters a glob (Beam's FileSystems.match: fnmatch, and braces on some
 # file systems) gives a meaning to.

@@ -10,7 +10,8 @@ sinks derive their schemas, keys and topics from it, and write a kind only
 when the outputs dict holds its PCollection (the step's flag is on).
 
 Logical types: time, text, bigint, float, money, bool (as in
-transforms/sinks/database/tables.py, plus ``float``).
+transforms/sinks/database/tables.py, plus ``float``); a type ending in
+``?`` may be None (NULL), every other column is NOT NULL.
 """
 from __future__ import annotations
 
@@ -38,6 +39,14 @@ class MinedTable(NamedTuple):
     return tuple(name for name, _ in self.columns)
 
   @property
+  def types(self) -> Dict[str, str]:
+    """name -> logical type (without the nullable mark)."""
+    return {name: logical.rstrip('?') for name, logical in self.columns}
+
+  def nullable(self, name: str) -> bool:
+    return dict(self.columns)[name].endswith('?')
+
+  @property
   def has_panes(self) -> bool:
     """Whether rows carry pane columns (a newer pane replaces an older)."""
     return 'pane_index' in self.names
@@ -54,7 +63,7 @@ _PANE = 'pane_timing text, pane_index bigint, is_final bool'
 MINED_TABLES: Dict[str, MinedTable] = {t.kind: t for t in (
     _table(ANOMALIES,
            f'window_start time, window_end time, category text, metric text, '
-           f'value float, score float, threshold float, is_anomaly bool, '
+           f'value float, score float?, threshold float?, is_anomaly bool, '
            f'detector text, rescored bool, {_PANE}',
            'window_start window_end category metric', '.alerts'),
     _table(PRODUCT_PAIRS,
@@ -77,16 +86,18 @@ MINED_KINDS = tuple(MINED_TABLES)
 
 
 def _logical(kind: str) -> Dict[str, str]:
-  return dict(MINED_TABLES[kind].columns)
+  return MINED_TABLES[kind].types
 
 
 def json_row(kind: str, row: Dict[str, Any]) -> Dict[str, Any]:
   """The row for JSON transports (Kafka, Pub/Sub, BigQuery): times as
   ISO-8601 UTC text, money as the exact cents string."""
   out = {}
-  for name, logical in MINED_TABLES[kind].columns:
+  for name, logical in _logical(kind).items():
     value = row[name]
-    if logical == 'time':
+    if value is None:
+      pass
+    elif logical == 'time':
       value = format_utc_ms(int(value))
     elif logical == 'money':
       value = str(to_cents(value))
@@ -97,7 +108,8 @@ def json_row(kind: str, row: Dict[str, Any]) -> Dict[str, Any]:
 def parquet_row(kind: str, row: Dict[str, Any]) -> Dict[str, Any]:
   """The row for Parquet: times stay epoch ms, money rounded to cents."""
   logical = _logical(kind)
-  return {name: (to_cents(value) if logical[name] == 'money' else value)
+  return {name: (to_cents(value) if logical[name] == 'money' and
+                 value is not None else value)
           for name, value in row.items() if name in logical}
 
 

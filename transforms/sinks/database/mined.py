@@ -33,7 +33,8 @@ Column = Tuple[str, str, bool]
 
 def columns(spec: MinedTable) -> List[Column]:
   """(name, logical type, NOT NULL) in CREATE TABLE order."""
-  out = [(name, logical, True) for name, logical in spec.columns]
+  out = [(name, logical, not spec.nullable(name))
+         for name, logical in spec.types.items()]
   if spec.has_panes:
     out.append(('generation', 'bigint', True))
   out.append(('updated_at', 'time', True))
@@ -54,6 +55,7 @@ def upsert_sql(d: Dialect, kind: str) -> str:
     where = (f'(excluded.generation, excluded.pane_index, excluded.is_final)'
              f' > ({t}.generation, {t}.pane_index, {t}.is_final)')
   else:
+    # (no NULL columns in these tables: <> decides)
     where = ' OR '.join(f'{t}.{c} <> excluded.{c}' for c in names
                         if c not in spec.key and c != 'updated_at')
   return (f'{d.insert_sql(t, names)}\n'
@@ -64,8 +66,9 @@ def upsert_sql(d: Dialect, kind: str) -> str:
 def params(d: Dialect, kind: str, row: Dict[str, Any], now,
            generation: int) -> Dict[str, Any]:
   spec = MINED_TABLES[kind]
-  out = {name: column_value(d, logical, row[name])
-         for name, logical in spec.columns}
+  out = {name: None if row[name] is None else
+         column_value(d, logical, row[name])
+         for name, logical in spec.types.items()}
   if spec.has_panes:
     out['generation'] = generation
   out['updated_at'] = now
