@@ -157,7 +157,8 @@ class AnomalyAlerts(beam.PTransform):
 
   def expand(self, results: beam.PCollection) -> beam.PCollection:
     series = (results
-              | 'SeriesValues' >> beam.FlatMap(series_values)
+              | 'SeriesValues' >> beam.FlatMap(series_values).with_output_types(
+                  Tuple[Tuple[str, str], Dict[str, Any]])
               | 'AcrossWindows' >> beam.WindowInto(window.GlobalWindows()))
     if self._bounded:
       return (series

@@ -1,0 +1,43 @@
+"""`python -m pipeline --anomalies --product_pairs --segments 5 --sink
+sqlite:///...` on the sample fills the mined tables and files."""
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+
+from tests.reference import compute_expected
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+SAMPLE = os.path.join(ROOT, 'data', 'sample', 'orders.jsonl')
+MINED = ('anomalies', 'product_pairs', 'customer_segments', 'segment_summary')
+
+
+def test_sample_run_fills_every_mined_table_and_file(tmp_path):
+  db, out = tmp_path / 'sales.db', tmp_path / 'out'
+  proc = subprocess.run(
+      [sys.executable, '-m', 'pipeline', '--anomalies', '--product_pairs',
+       '--min_pair_support', '0.001', '--segments', '5', '--input', SAMPLE,
+       '--output', str(out), '--sink', f'sqlite:///{db}'],
+      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr
+  with sqlite3.connect(db) as conn:
+    counts = {t: conn.execute(f'SELECT count(*) FROM {t}').fetchone()[0]
+              for t in MINED}
+    segments = conn.execute(
+        'SELECT count(DISTINCT segment), sum(customers) FROM segment_summary'
+    ).fetchone()
+    windows = conn.execute(
+        "SELECT count(*) FROM sales_by_category WHERE customer_id = ''"
+    ).fetchone()[0]
+  assert all(counts.values()), counts
+  expected = compute_expected([SAMPLE], os.path.join(ROOT, 'data',
+                                                     'catalog.csv'),
+                              os.path.join(ROOT, 'data', 'fx_rates.csv'))
+  customers = len({o.customer_id for o in expected.orders})
+  assert counts['customer_segments'] == customers
+  assert segments == (5, customers)
+  assert counts['anomalies'] == 2 * windows  # revenue and orders per row
+  for table in MINED:
+    assert pq.read_table(out / f'{table}.parquet').num_rows == counts[table]
