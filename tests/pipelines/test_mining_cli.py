@@ -6,7 +6,9 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import pytest
 
+from pipelines.cli import main
 from tests.reference import compute_expected
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
@@ -41,3 +43,15 @@ def test_sample_run_fills_every_mined_table_and_file(tmp_path):
   assert counts['anomalies'] == 2 * windows  # revenue and orders per row
   for table in MINED:
     assert pq.read_table(out / f'{table}.parquet').num_rows == counts[table]
+
+
+@pytest.mark.parametrize('flags, message', [
+    (('--segments', '5', '--streaming'), '--segments clusters a whole'),
+    (('--segments', '1'), '--segments must be between 2 and 50'),
+    (('--product_pairs', '--min_pair_support', '0'), '--min_pair_support'),
+    (('--anomalies', '--anomaly_detector', 'magic'), '--anomaly_detector'),
+])
+def test_bad_mining_flags_are_one_clear_line(flags, message, capsys):
+  assert main(list(flags)) != 0
+  err = capsys.readouterr().err
+  assert message in err and len(err.strip().splitlines()) == 1, err
