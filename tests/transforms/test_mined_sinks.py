@@ -6,11 +6,11 @@ and the BigQuery and Parquet schemas are checked as pure logic.
 """
 import json
 import sqlite3
-from decimal import Decimal
 
 import apache_beam as beam
 from apache_beam.testing import test_pipeline
 
+from tests.fixtures.mined_rows import T0, anomaly, pair, segment
 from transforms.sinks.bigquery_sink import mined_fields
 from transforms.sinks.files import mined_schema
 from transforms.sinks.kafka_sink import WriteToKafka, encode_row
@@ -18,31 +18,6 @@ from transforms.sinks.mined import (ANOMALIES, CUSTOMER_SEGMENTS, MINED_TABLES,
                                     PRODUCT_PAIRS)
 from transforms.sinks.pubsub_sink import WriteToPubSubTopics, encode_message
 from transforms.sinks.sqlite_sink import WriteToSQLite
-
-T0 = 1_793_577_600_000  # 2026-11-02T00:00:00Z
-
-
-def pair(pane_index, lift, timing='ON_TIME'):
-  return {'window_start': T0, 'window_end': T0 + 86_400_000,
-          'product_id': 'P1', 'partner_id': 'P2', 'baskets': 3,
-          'product_baskets': 4, 'partner_baskets': 5, 'total_baskets': 10,
-          'support': 0.3, 'confidence': 0.75, 'lift': lift, 'rank': 1,
-          'pane_timing': timing, 'pane_index': pane_index,
-          'is_final': timing != 'EARLY'}
-
-
-def segment(label):
-  return {'customer_id': 'c1', 'recency_days': 1.5, 'frequency': 3,
-          'monetary_usd': Decimal('10.005'), 'segment': 1, 'label': label}
-
-
-def anomaly(score=None):
-  return {'window_start': T0, 'window_end': T0 + 3_600_000,
-          'category': '__all__', 'metric': 'orders', 'value': 12.0,
-          'score': score, 'threshold': 3.0, 'is_anomaly': False,
-          'detector': 'zscore', 'rescored': False, 'pane_timing': 'ON_TIME',
-          'pane_index': 0, 'is_final': True}
-
 
 def write(db, **kinds):
   with test_pipeline.TestPipeline(runner='FnApiRunner') as p:
