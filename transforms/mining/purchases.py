@@ -46,14 +46,24 @@ def purchases_of(element: Any) -> Iterable[Purchase]:
 
 class ToPurchasesFn(beam.DoFn):
 
-  def process(self, element: Any) -> Iterable[window.TimestampedValue]:
+  def __init__(self, stamped: bool) -> None:
+    self._stamped = stamped
+
+  def process(self, element: Any) -> Iterable[Any]:
     for purchase in purchases_of(element):
-      yield window.TimestampedValue(purchase,
-                                    purchase.event_time_ms / 1000.0)
+      yield (window.TimestampedValue(purchase, purchase.event_time_ms / 1000.0)
+             if self._stamped else purchase)
 
 
 class ToPurchases(beam.PTransform):
-  """Priced orders of either flow -> PCollection[Purchase] at event time."""
+  """Priced orders of either flow -> PCollection[Purchase], stamped at
+  event time when `stamped` (streaming: sessions need it; a bounded run's
+  steps read event_time_ms and skip the cost)."""
+
+  def __init__(self, stamped: bool = True) -> None:
+    super().__init__()
+    self._stamped = stamped
 
   def expand(self, orders: beam.PCollection) -> beam.PCollection:
-    return orders | 'OrdersToPurchases' >> beam.ParDo(ToPurchasesFn())
+    return orders | 'OrdersToPurchases' >> beam.ParDo(
+        ToPurchasesFn(self._stamped))

@@ -4,7 +4,7 @@ Per customer (a bounded run only): recency (days from the customer's last
 order to the run's last order), frequency (orders) and monetary value
 (USD). The three features are scaled (recency as is, frequency and money as
 log1p, each standardized) and clustered with scikit-learn's KMeans (seeded,
-n_init=10, customers in id order: the same input gives the same segments).
+n_init=4, customers in id order: the same input gives the same segments).
 Segments are numbered 1..K by mean monetary value, highest first, and
 labelled by their centroid against the medians of all customers
 (``label_for``; docs/mining.md):
@@ -32,6 +32,7 @@ from transforms.sinks.mined import CUSTOMER_SEGMENTS, SEGMENT_SUMMARY
 
 DAY_MS = 86_400_000
 SEED = 0
+N_INIT = 4  # k-means restarts (the best is kept)
 
 # (frequency, monetary USD, last event ms)
 Rfm = Tuple[int, decimal.Decimal, int]
@@ -85,7 +86,7 @@ def cluster(features: Sequence[Sequence[float]], k: int) -> List[int]:
   if k < 2:
     return [0] * len(data)
   scaled = StandardScaler().fit_transform(data)
-  model = KMeans(n_clusters=k, n_init=10, random_state=SEED)
+  model = KMeans(n_clusters=k, n_init=N_INIT, random_state=SEED)
   return [int(c) for c in model.fit_predict(scaled)]
 
 

@@ -39,7 +39,8 @@ class MineSales(beam.PTransform):
     config = self._config
     out: Outputs = {}
     if config.segments or config.product_pairs:
-      purchases = inputs['orders'] | 'ToPurchases' >> ToPurchases()
+      purchases = inputs['orders'] | 'ToPurchases' >> ToPurchases(
+          stamped=not self._policy.bounded)
       if config.segments:
         out.update(purchases
                    | 'CustomerSegments' >> CustomerSegments(config.segments))
