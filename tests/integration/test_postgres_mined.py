@@ -13,7 +13,8 @@ from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
     postgres_database, postgres_server)
 from transforms.sinks.postgres_sink import WriteToPostgres
 
-pytestmark = [pytest.mark.postgres, pytest.mark.integration]
+pytestmark = [pytest.mark.postgres, pytest.mark.integration,
+              pytest.mark.mining]
 
 
 def write(url, **kinds):

@@ -11,6 +11,8 @@ import pytest
 from pipelines.cli import main
 from tests.reference import compute_expected
 
+pytestmark = pytest.mark.mining
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 SAMPLE = os.path.join(ROOT, 'data', 'sample', 'orders.jsonl')
 MINED = ('anomalies', 'product_pairs', 'customer_segments', 'segment_summary')

@@ -25,6 +25,8 @@ from tools.generate_orders import write_orders
 from transforms.mining.pairs import pair_rules
 from transforms.sinks.mined import PRODUCT_PAIRS
 
+pytestmark = pytest.mark.mining
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 CATALOG = os.path.join(ROOT, 'data', 'catalog.csv')
 FX = os.path.join(ROOT, 'data', 'fx_rates.csv')

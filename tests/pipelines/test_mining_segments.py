@@ -23,6 +23,8 @@ from tests.helpers import config, order
 from transforms.mining.segments import segment_customers
 from transforms.sinks.mined import CUSTOMER_SEGMENTS, SEGMENT_SUMMARY
 
+pytestmark = pytest.mark.mining
+
 # docs/mining.md: planted groups this far apart must be recovered at least
 # this well (1.0 = identical partitions).
 ARI_BOUND = 0.9

@@ -24,6 +24,8 @@ from tests.helpers import config, order, raw
 from transforms.mining.anomalies import SeriesScorer
 from transforms.sinks.mined import ANOMALIES, PRODUCT_PAIRS
 
+pytestmark = pytest.mark.mining
+
 HOUR_S = 3600
 WINDOWS = 20
 DROP, SPIKE = 12, 17  # planted windows

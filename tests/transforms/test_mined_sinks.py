@@ -8,6 +8,7 @@ import json
 import sqlite3
 
 import apache_beam as beam
+import pytest
 from apache_beam.testing import test_pipeline
 
 from tests.fixtures.mined_rows import T0, anomaly, pair, segment
@@ -18,6 +19,9 @@ from transforms.sinks.mined import (ANOMALIES, CUSTOMER_SEGMENTS, MINED_TABLES,
                                     PRODUCT_PAIRS)
 from transforms.sinks.pubsub_sink import WriteToPubSubTopics, encode_message
 from transforms.sinks.sqlite_sink import WriteToSQLite
+
+pytestmark = pytest.mark.mining
+
 
 def write(db, **kinds):
   with test_pipeline.TestPipeline(runner='FnApiRunner') as p:
