@@ -14,6 +14,7 @@ from typing import Dict
 
 import apache_beam as beam
 
+from transforms.aggregate import RESULTS
 from transforms.mining.anomalies import AnomalyAlerts
 from transforms.mining.config import MiningConfig
 from transforms.mining.pairs import ProductPairs
@@ -23,7 +24,6 @@ from transforms.sinks.mined import ANOMALIES, PRODUCT_PAIRS
 from transforms.windowing import WindowPolicy
 
 Outputs = Dict[str, beam.PCollection]
-RESULTS = 'results'  # the input key of the sales_by_category rows
 
 
 class MineSales(beam.PTransform):
