@@ -1,9 +1,7 @@
-"""`python -m pipeline --anomalies --product_pairs --segments 5 --sink
+"""The CLI (in-process): `--anomalies --product_pairs --segments 5 --sink
 sqlite:///...` on the sample fills the mined tables and files."""
 import os
 import sqlite3
-import subprocess
-import sys
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,12 +18,9 @@ MINED = ('anomalies', 'product_pairs', 'customer_segments', 'segment_summary')
 
 def test_sample_run_fills_every_mined_table_and_file(tmp_path):
   db, out = tmp_path / 'sales.db', tmp_path / 'out'
-  proc = subprocess.run(
-      [sys.executable, '-m', 'pipeline', '--anomalies', '--product_pairs',
-       '--min_pair_support', '0.001', '--segments', '5', '--input', SAMPLE,
-       '--output', str(out), '--sink', f'sqlite:///{db}'],
-      cwd=ROOT, capture_output=True, text=True, timeout=600)
-  assert proc.returncode == 0, proc.stderr
+  assert main(['--anomalies', '--product_pairs', '--min_pair_support',
+               '0.001', '--segments', '5', '--input', SAMPLE, '--output',
+               str(out), '--sink', f'sqlite:///{db}']) == 0
   with sqlite3.connect(db) as conn:
     counts = {t: conn.execute(f'SELECT count(*) FROM {t}').fetchone()[0]
               for t in MINED}
