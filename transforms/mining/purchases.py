@@ -9,9 +9,10 @@ needs, once, stamped with the order's event time.
 from __future__ import annotations
 
 import decimal
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.transforms import window
 
@@ -26,22 +27,30 @@ class Purchase(NamedTuple):
   revenue_usd: decimal.Decimal
 
 
-def purchases_of(element: Any) -> Iterable[Purchase]:
-  """The Purchases of one element of either flow."""
+def split_element(element: Any) -> Tuple[Optional[pa.Table], List[Purchase]]:
+  """An element of either flow -> (its regular rows as an Arrow table with
+  customer_id, product_id, event_ms, amount; or None), the Purchases of
+  the others (records, exotic orders)."""
   if isinstance(element, EnrichedOrder):
-    yield Purchase(element.customer_id, element.product_id,
-                   element.event_time_ms, element.revenue_usd)
-    return
+    return None, [Purchase(element.customer_id, element.product_id,
+                           element.event_time_ms, element.revenue_usd)]
   table, exotic = element
-  for order in exotic:
-    yield Purchase(order.customer_id, order.product_id, order.event_time_ms,
-                   order.revenue_usd)
+  others = [Purchase(o.customer_id, o.product_id, o.event_time_ms,
+                     o.revenue_usd) for o in exotic]
   if 'exotic' in table.column_names and exotic:
     table = table.filter(pc.invert(pc.is_valid(table['exotic'])))
-  columns = [table[name].to_pylist()
-             for name in ('customer_id', 'product_id', 'event_ms', 'amount')]
-  for customer, product, event_ms, amount in zip(*columns):
-    yield Purchase(customer, product, event_ms, amount)
+  return table, others
+
+
+def purchases_of(element: Any) -> Iterable[Purchase]:
+  """The Purchases of one element of either flow."""
+  table, others = split_element(element)
+  yield from others
+  if table is not None:
+    columns = [table[name].to_pylist()
+               for name in ('customer_id', 'product_id', 'event_ms', 'amount')]
+    for customer, product, event_ms, amount in zip(*columns):
+      yield Purchase(customer, product, event_ms, amount)
 
 
 class ToPurchasesFn(beam.DoFn):

@@ -27,7 +27,7 @@ from typing import Dict, Iterable, List, Sequence, Tuple
 
 import apache_beam as beam
 
-from transforms.mining.purchases import Purchase
+from transforms.mining.purchases import Purchase, split_element
 from transforms.sinks.mined import CUSTOMER_SEGMENTS, SEGMENT_SUMMARY
 
 DAY_MS = 86_400_000
@@ -38,21 +38,52 @@ N_INIT = 4  # k-means restarts (the best is kept)
 Rfm = Tuple[int, decimal.Decimal, int]
 
 
+def purchase_rfm(purchase: Purchase) -> Rfm:
+  """One order's part of its customer's RFM."""
+  return (1, purchase.revenue_usd, purchase.event_time_ms)
+
+
+def merge_rfm(parts: Iterable[Rfm]) -> Rfm:
+  """Orders add up, money adds up, the last order is the latest."""
+  n, usd, last = 0, decimal.Decimal(0), -1
+  for a in parts:
+    n, usd, last = n + a[0], usd + a[1], max(last, a[2])
+  return (n, usd, last)
+
+
+def table_rfm(table) -> Iterable[Tuple[str, Rfm]]:
+  """merge_rfm of purchase_rfm over the rows of an Arrow table, per
+  customer, on columns (count, exact decimal sum, max)."""
+  grouped = table.group_by('customer_id', use_threads=False).aggregate(
+      [('event_ms', 'count'), ('amount', 'sum'), ('event_ms', 'max')])
+  return zip(grouped['customer_id'].to_pylist(),
+             zip(grouped['event_ms_count'].to_pylist(),
+                 grouped['amount_sum'].to_pylist(),
+                 grouped['event_ms_max'].to_pylist()))
+
+
+class PartialRfmFn(beam.DoFn):
+  """Priced orders of either flow -> (customer, partial Rfm)."""
+
+  def process(self, element):
+    table, others = split_element(element)
+    for p in others:
+      yield p.customer_id, purchase_rfm(p)
+    if table is not None and table.num_rows:
+      yield from table_rfm(table)
+
+
 class RfmFn(beam.CombineFn):
-  """Purchases of one customer -> (orders, USD, last event ms)."""
+  """Partial Rfms of one customer -> (orders, USD, last event ms)."""
 
   def create_accumulator(self) -> Rfm:
     return (0, decimal.Decimal(0), -1)
 
-  def add_input(self, acc: Rfm, purchase: Purchase) -> Rfm:
-    return (acc[0] + 1, acc[1] + purchase.revenue_usd,
-            max(acc[2], purchase.event_time_ms))
+  def add_input(self, acc: Rfm, part: Rfm) -> Rfm:
+    return merge_rfm((acc, part))
 
   def merge_accumulators(self, accs: Iterable[Rfm]) -> Rfm:
-    n, usd, last = 0, decimal.Decimal(0), -1
-    for a in accs:
-      n, usd, last = n + a[0], usd + a[1], max(last, a[2])
-    return (n, usd, last)
+    return merge_rfm(accs)
 
   def extract_output(self, acc: Rfm) -> Rfm:
     return acc
@@ -144,16 +175,16 @@ class SegmentAllFn(beam.DoFn):
 
 
 class CustomerSegments(beam.PTransform):
-  """PCollection[Purchase] (bounded) -> {'customer_segments': rows,
+  """Priced orders of either flow (bounded) -> {'customer_segments': rows,
   'segment_summary': rows} (dicts of transforms/sinks/mined.py)."""
 
   def __init__(self, k: int) -> None:
     super().__init__()
     self._k = k
 
-  def expand(self, purchases: beam.PCollection) -> Dict[str, beam.PCollection]:
-    out = (purchases
-           | 'KeyByCustomer' >> beam.Map(lambda p: (p.customer_id, p))
+  def expand(self, orders: beam.PCollection) -> Dict[str, beam.PCollection]:
+    out = (orders
+           | 'PartialRfm' >> beam.ParDo(PartialRfmFn())
            | 'RfmPerCustomer' >> beam.CombinePerKey(RfmFn())
            | 'AllCustomers' >> beam.combiners.ToList()
            | 'KMeans' >> beam.ParDo(SegmentAllFn(self._k)).with_outputs(

@@ -1,7 +1,7 @@
 """MineSales: the optional mining steps, from the orders both flows share.
 
-    priced orders (after ConvertToUsd) -> ToPurchases -> CustomerSegments
-                                                      -> ProductPairs
+    priced orders (after ConvertToUsd) -> CustomerSegments
+                                       -> ToPurchases -> ProductPairs
     sales_by_category rows (AggregateSales)           -> AnomalyAlerts
 
 Each step runs only when its flag is on (MiningConfig); the outputs dict
@@ -38,18 +38,18 @@ class MineSales(beam.PTransform):
   def expand(self, inputs: Outputs) -> Outputs:
     config = self._config
     out: Outputs = {}
-    if config.segments or config.product_pairs:
-      purchases = inputs['orders'] | 'ToPurchases' >> ToPurchases(
-          stamped=not self._policy.bounded)
-      if config.segments:
-        out.update(purchases
-                   | 'CustomerSegments' >> CustomerSegments(config.segments))
-      if config.product_pairs:
-        policy = self._policy
-        out[PRODUCT_PAIRS] = purchases | 'ProductPairs' >> ProductPairs(
-            policy.gap_seconds, config.min_pair_support,
-            config.pair_partners, policy.bounded,
-            policy.early_firing_seconds)
+    if config.segments:
+      out.update(inputs['orders']
+                 | 'CustomerSegments' >> CustomerSegments(config.segments))
+    if config.product_pairs:
+      policy = self._policy
+      out[PRODUCT_PAIRS] = (
+          inputs['orders']
+          | 'ToPurchases' >> ToPurchases(stamped=not policy.bounded)
+          | 'ProductPairs' >> ProductPairs(
+              policy.gap_seconds, config.min_pair_support,
+              config.pair_partners, policy.bounded,
+              policy.early_firing_seconds))
     if config.anomalies:
       out[ANOMALIES] = inputs[RESULTS] | 'AnomalyAlerts' >> AnomalyAlerts(
           config.anomaly_detector, self._policy.bounded)
