@@ -33,6 +33,7 @@ setup(
         'redis': ['redis>=5'],
         'zeromq': ['pyzmq>=25'],
         'bench': ['duckdb>=1.0', 'polars>=1.0', 'pandas>=2.0'],
+        'mining': ['scikit-learn>=1.4'],
         'test': [
             'pytest>=8',
             'pytest-timeout>=2.3',
@@ -41,6 +42,8 @@ setup(
             'confluent-kafka>=2.3',
             'psycopg[binary]>=3.1',
             'selenium>=4.20',
+            'scikit-learn>=1.4',
+            'mlxtend>=0.23',
         ],
     },
     entry_points={'console_scripts': ['sales-pipeline=pipelines.cli:main']},

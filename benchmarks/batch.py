@@ -18,6 +18,8 @@ Implementations:
   beam-records      the hidden debugging switch --engine records (one record
                     at a time), for comparison
   beam-records-2w   the same with 2 worker processes
+  beam-mining       `beam` with --anomalies --product_pairs --segments 5
+                    (docs/mining.md); its sales_by_category must not change
   duckdb, polars, pandas   benchmarks/references.py
 """
 from __future__ import annotations
@@ -42,10 +44,11 @@ BEAM = {
     'beam-2w': TWO_WORKERS,
     'beam-records': ['--engine', 'records'],
     'beam-records-2w': ['--engine', 'records', *TWO_WORKERS],
+    'beam-mining': ['--anomalies', '--product_pairs', '--segments', '5'],
 }
 REFERENCES = ('duckdb', 'polars', 'pandas')
 ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-records',
-       'beam-records-2w')
+       'beam-records-2w', 'beam-mining')
 SCALING_SIZES = (100_000, 1_000_000, 5_000_000)
 SCALING_IMPLS = ('duckdb', 'polars', 'beam', 'beam-2w')
 

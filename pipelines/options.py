@@ -16,6 +16,7 @@ from typing import List, Optional
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms.dedupe import DEFAULT_TTL_SECONDS
+from transforms.mining.config import DETECTORS, MiningConfig
 from transforms.pseudonymize import Pseudonymizer, from_flag
 from transforms.sinks.redis_sink.write import \
     DEFAULT_RETENTION_S as REDIS_RETENTION_S
@@ -186,6 +187,25 @@ class SalesOptions(PipelineOptions):
         'every customer_id from the parse step on, in every output '
         'including dead letters; the same key gives the same pseudonyms '
         '(docs/security.md).')
+    # Mining (docs/mining.md)
+    mining = MiningConfig()
+    add('--segments', type=int, default=mining.segments,
+        help='Bounded runs: cluster customers by recency, frequency and '
+        'monetary value into this many k-means segments (customer_segments, '
+        'segment_summary); 0 = off.')
+    add('--product_pairs', action='store_true', default=False,
+        help='Products bought together in one customer session '
+        '(--session_gap_seconds): support, confidence and lift per day '
+        '(product_pairs).')
+    add('--min_pair_support', type=float, default=mining.min_pair_support,
+        help='With --product_pairs: the share of baskets a pair must reach.')
+    add('--pair_partners', type=int, default=mining.pair_partners,
+        help='With --product_pairs: the partners kept per product, by lift.')
+    add('--anomalies', action='store_true', default=False,
+        help='Score each window\'s revenue and orders per category with '
+        'Beam\'s anomaly detection (anomalies; Kafka: <topic>.alerts).')
+    add('--anomaly_detector', default=mining.anomaly_detector,
+        help=f'With --anomalies: {", ".join(DETECTORS)}.')
     # A debugging switch, not in --help: `records` runs the same steps one
     # record at a time (the exact scalar rules alone), to compare with the
     # default columnar run.
@@ -236,6 +256,8 @@ class SalesConfig:
   zmq_socket: str = 'pull'
   zmq_topic: str = ''
   zmq_idle_timeout_seconds: float = ZMQ_IDLE_TIMEOUT_S
+  # The optional mining steps (transforms/mining/); all off by default.
+  mining: MiningConfig = MiningConfig()
 
   @property
   def bounded(self) -> bool:
@@ -315,6 +337,12 @@ def config_from_options(options: PipelineOptions,
       accumulation=opts.accumulation,
       bounded=is_bounded_run(opts, streaming),
       timezone=opts.timezone)
+  mining = MiningConfig(
+      segments=opts.segments, product_pairs=opts.product_pairs,
+      min_pair_support=opts.min_pair_support,
+      pair_partners=opts.pair_partners, anomalies=opts.anomalies,
+      anomaly_detector=opts.anomaly_detector)
+  mining.check(policy.bounded)
   return SalesConfig(
       source=opts.source,
       inputs=list(opts.input or [SAMPLE_INPUT]),
@@ -349,4 +377,5 @@ def config_from_options(options: PipelineOptions,
       zmq_endpoint=opts.zmq_endpoint,
       zmq_socket=opts.zmq_socket,
       zmq_topic=opts.zmq_topic,
-      zmq_idle_timeout_seconds=opts.zmq_idle_timeout_seconds)
+      zmq_idle_timeout_seconds=opts.zmq_idle_timeout_seconds,
+      mining=mining)

@@ -3,6 +3,8 @@
     source -> ParseOrders -> Deduplicate -> ConvertToUsd -> JoinCatalog
            -> ApplyWindowPolicy -> AggregateSales -> sinks
                  \\-> dead letters ---------------------------> sinks
+    (after ConvertToUsd and AggregateSales) -> MineSales -> sinks
+      (optional: --segments, --product_pairs, --anomalies; docs/mining.md)
 
 The steps run on columns: each element is an Arrow table of many orders
 (a chunk of a file, a batch of a stream), and every rule is the one in
@@ -33,6 +35,7 @@ from transforms.currency import ConvertToUsd, ReadFxRates
 from transforms.dedupe import DeduplicateOrders
 from transforms.enrich import CatalogInput, JoinCatalog, catalog_input
 from transforms.lateness import LateDataRule
+from transforms.mining.steps import MineSales
 from transforms.parse import DEAD_LETTERS, VALID, ParseOrders
 from transforms.vectorized.aggregate import AggregatePartials
 from transforms.vectorized.check import ParseOrderBatches
@@ -77,14 +80,19 @@ def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
 
   raw = pipeline | 'ReadOrders' >> source
   parsed = raw | 'ParseOrders' >> steps.parse
-  aggregates = (
+  priced = (
       parsed[VALID]
       | 'Deduplicate' >> steps.deduplicate
-      | 'ConvertToUsd' >> steps.convert_to_usd
+      | 'ConvertToUsd' >> steps.convert_to_usd)
+  aggregates = (
+      priced
       | 'JoinCatalog' >> steps.join_catalog
       | 'ApplyWindowPolicy' >> ApplyWindowPolicy(policy)
       | 'AggregateSales' >> steps.aggregate)
-  return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks)
+  mined = ({'orders': priced, RESULTS: aggregates[RESULTS]}
+           | 'MineSales' >> MineSales(config.mining, policy)
+           if config.mining.any else {})
+  return with_sinks(aggregates, parsed[DEAD_LETTERS], sinks, mined)
 
 
 def columnar_steps(pipeline: beam.Pipeline, config: SalesConfig,
@@ -144,12 +152,14 @@ def reference_data(pipeline: beam.Pipeline, config: SalesConfig
 
 
 def with_sinks(aggregates, dead_letters: beam.PCollection,
-               sinks: Sinks) -> Outputs:
-  """The graph's three outputs, each sink applied to them."""
+               sinks: Sinks, mined: Optional[Outputs] = None) -> Outputs:
+  """The graph's three outputs and the mined kinds of the mining steps
+  taken (transforms/mining/), each sink applied to them."""
   outputs = {
       RESULTS: aggregates[RESULTS],
       TOP_PRODUCTS: aggregates[TOP_PRODUCTS],
       DEAD_LETTERS: dead_letters,
+      **(mined or {}),
   }
   for name, sink in sinks:
     outputs | name >> sink  # pylint: disable=expression-not-assigned

@@ -5,7 +5,7 @@ Command line::
     python -m tools.generate_orders --count 3000 --seed 42 --out data/sample/orders.jsonl \\
         [--format jsonl|csv|avro|parquet] [--gzip] [--dirty-rate 0.01] [--duplicate-rate 0.01] \\
         [--start 2026-11-02T00:00:00Z] [--days 2] [--catalog data/catalog.csv] \\
-        [--fx-rates data/fx_rates.csv] [--blank-rate 0.002]
+        [--fx-rates data/fx_rates.csv] [--blank-rate 0.002] [--planted-pairs P0101:P0102,...]
 
 The format is inferred from the output extension (``.jsonl``/``.json``/``.ndjson``,
 ``.csv``, ``.avro``, ``.parquet``, each optionally followed by ``.gz``) unless
@@ -43,6 +43,10 @@ What the events look like (rules: ``docs/semantics.md``):
   order per cycle, so any file with at least as many dirty records as variants
   has every variant (and so every dead-letter reason) at least once. Each
   variant breaks exactly one rule of a valid event, so its reason is known.
+* planted pairs (``--planted-pairs A:B,...``, none by default): an order of
+  A is followed, ``PLANTED_SHARE`` of the time and in the next record, by an
+  order of B by the same customer 1 s to 5 min later, so both land in one
+  session basket (docs/mining.md).
 * JSONL only: a blank or whitespace-only line now and then (``--blank-rate``
   per record; blank lines are extra lines, not records).
 
@@ -125,6 +129,9 @@ _CATEGORY_PRICE_SCALE = {
 _UTC_OFFSETS_MIN = (120, 60, -300, -480, 330, 540, 0, -210, 600, -240)
 _CHANNELS = ("web", "app", "marketplace", "store")
 _UNKNOWN_PRODUCT_SHARE = 0.02
+# How often an order of a planted pair's first product is followed by one
+# of its second (--planted-pairs).
+PLANTED_SHARE = 0.8
 # 10000-01-01T00:00:00Z: too big under any event-time range the contract
 # has had (now up to 9998-12-31), so the recorded sample stays the same.
 _TOO_BIG_EPOCH_MS = 253402300800000
@@ -224,17 +231,25 @@ def format_iso(ms: int, offset_min: Optional[int], with_ms: bool) -> str:
 class _EventFactory:
     """Makes the valid base event of each slot from its own random stream."""
 
-    def __init__(self, world: _World, seed: int, count: int, start_ms: int, span_ms: int):
+    def __init__(self, world: _World, seed: int, count: int, start_ms: int, span_ms: int,
+                 planted_pairs: Sequence[tuple[str, str]] = ()):
         self._world = world
         self._rng = random.Random(f"{seed}:base")
         self._count = count
         self._start_ms = start_ms
         self._span_ms = span_ms
+        # Planted pairs: an order of A is followed (PLANTED_SHARE of the time),
+        # in the next slot, by an order of B by the same customer, 1 s to
+        # 5 min later (one session).
+        self._partner = dict(planted_pairs)
+        self._planted_rng = random.Random(f"{seed}:planted")
+        self._companion: Optional[tuple[str, str, int]] = None
 
     def make(self, slot: int) -> dict[str, Any]:
         """A valid, realistic order event for ``slot`` (0-based)."""
         rnd = self._rng.random
         world = self._world
+        companion, self._companion = self._companion, None
         currency = world.currencies[bisect.bisect_right(
             world.currency_cum_weights, rnd() * world.currency_cum_weights[-1])]
         event: dict[str, Any] = {
@@ -242,11 +257,20 @@ class _EventFactory:
             "customer_id": self._customer(),
         }
         product, usd = self._product()
+        if companion is not None:
+            event["customer_id"], product, _ = companion
+            usd = world.product_usd[world.product_ids.index(product)]
         event["product_id"] = product
         event["quantity"] = self._quantity()
         event["unit_price"] = self._price(usd, currency)
         event["currency"] = self._currency_text(currency)
-        event["event_time"] = self._time_value(self._event_ms(slot))
+        event_ms = self._event_ms(slot)
+        if companion is not None:
+            event_ms = companion[2]
+        elif product in self._partner and self._planted_rng.random() < PLANTED_SHARE:
+            self._companion = (event["customer_id"], self._partner[product],
+                               event_ms + self._planted_rng.randint(1, 300) * 1000)
+        event["event_time"] = self._time_value(event_ms)
         self._add_country(event, currency)
         if rnd() < 0.25:
             event["channel"] = _CHANNELS[int(rnd() * len(_CHANNELS))]
@@ -534,6 +558,7 @@ def iter_events(
     catalog: Union[str, Path] = DEFAULT_CATALOG,
     fx_rates: Union[str, Path] = DEFAULT_FX_RATES,
     blank_rate: float = 0.002,
+    planted_pairs: Sequence[tuple[str, str]] = (),
 ) -> Iterator[Event]:
     """Yield ``count`` records (plus blank lines in JSONL), deterministically.
 
@@ -545,7 +570,11 @@ def iter_events(
     if count < 0 or not 0 <= dirty_rate < 1 or not 0 <= duplicate_rate < 1 - dirty_rate:
         raise ValueError("need count >= 0, 0 <= dirty_rate < 1, 0 <= duplicate_rate < 1 - dirty_rate")
     world = _build_world(catalog, fx_rates, count, seed)
-    factory = _EventFactory(world, seed, max(count, 1), parse_start(start), int(days * 86_400_000))
+    unknown = sorted({p for pair in planted_pairs for p in pair} - set(world.product_ids))
+    if unknown:
+        raise ValueError(f"planted pair products not in the catalog: {', '.join(unknown)}")
+    factory = _EventFactory(world, seed, max(count, 1), parse_start(start), int(days * 86_400_000),
+                            planted_pairs)
     dirt = _DirtSource(dirty_variants(fmt), random.Random(f"{seed}:dirty:{fmt}"))
     mix = random.Random(f"{seed}:mix")
     blanks = random.Random(f"{seed}:blank")
@@ -785,7 +814,21 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fx-rates", default=str(DEFAULT_FX_RATES), help="FX rates CSV")
     parser.add_argument("--blank-rate", type=float, default=0.002,
                         help="JSONL only: chance of a blank line before a record")
+    parser.add_argument("--planted-pairs", default="",
+                        help="A:B,... : an order of A is mostly followed by an order of B by the "
+                             "same customer within 5 minutes (products bought together)")
     return parser
+
+
+def parse_planted_pairs(text: str) -> list[tuple[str, str]]:
+    """'A:B,C:D' -> [('A', 'B'), ('C', 'D')]."""
+    pairs = []
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        a, sep, b = item.partition(":")
+        if not sep or not a.strip() or not b.strip() or a.strip() == b.strip():
+            raise ValueError(f"bad planted pair {item!r}: use A:B with two product ids")
+        pairs.append((a.strip(), b.strip()))
+    return pairs
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -797,7 +840,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         gzip_output=True if args.gzip else None,
         dirty_rate=args.dirty_rate, duplicate_rate=args.duplicate_rate,
         start=args.start, days=args.days, catalog=args.catalog, fx_rates=args.fx_rates,
-        blank_rate=args.blank_rate,
+        blank_rate=args.blank_rate, planted_pairs=parse_planted_pairs(args.planted_pairs),
     )
     print(f"wrote {written} records to {args.out} in {time.perf_counter() - began:.1f}s",
           file=sys.stderr)

@@ -8,6 +8,8 @@
 * ``PROJECT:DATASET.sales_by_category``  (schema of sales_by_category.parquet)
 * ``PROJECT:DATASET.top_products``       (schema of top_products.parquet)
 * ``PROJECT:DATASET.dead_letters``
+* each mined kind given (transforms/sinks/mined.py): ``PROJECT:DATASET.<table>``
+  with its declared columns (time TIMESTAMP, money NUMERIC, float FLOAT64)
 
 Tables are created if needed (CREATE_IF_NEEDED), partitioned by day of
 ``window_start`` (dead letters: by ingestion day) and appended to
@@ -37,6 +39,7 @@ from typing import Any, Dict, List, Tuple
 
 import apache_beam as beam
 
+from transforms.sinks.mined import MINED_TABLES, json_row
 from transforms.sinks.rows import (DEAD_LETTERS, RESULTS, TABLE_NAMES,
                                    TOP_PRODUCTS, dead_letter_dict, json_ready)
 
@@ -69,6 +72,18 @@ TOP_PRODUCTS_FIELDS = _fields(
 DEAD_LETTERS_FIELDS = _fields(
     'reason STRING!, detail STRING, payload STRING, source STRING, '
     'partition INT64, position INT64')
+
+_BQ_TYPES = {'time': 'TIMESTAMP', 'text': 'STRING', 'bigint': 'INT64',
+             'float': 'FLOAT64', 'money': 'NUMERIC', 'bool': 'BOOL'}
+
+
+def mined_fields(kind: str) -> List[Tuple[str, str, str]]:
+  """A mined table's fields; its key columns are REQUIRED."""
+  spec = MINED_TABLES[kind]
+  return [(name, _BQ_TYPES[logical],
+           'REQUIRED' if name in spec.key else 'NULLABLE')
+          for name, logical in spec.types.items()]
+
 
 _ID = re.compile(r'^[A-Za-z0-9_.:-]+$')
 
@@ -155,3 +170,12 @@ class WriteToBigQueryTables(beam.PTransform):
            | 'DeadLettersToBigQueryRows' >> beam.Map(dead_letter_dict)
            | 'WriteDeadLettersTable' >> self._write(
                DEAD_LETTERS_TABLE, DEAD_LETTERS_FIELDS))
+    for kind, spec in MINED_TABLES.items():
+      if kind in outputs:
+        step = ''.join(p.title() for p in kind.split('_'))
+        partition = 'window_start' if 'window_start' in spec.names else None
+        _ = (outputs[kind]
+             | f'{step}ToBigQueryRows' >> beam.Map(
+                 lambda r, k=kind: json_row(k, r))
+             | f'Write{step}Table' >> self._write(
+                 spec.table, mined_fields(kind), partition))

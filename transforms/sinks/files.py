@@ -21,6 +21,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
+from transforms.sinks.mined import MINED_TABLES, parquet_row
 from transforms.sinks.rows import (DEAD_LETTERS, RESULTS, TABLE_NAMES,
                                    TOP_PRODUCTS, dead_letter_dict, result_dict)
 
@@ -59,6 +60,15 @@ RESULTS_FILE = f'{TABLE_NAMES[RESULTS]}.parquet'
 TOP_PRODUCTS_FILE = f'{TABLE_NAMES[TOP_PRODUCTS]}.parquet'
 DEAD_LETTERS_FILE = f'{TABLE_NAMES[DEAD_LETTERS]}.jsonl'
 OUTPUT_FILES = (RESULTS_FILE, TOP_PRODUCTS_FILE, DEAD_LETTERS_FILE)
+# Parquet types of the mined tables' logical types (transforms/sinks/mined.py)
+_ARROW_TYPES = {'time': pa.timestamp('ms', tz='UTC'), 'text': pa.string(),
+                'bigint': pa.int64(), 'float': pa.float64(), 'money': _MONEY,
+                'bool': pa.bool_()}
+
+
+def mined_schema(kind: str) -> pa.Schema:
+  return pa.schema([(name, _ARROW_TYPES[logical])
+                    for name, logical in MINED_TABLES[kind].types.items()])
 
 # Characters a glob (Beam's FileSystems.match: fnmatch, and braces on some
 # file systems) gives a meaning to.
@@ -93,7 +103,8 @@ def _one_file(output_dir: str, name: str) -> Dict:
 
 
 class WriteOutputFiles(beam.PTransform):
-  """{'results', 'top_products', 'dead_letters'} -> files in output_dir."""
+  """{'results', 'top_products', 'dead_letters'} -> files in output_dir;
+  each mined kind given (transforms/sinks/mined.py) -> <table>.parquet."""
 
   def __init__(self, output_dir: str) -> None:
     super().__init__()
@@ -114,3 +125,11 @@ class WriteOutputFiles(beam.PTransform):
          lambda d: json.dumps(dead_letter_dict(d), sort_keys=True))
      | 'WriteDeadLetters' >> beam.io.WriteToText(
          **_one_file(out, DEAD_LETTERS_FILE)))
+    for kind, spec in MINED_TABLES.items():
+      if kind in outputs:
+        step = ''.join(p.title() for p in kind.split('_'))
+        (outputs[kind]
+         | f'{step}ToDicts' >> beam.Map(lambda r, k=kind: parquet_row(k, r))
+         | f'Write{step}Parquet' >> beam.io.WriteToParquet(
+             schema=mined_schema(kind),
+             **_one_file(out, f'{spec.table}.parquet')))

@@ -11,6 +11,9 @@
 * results       -> ``<topic>``               key ``<window_start_ms>|<window_end_ms>|<customer_id>|<category>``
 * top_products  -> ``<topic>.top_products``  key ``<window_start_ms>|<window_end_ms>|<customer_id>|<rank>``
 * dead_letters  -> ``<topic>.dead_letters``  key ``<source>|<partition>|<position>``
+* mined kinds (transforms/sinks/mined.py), when given: anomalies ->
+  ``<topic>.alerts``, the others -> ``<topic>.<kind>``; key: the table's
+  key columns joined by ``|``
 
 Values are JSON objects with the row's fields; Decimals are strings rounded
 to cents (ROUND_HALF_UP); times are epoch ms, and result rows also carry
@@ -33,6 +36,8 @@ from typing import Any, Mapping, Optional
 
 import apache_beam as beam
 
+from transforms.sinks.mined import MINED_KINDS, MINED_TABLES, json_row
+from transforms.sinks.mined import mined_key
 from transforms.sinks.rows import dead_letter_dict, json_ready
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.kafka_client import check_no_literal_secrets
@@ -56,8 +61,13 @@ def dead_letter_key(row: DeadLetter) -> str:
       row.source, '' if row.partition is None else row.partition, row.position)
 
 
-def encode_row(row) -> tuple:
-  """(key bytes, JSON value bytes) for a CategoryResult/TopProduct/DeadLetter."""
+def encode_row(row, kind: str = '') -> tuple:
+  """(key bytes, JSON value bytes) for a CategoryResult/TopProduct/DeadLetter,
+  or a row (dict) of the mined ``kind``."""
+  if kind in MINED_TABLES:
+    value = json.dumps(json_row(kind, row), sort_keys=True,
+                       separators=(',', ':'))
+    return mined_key(kind, row).encode('utf-8'), value.encode('utf-8')
   if isinstance(row, CategoryResult):
     key = result_key(row)
   elif isinstance(row, TopProduct):
@@ -77,7 +87,8 @@ class _ProduceFn(beam.DoFn):
   def __init__(self, bootstrap_servers: str, topic: str,
                producer_config: Optional[Mapping[str, Any]],
                producer_config_file: Optional[str],
-               flush_timeout_s: float):
+               flush_timeout_s: float, kind: str = ''):
+    self._kind = kind
     self._bootstrap = bootstrap_servers
     self._topic = topic
     self._config = dict(producer_config or {})
@@ -105,7 +116,7 @@ class _ProduceFn(beam.DoFn):
       self._errors.append(str(err))
 
   def process(self, row):
-    key, value = encode_row(row)
+    key, value = encode_row(row, self._kind)
     while True:
       try:
         self._producer.produce(
@@ -141,6 +152,7 @@ class WriteToKafka(beam.PTransform):
       'results': '',
       'top_products': '.top_products',
       'dead_letters': '.dead_letters',
+      **{kind: t.topic_suffix for kind, t in MINED_TABLES.items()},
   }
 
   def __init__(self, bootstrap_servers: str, topic: str,
@@ -169,12 +181,12 @@ class WriteToKafka(beam.PTransform):
     if unknown:
       raise ValueError('WriteToKafka: unknown outputs %s' % sorted(unknown))
     written = {}
-    for name in ('results', 'top_products', 'dead_letters'):
+    for name in ('results', 'top_products', 'dead_letters') + MINED_KINDS:
       if name not in pcolls:
         continue
       step = ''.join(p.capitalize() for p in name.split('_'))
       written[name] = pcolls[name] | 'Write%s' % step >> beam.ParDo(
           _ProduceFn(
               self._bootstrap, self._topics[name], self._config,
-              self._config_file, self._flush_timeout_s))
+              self._config_file, self._flush_timeout_s, name))
     return written

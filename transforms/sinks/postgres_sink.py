@@ -45,7 +45,7 @@ class PostgresDialect(database.Dialect):
   name = 'postgres'
   types = {'time': 'timestamptz', 'money': 'NUMERIC(20,2)', 'text': 'text',
            'int': 'integer', 'bigint': 'bigint', 'bool': 'boolean',
-           'json': 'jsonb'}
+           'json': 'jsonb', 'float': 'double precision'}
 
   def param(self, name: str) -> str:
     return f'%({name})s'

@@ -8,6 +8,10 @@ URL: ``pubsub://projects/P/topics/T`` writes
 * results       -> ``projects/P/topics/T``
 * top_products  -> ``projects/P/topics/T.top_products``
 * dead_letters  -> ``projects/P/topics/T.dead_letters``
+* mined kinds (transforms/sinks/mined.py), when given -> ``T`` plus the
+  Kafka sink's suffix (``T.alerts``, ``T.product_pairs``, ...); attributes
+  ``kind``, ``key`` (the key columns joined by ``|``) and ``pane_index``
+  when the rows have panes
 
 (the Kafka sink's naming, so both transports look alike). Other topic ids
 can be given as query parameters:
@@ -43,6 +47,7 @@ from typing import Any, Dict, List, NamedTuple, Optional
 import apache_beam as beam
 
 from transforms.records import DeadLetter
+from transforms.sinks.mined import MINED_TABLES, json_row, mined_key
 from transforms.sinks.rows import (DEAD_LETTERS, RESULTS, TOP_PRODUCTS,
                                    dead_letter_dict, json_ready, row_key)
 
@@ -92,7 +97,12 @@ def parse_pubsub_url(url: str) -> PubSubTopics:
 
 def encode_message(kind: str, row) -> Dict[str, Any]:
   """{'data': bytes, 'attributes': {...}} for one row."""
-  if isinstance(row, DeadLetter):
+  if kind in MINED_TABLES:
+    body = json_row(kind, row)
+    attributes = {'kind': kind, 'key': mined_key(kind, row)}
+    if MINED_TABLES[kind].has_panes:
+      attributes['pane_index'] = str(row['pane_index'])
+  elif isinstance(row, DeadLetter):
     body = dead_letter_dict(row)
     attributes = {'kind': kind, 'key': row_key(row)}
   else:
@@ -185,11 +195,18 @@ class WriteToPubSubTopics(beam.PTransform):
   def topics(self) -> PubSubTopics:
     return self._topics
 
+  def mined_topic(self, kind: str) -> str:
+    """The topic of a mined kind: the results topic plus its suffix."""
+    return self._topics.results + MINED_TABLES[kind].topic_suffix
+
   def expand(self, outputs: Dict[str, beam.PCollection]) -> None:
-    for kind, step in ((RESULTS, 'Results'), (TOP_PRODUCTS, 'TopProducts'),
-                       (DEAD_LETTERS, 'DeadLetters')):
+    mined = [(k, ''.join(p.title() for p in k.split('_')))
+             for k in MINED_TABLES]
+    for kind, step in [(RESULTS, 'Results'), (TOP_PRODUCTS, 'TopProducts'),
+                       (DEAD_LETTERS, 'DeadLetters')] + mined:
       if kind not in outputs:
         continue
-      topic = getattr(self._topics, kind)
+      topic = (self.mined_topic(kind) if kind in MINED_TABLES else
+               getattr(self._topics, kind))
       _ = outputs[kind] | f'Publish{step}' >> beam.ParDo(
           _PublishFn(kind, topic, self._topics.create, self._timeout_s))

@@ -41,7 +41,8 @@ _LOG = logging.getLogger(__name__)
 class SQLiteDialect(database.Dialect):
   name = 'sqlite'
   types = {'time': 'TEXT', 'money': 'TEXT', 'text': 'TEXT', 'int': 'INTEGER',
-           'bigint': 'INTEGER', 'bool': 'INTEGER', 'json': 'TEXT'}
+           'bigint': 'INTEGER', 'bool': 'INTEGER', 'json': 'TEXT',
+           'float': 'REAL'}
 
   def param(self, name: str) -> str:
     return f':{name}'

@@ -7,7 +7,7 @@ markers, value forms, locks. Everything else is shared.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from transforms.sinks.database.tables import (COLUMN_DEFAULTS, PRIMARY_KEYS,
                                               TABLE_COLUMNS)
@@ -47,8 +47,14 @@ class Dialect:
             f'({", ".join(self.param(c) for c in columns)})')
 
   def create_table_sql(self, table: str) -> str:
+    return self.create_sql(table, TABLE_COLUMNS[table], PRIMARY_KEYS[table])
+
+  def create_sql(self, table: str, columns: Sequence[Tuple[str, str, bool]],
+                 key: Sequence[str]) -> str:
+    """CREATE TABLE IF NOT EXISTS for (name, logical type, NOT NULL)
+    columns and a primary key."""
     cols = []
-    for name, logical, not_null in TABLE_COLUMNS[table]:
+    for name, logical, not_null in columns:
       col = f'{name} {self.types[logical]}'
       if not_null:
         col += ' NOT NULL'
@@ -56,7 +62,7 @@ class Dialect:
       if default is not None:
         col += f' DEFAULT {default}'
       cols.append(col)
-    cols.append(f'PRIMARY KEY ({", ".join(PRIMARY_KEYS[table])})')
+    cols.append(f'PRIMARY KEY ({", ".join(key)})')
     body = ',\n  '.join(cols)
     return f'CREATE TABLE IF NOT EXISTS {table} (\n  {body}\n)'
 

@@ -62,6 +62,10 @@ def column_value(d: Dialect, logical: str, value) -> Any:
     return int(value)
   if logical == 'text':
     return clean_text(value)
+  if logical == 'float':
+    return float(value)
+  if logical == 'time':
+    return d.time(value)
   raise ValueError(f'no row value for a {logical!r} column')
 
 

@@ -15,9 +15,11 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.sinks.database import runs
+from transforms.sinks.database.mined import UpsertMinedFn
 from transforms.sinks.database.store import Store
 from transforms.sinks.database.tables import CATEGORY_TABLE, KINDS, RESULTS
 from transforms.sinks.database.upsert import Buffer, write_buffer
+from transforms.sinks.mined import MINED_KINDS
 
 _LOG = logging.getLogger(__name__)
 
@@ -122,7 +124,7 @@ class WriteToDatabase(beam.PTransform):
       raise TypeError(
           f'{type(self).__name__} expects a dict of PCollections with keys '
           f'{list(KINDS)}, got {type(pcolls).__name__}')
-    unknown = set(pcolls) - set(KINDS)
+    unknown = set(pcolls) - set(KINDS) - set(MINED_KINDS)
     if unknown:
       raise ValueError(f'{type(self).__name__}: unknown keys {sorted(unknown)};'
                        f' expected some of {list(KINDS)}')
@@ -133,6 +135,12 @@ class WriteToDatabase(beam.PTransform):
         out[kind] = pcolls[kind] | f'Upsert{name}' >> beam.ParDo(
             _UpsertFn(self._store, kind, self.run_id, self._batch_size,
                       self.generation))
+    for kind in MINED_KINDS:  # optional steps: written when present
+      if kind in pcolls:
+        name = ''.join(p.title() for p in kind.split('_'))
+        out[kind] = pcolls[kind] | f'Upsert{name}' >> beam.ParDo(
+            UpsertMinedFn(self._store, kind, self._batch_size,
+                          self.generation))
     return out
 
   def finish_run(self, status: str,
