@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Puts every external component in place, from the package registries only:
-# Prism (Go module proxy), Kafka and Flink jars (Maven Central), PostgreSQL
+# Prism (Go module proxy), Kafka, Flink and Spark jars (Maven Central, PyPI), PostgreSQL
 # (Debian). Each step is idempotent and cached. The tests start and stop the
 # servers they need themselves.
 set -euo pipefail
@@ -10,3 +10,4 @@ services/postgres/postgres.sh start >/dev/null
 services/kafka/broker.sh setup >/dev/null
 services/pubsub/setup.sh >/dev/null
 runners/flink/setup.sh >/dev/null
+runners/spark/setup.sh >/dev/null
