@@ -23,6 +23,7 @@ setup(
         'kafka': ['confluent-kafka>=2.3'],
         'postgres': ['psycopg[binary]>=3.1'],
         'pubsub': ['google-cloud-pubsub>=2.18'],
+        'hdfs': ['hdfs>=2.7'],  # Beam's hdfs:// (WebHDFS) filesystem
         'bench': ['duckdb>=1.0', 'polars>=1.0', 'pandas>=2.0'],
         'test': [
             'pytest>=8',
