@@ -18,6 +18,7 @@ Implementations:
   beam-records      the hidden debugging switch --engine records (one record
                     at a time), for comparison
   beam-records-2w   the same with 2 worker processes
+  beam-spark        `python -m runners.spark.run local` (Spark local[2])
   duckdb, polars, pandas   benchmarks/references.py
 """
 from __future__ import annotations
@@ -42,10 +43,15 @@ BEAM = {
     'beam-2w': TWO_WORKERS,
     'beam-records': ['--engine', 'records'],
     'beam-records-2w': ['--engine', 'records', *TWO_WORKERS],
+    'beam-spark': [],
 }
+# Runs started through a runner's module instead of `-m pipeline`.
+LAUNCHERS = {'beam-spark': ['-m', 'runners.spark.run', 'local']}
 REFERENCES = ('duckdb', 'polars', 'pandas')
 ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-records',
        'beam-records-2w')
+# Only when asked for (--impl): needs runners/spark/setup.sh.
+OPTIONAL = ('beam-spark',)
 SCALING_SIZES = (100_000, 1_000_000, 5_000_000)
 SCALING_IMPLS = ('duckdb', 'polars', 'beam', 'beam-2w')
 
@@ -146,8 +152,8 @@ def run_one(impl: str, path: str, work: str) -> Tuple[float, int, Dict]:
   os.makedirs(out, exist_ok=True)
   log = os.path.join(work, impl + '.log')
   if impl in BEAM:
-    cmd = [PY, '-m', 'pipeline', '--input', path, '--output', out,
-           *BEAM[impl]]
+    cmd = [PY, *LAUNCHERS.get(impl, ['-m', 'pipeline']), '--input', path,
+           '--output', out, *BEAM[impl]]
   else:
     cmd = [PY, '-m', 'benchmarks.references', '--impl', impl, '--input', path,
            '--out', os.path.join(out, 'result.json')]
@@ -225,7 +231,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser = argparse.ArgumentParser(prog='python -m benchmarks.batch',
                                    description=__doc__.split('\n')[0])
   parser.add_argument('--orders', type=int, default=1_000_000)
-  parser.add_argument('--impl', action='append', choices=ALL,
+  parser.add_argument('--impl', action='append', choices=ALL + OPTIONAL,
                       help='repeatable; default: all (scaling: '
                       f'{", ".join(SCALING_IMPLS)})')
   parser.add_argument('--repeat', type=int, default=1,

@@ -98,10 +98,6 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
   """
   if bounded:
     result.wait_until_finish()
-    if noise is not None:
-      # The job is done: a job server that closes its workers' channels
-      # now (Spark's) makes the LOOPBACK workers report CANCELLED.
-      noise.stop_requested()
     return 'succeeded', None
   snapshot: Optional[RunSummary] = None
   next_snapshot = time.monotonic() + SNAPSHOT_SECONDS

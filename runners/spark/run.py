@@ -6,7 +6,8 @@ local:   Spark inside the job server JVM (SPARK_LOCAL_MASTER, default
 cluster: the standalone master and worker of runners/spark/cluster.sh
          (SPARK_MASTER, default spark://127.0.0.1:7177), Python workers from
          its pool (BEAM_WORKER_POOL, default localhost:50100), or PROCESS with
-         SPARK_ENVIRONMENT=PROCESS.
+         SPARK_ENVIRONMENT=PROCESS. The driver's event log goes where
+         cluster.sh's history server reads it (SPARK_EVENT_LOG_DIR).
 
 The job server (Spark's driver) binds 127.0.0.1: SPARK_LOCAL_IP is set to it
 unless the environment already says otherwise.
@@ -33,7 +34,8 @@ def spark_pipeline_args(mode: str, pipeline_args: List[str]) -> List[str]:
         worker_pool=os.environ.get('BEAM_WORKER_POOL',
                                    spark_options.DEFAULT_WORKER_POOL),
         environment=os.environ.get('SPARK_ENVIRONMENT', 'EXTERNAL'),
-        streaming=streaming)
+        streaming=streaming,
+        events_dir=os.environ.get('SPARK_EVENT_LOG_DIR') or None)
   raise ValueError('mode must be local or cluster')
 
 

@@ -88,6 +88,13 @@ def environment_args(environment: str, worker_pool: str = DEFAULT_WORKER_POOL) -
   raise ValueError("environment must be LOOPBACK, EXTERNAL or PROCESS (no Docker here), not %r" % environment)
 
 
+def event_log_dir(master: str) -> Path:
+  """Where cluster.sh's history server reads event logs for ``master``
+  (its default SPARK_CLUSTER_DIR)."""
+  port = master.rstrip("/").rsplit(":", 1)[-1]
+  return cache_dir() / ("cluster-%s" % port) / "events"
+
+
 def _base_args(master: str, job_server_jar: str = None, streaming: bool = False) -> list:
   jar = job_server_jar or find_job_server_jar()
   args = [
@@ -111,11 +118,13 @@ def local_args(master: str = DEFAULT_LOCAL_MASTER, job_server_jar: str = None,
 
 def cluster_args(master: str = DEFAULT_MASTER, worker_pool: str = DEFAULT_WORKER_POOL,
                  environment: str = "EXTERNAL", job_server_jar: str = None,
-                 streaming: bool = False, job_name: str = None) -> list:
+                 streaming: bool = False, job_name: str = None,
+                 events_dir: str = None) -> list:
   """A standalone Spark master and worker (runners/spark/cluster.sh start).
 
   The job server runs locally as the Spark driver and asks ``master`` for
-  executors on the worker. LOOPBACK is not offered: the executors are other
+  executors on the worker. Its event log goes to ``events_dir`` (default:
+  cluster.sh's, when it exists), where the history server finds it. LOOPBACK is not offered: the executors are other
   processes, and a cluster job must not depend on the submitter's pool.
   """
   if environment.upper() == "LOOPBACK":
@@ -123,6 +132,14 @@ def cluster_args(master: str = DEFAULT_MASTER, worker_pool: str = DEFAULT_WORKER
                      "or PROCESS on a cluster")
   args = (_base_args(master, job_server_jar, streaming)
           + environment_args(environment, worker_pool=worker_pool))
+  # What the executors fetch from the driver: Beam's runner classes only.
+  # Unset, the job server stages its whole class path, which names every
+  # Spark jar the worker already has (255 files, 420 MB per executor).
+  args.append("--files_to_stage=%s" % (job_server_jar or find_job_server_jar()))
+  events = Path(events_dir) if events_dir else event_log_dir(master)
+  if events.is_dir():  # the history server lists the finished application
+    args += ["--job_server_jvm_properties=-Dspark.eventLog.enabled=true",
+             "--job_server_jvm_properties=-Dspark.eventLog.dir=%s" % events.resolve().as_uri()]
   if job_name:
     args.append("--job_name=%s" % job_name)
   return args
