@@ -48,6 +48,9 @@ export SPARK_LOCAL_IP=127.0.0.1
 # PROCESS environments: the executors run runners/flink/sdk_boot.sh, which
 # starts the SDK harness with this interpreter (the project's venv).
 export BEAM_SDK_PYTHON="${BEAM_SDK_PYTHON:-$PY}"
+# ... importing this checkout's modules (pipelines, transforms), the ones
+# the submitted pipeline was built from, before any other install of them.
+export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 log() { echo "[spark-cluster] $*" >&2; }
 # shellcheck source=../../services/lib/proc.sh
