@@ -32,6 +32,7 @@ setup(
         'dashboard': ['flask>=3.0', 'waitress>=3.0', 'plotly>=5.20'],
         'redis': ['redis>=5'],
         'zeromq': ['pyzmq>=25'],
+        'hdfs': ['hdfs>=2.7'],  # Beam's hdfs:// (WebHDFS) filesystem
         'bench': ['duckdb>=1.0', 'polars>=1.0', 'pandas>=2.0'],
         'mining': ['scikit-learn>=1.4'],
         'test': [

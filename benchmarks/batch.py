@@ -20,6 +20,7 @@ Implementations:
   beam-records-2w   the same with 2 worker processes
   beam-mining       `beam` with --anomalies --product_pairs --segments 5
                     (docs/mining.md); its sales_by_category must not change
+  beam-spark        `python -m runners.spark.run local` (Spark local[2])
   duckdb, polars, pandas   benchmarks/references.py
 """
 from __future__ import annotations
@@ -45,10 +46,15 @@ BEAM = {
     'beam-records': ['--engine', 'records'],
     'beam-records-2w': ['--engine', 'records', *TWO_WORKERS],
     'beam-mining': ['--anomalies', '--product_pairs', '--segments', '5'],
+    'beam-spark': [],
 }
+# Runs started through a runner's module instead of `-m pipeline`.
+LAUNCHERS = {'beam-spark': ['-m', 'runners.spark.run', 'local']}
 REFERENCES = ('duckdb', 'polars', 'pandas')
 ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-records',
        'beam-records-2w', 'beam-mining')
+# Only when asked for (--impl): needs runners/spark/setup.sh.
+OPTIONAL = ('beam-spark',)
 SCALING_SIZES = (100_000, 1_000_000, 5_000_000)
 SCALING_IMPLS = ('duckdb', 'polars', 'beam', 'beam-2w')
 
@@ -149,8 +155,8 @@ def run_one(impl: str, path: str, work: str) -> Tuple[float, int, Dict]:
   os.makedirs(out, exist_ok=True)
   log = os.path.join(work, impl + '.log')
   if impl in BEAM:
-    cmd = [PY, '-m', 'pipeline', '--input', path, '--output', out,
-           *BEAM[impl]]
+    cmd = [PY, *LAUNCHERS.get(impl, ['-m', 'pipeline']), '--input', path,
+           '--output', out, *BEAM[impl]]
   else:
     cmd = [PY, '-m', 'benchmarks.references', '--impl', impl, '--input', path,
            '--out', os.path.join(out, 'result.json')]
@@ -228,7 +234,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser = argparse.ArgumentParser(prog='python -m benchmarks.batch',
                                    description=__doc__.split('\n')[0])
   parser.add_argument('--orders', type=int, default=1_000_000)
-  parser.add_argument('--impl', action='append', choices=ALL,
+  parser.add_argument('--impl', action='append', choices=ALL + OPTIONAL,
                       help='repeatable; default: all (scaling: '
                       f'{", ".join(SCALING_IMPLS)})')
   parser.add_argument('--repeat', type=int, default=1,

@@ -80,9 +80,26 @@ def write_json_atomically(path: str, data: Any) -> None:
 
 def write_summary(output_dir: str, recorded: Dict[str, Any]) -> str:
   """Writes ``output_dir/summary.json`` atomically; returns its path."""
+  if '://' in output_dir:
+    return _write_remote_json(output_dir, recorded)
   os.makedirs(output_dir, mode=0o750, exist_ok=True)
   path = os.path.join(output_dir, SUMMARY_FILE)
   write_json_atomically(path, recorded)
+  return path
+
+
+def _write_remote_json(output_dir: str, data: Any) -> str:
+  """summary.json in a remote store (hdfs://, gs://) through Beam's
+  FileSystems: a new temp file, then renamed over the old name (a reader
+  may find no summary for that instant, never half of one)."""
+  from apache_beam.io.filesystems import FileSystems
+  path = FileSystems.join(output_dir, SUMMARY_FILE)
+  temp = FileSystems.join(output_dir, f'.{SUMMARY_FILE}.{uuid.uuid4().hex}.tmp')
+  with FileSystems.create(temp) as f:
+    f.write((json.dumps(data, indent=2, sort_keys=True) + '\n').encode())
+  if FileSystems.exists(path):
+    FileSystems.delete([path])
+  FileSystems.rename([temp], [path])
   return path
 
 

@@ -12,6 +12,7 @@ import time
 from typing import Any, List, Optional, Tuple
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import (PipelineOptions,
                                                   StandardOptions)
 from apache_beam.runners.runner import PipelineState
@@ -21,7 +22,7 @@ from pipelines.options import SalesConfig, config_from_options
 from pipelines.outputs import (SUMMARY_FILE, TempDirs, private_files,
                                restrict, write_summary)
 from pipelines.progress import ProgressLine
-from pipelines.reachability import check_services
+from pipelines.reachability import check_hdfs, check_services
 from pipelines.report import check_report, write_run_report
 from pipelines.sales import build_sales_graph
 from pipelines.quality import QualityGateFailed, dead_letter_gate
@@ -53,6 +54,10 @@ def preflight(config: SalesConfig,
   is one line before anything starts, not a failure deep in the run."""
   load_fx_rates(config.fx_rates)
   load_catalog(config.catalog)
+  if options is not None:
+    # hdfs:// is listed with the run's --hdfs_host/--hdfs_port/--hdfs_user
+    FileSystems.set_options(options)
+    check_hdfs(config, options)
   if config.source == 'files':
     for path in expand_patterns(config.inputs):
       fmt = config.input_format or detect_format(path)

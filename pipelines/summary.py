@@ -93,10 +93,19 @@ def _top_categories(output_dir: str, window: WindowPolicy,
   multiple of the period there is no such tiling and no line.
   """
   from transforms.sinks.files import RESULTS_FILE
-  path = os.path.join(output_dir, RESULTS_FILE)
-  if not os.path.exists(path):
-    return []
+  import pyarrow as pa
   import pyarrow.parquet as pq
+  if '://' in output_dir:  # a remote store (hdfs://): through Beam's FileSystems
+    from apache_beam.io.filesystems import FileSystems
+    path = FileSystems.join(output_dir, RESULTS_FILE)
+    if not FileSystems.exists(path):
+      return []
+    with FileSystems.open(path) as f:
+      path = pa.BufferReader(f.read())
+  else:
+    path = os.path.join(output_dir, RESULTS_FILE)
+    if not os.path.exists(path):
+      return []
   from transforms.records import ALL_CATEGORIES
   tile_ms = 0
   if window.kind == SLIDING:

@@ -62,7 +62,8 @@ class RunNoiseFilter(logging.Filter):
     DEBUG (or INFO), where it belongs.
   - After a Ctrl-C, workers and job-state readers report their channels
     closing as errors (logged, or raised in Beam's background threads):
-    the expected end of the run.
+    the expected end of the run. In a bounded run such reports never show:
+    the job's result is what fails the run.
   The SDK worker both logs these (through Beam's job-message stream, on the
   root logger) and prints them to stderr, so the filter guards the root
   handlers, stderr and uncaught errors of threads. Anything else passes
@@ -95,8 +96,13 @@ class RunNoiseFilter(logging.Filter):
     for a stop that is on its way."""
     if self._stopping.is_set():
       return True
-    return (any(mark in text for mark in _CHANNEL_CLOSED)
-            and self._stopping.wait(self._grace_s))
+    closed = any(mark in text for mark in _CHANNEL_CLOSED)
+    if closed and self._failures_surface:
+      # A bounded run: the job's own result says whether it failed (and
+      # the CLI reports that); a job server that closes its workers'
+      # channels as the job ends (Spark's) is not a failure.
+      return True
+    return closed and self._stopping.wait(self._grace_s)
 
   def is_noise(self, text: str) -> bool:
     """For writes to stderr: after the stop only the main thread (the CLI's

@@ -13,7 +13,9 @@ user code in this process: whoever reaches the port can do the same.
 own classes are not modified): the same pool, Beam's servicer, on
 ``$LOOPBACK_BIND_HOST`` (default 127.0.0.1; ``::1`` works too;
 ``LOOPBACK_BIND_HOST=`` restores every interface). runners/local.py picks
-it for the project's Prism runs.
+it for the project's Prism runs. ``SparkRunner`` is Beam's SparkRunner
+with the same override (``--runner=runners.loopback.SparkRunner``, which
+runners/spark/spark_options.py passes for local Spark masters).
 
 Beam's other gRPC servers bind ``[::]`` too: the FnApiRunner's control,
 data, state and logging servers when it runs workers in other threads or
@@ -43,7 +45,7 @@ import grpc
 from apache_beam.options.pipeline_options import DebugOptions, PortableOptions
 from apache_beam.portability import python_urns
 from apache_beam.portability.api import beam_fn_api_pb2_grpc
-from apache_beam.runners.portability import prism_runner
+from apache_beam.runners.portability import prism_runner, spark_runner
 from apache_beam.runners.worker import sdk_worker_main, worker_pool_main
 from apache_beam.transforms import environments
 from apache_beam.utils import thread_pool_executor
@@ -180,3 +182,10 @@ class PrismRunner(prism_runner.PrismRunner):
         env.payload = external_env.payload
         cleanup_callbacks.append(functools.partial(server.stop, 1))
     return cleanup_callbacks
+
+
+class SparkRunner(spark_runner.SparkRunner):
+  """Beam's SparkRunner; the LOOPBACK worker pool on ``bind_host()``."""
+
+  start_and_replace_loopback_environments = staticmethod(
+      PrismRunner.start_and_replace_loopback_environments)

@@ -40,7 +40,7 @@ if [[ ! -f "$stamp" || setup.py -nt "$stamp" ]]; then
   say "installing the project and its dependencies into .venv (the first time takes a few minutes)"
   step "upgrading pip" .venv/bin/pip install -q --upgrade pip
   step "installing the project" \
-    .venv/bin/pip install -q -e '.[test,bench,kafka,postgres,pubsub,report,dashboard,redis,zeromq,mining]'
+    .venv/bin/pip install -q -e '.[test,bench,kafka,postgres,pubsub,report,dashboard,redis,zeromq,mining,hdfs]'
   touch "$stamp"
 else
   say "environment .venv is up to date"

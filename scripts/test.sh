@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/setup_services.sh
 # The services are set up above: a test that cannot reach one fails, never skips.
-export FLINK_REQUIRED=1 SALES_REQUIRE_POSTGRES=1 SALES_REQUIRE_BROWSER=1
+export FLINK_REQUIRED=1 SALES_REQUIRE_POSTGRES=1 SALES_REQUIRE_BROWSER=1 SPARK_REQUIRED=1
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

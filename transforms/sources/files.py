@@ -103,6 +103,16 @@ def read_error(path: str, fmt: str, error: BaseException) -> InputError:
   return InputError(f'cannot read {path} as {fmt}: {reason}')
 
 
+def _innermost(error: Exception) -> Exception:
+  """The error under Beam's nested BeamIOErrors (match -> list -> the
+  store's own, e.g. HDFS's 'File /x does not exist.')."""
+  details = getattr(error, 'exception_details', None)
+  while isinstance(details, dict) and len(details) == 1:
+    error = next(iter(details.values()))
+    details = getattr(error, 'exception_details', None)
+  return error
+
+
 def expand_patterns(patterns: List[str]) -> List[str]:
   """All files matching the patterns, sorted; InputError if one matches none."""
   paths: List[str] = []
@@ -110,7 +120,7 @@ def expand_patterns(patterns: List[str]) -> List[str]:
     try:
       matches = FileSystems.match([pattern])[0].metadata_list
     except Exception as e:  # BeamIOError for unreachable locations
-      raise InputError(f'cannot list {pattern}: {e}') from None
+      raise InputError(f'cannot list {pattern}: {_innermost(e)}') from None
     if not matches:
       raise InputError(f'no input file matches {pattern}')
     paths.extend(m.path for m in matches)
