@@ -2,7 +2,12 @@
 
 Two strategies behind one transform, chosen at the pipeline's edge:
 - bounded: exact. Group by order_id and keep the smallest
-  (source, partition, position), i.e. the first copy in read order.
+  (source, partition, position), i.e. the first copy in read order. The
+  group is stamped at its earliest element (not at the end of the global
+  window, a GroupByKey's default), so that re-stamping the kept copy at its
+  event time moves it forward in time, never behind the watermark: a runner
+  that drops late data in batch (Prism) would otherwise drop every order at
+  the windowed aggregation (docs/running.md).
 - streaming: exact within a time-to-live of event time. A stateful DoFn
   keyed by order_id remembers that the id was seen, and an event-time timer
   at `forget_at_ms` (first event time + TTL, rounded up to TTL/16) clears
@@ -55,8 +60,9 @@ class _KeepFirstOfGroup(beam.DoFn):
     if len(copies) > 1:
       self._duplicates.inc(len(copies) - 1)
     first = min(copies, key=read_order_key)
-    # A GroupByKey stamps its output at the end of the (global) window; the
-    # event time must come back before windowing.
+    # The group is stamped at its earliest copy (DeduplicateOrders.expand);
+    # the kept copy's event time is that or later, and must come back
+    # before windowing.
     yield window.TimestampedValue(first, first.event_time_ms / 1000.0)
 
 
@@ -119,6 +125,9 @@ class DeduplicateOrders(beam.PTransform):
     keyed = self.key(orders)
     if self._bounded:
       return (keyed
+              | 'StampGroupsAtEarliest' >> beam.WindowInto(
+                  window.GlobalWindows(), timestamp_combiner=(
+                      window.TimestampCombiner.OUTPUT_AT_EARLIEST))
               | 'GroupCopies' >> beam.GroupByKey()
               | 'KeepFirstSeen' >> beam.ParDo(self.keep_first_fn()))
     return keyed | 'DropSeenWithinTtl' >> beam.ParDo(self.ttl_fn())
