@@ -13,10 +13,7 @@ import pytest
 
 from pipelines.options import DEFAULT_CATALOG, DEFAULT_FX_RATES
 from tests.dashboard.server import dashboard
-from tests.fixtures.browser import browser, crop, ink  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.browser import crop, ink
 from tests.integration.streaming import (kafka_stream_args,
                                          streaming_pipeline, wait_for)
 from tests.reference import compute_expected
@@ -65,8 +62,8 @@ def page_text(driver, element_id):
 
 
 def test_dashboard_shows_the_newest_panes_of_both_stores(
-    tmp_path, browser, postgres_database, kafka_broker,  # noqa: F811
-    kafka_topic_factory, live_sample):  # noqa: F811
+    tmp_path, browser, postgres_database, kafka_broker,
+    kafka_topic_factory, live_sample):
   db = tmp_path / 'live.db'
   stores = {'postgres': (postgres_database,
                          lambda: postgres_totals(postgres_database)),

@@ -9,7 +9,6 @@ import pytest
 from services.kafka.broker import free_port
 from dashboard.cli import main
 from tests.dashboard.server import served_in_thread
-from tests.fixtures.browser import browser  # noqa: F401  pylint: disable=unused-import
 from transforms.sinks.sqlite_sink import SQLiteDialect
 
 
@@ -23,7 +22,7 @@ def wait_text(driver, element_id: str, needle: str, timeout_s: float = 30):
 
 @pytest.mark.browser
 def test_unreachable_missing_and_empty_stores_say_so(
-    browser, tmp_path, monkeypatch):  # noqa: F811
+    browser, tmp_path, monkeypatch):
   monkeypatch.setenv('PGPASSWORD', 'not-a-real-one')
   down = f'postgresql://sales@127.0.0.1:{free_port()}/sales'
   with served_in_thread(down) as url:

@@ -14,8 +14,6 @@ import time
 
 import pytest
 
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
 from pipelines.run import SNAPSHOT_SECONDS
 from tests.integration.streaming import (ROOT, cli, kafka_stream_args,
                                          results, wait_for)
@@ -31,7 +29,7 @@ def prism_children(pid: int):
 
 
 def test_ctrl_c_reaching_prism_before_the_cli_still_stops_cleanly(
-    kafka_broker, kafka_topic_factory, live_sample, tmp_path):  # noqa: F811
+    kafka_broker, kafka_topic_factory, live_sample, tmp_path):
   topic = kafka_topic_factory(partitions=3)
   replay(live_sample, topic, kafka_broker.bootstrap, seed=3)
   db = tmp_path / 'live.db'

@@ -10,10 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from runners.flink import flink_options
-from tests.fixtures.flink import cancel_job, flink_cluster, require_flink_setup, rest  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.flink import cancel_job, require_flink_setup, rest
 from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
                                          dead_letter_reasons, drop_sink_tables,
                                          postgres_results, results,
@@ -37,7 +34,7 @@ def local_runner_output(tmp_path_factory):
 
 
 def test_bounded_sample_on_flink_local_equals_the_local_runner(
-    tmp_path, local_runner_output, postgres_database):  # noqa: F811
+    tmp_path, local_runner_output, postgres_database):
   require_flink_setup()
   out = tmp_path / 'flink'
   proc = run_bounded('--input', SAMPLE, '--output', str(out),
@@ -70,8 +67,8 @@ def completed_checkpoints(checkpoint_dir) -> set:
 
 
 def test_streaming_from_kafka_on_flink_with_checkpoints_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory, postgres_database,  # noqa: F811
-    live_sample):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, postgres_database,
+    live_sample):
   """Kafka on Flink's mini cluster, checkpointing, into SQLite and
   PostgreSQL at once: both converge to the bounded run's rows."""
   require_flink_setup()
@@ -110,7 +107,7 @@ def test_streaming_from_kafka_on_flink_with_checkpoints_converges_to_the_bounded
 
 
 def test_deploy_bounded_sample_to_a_standalone_cluster(
-    tmp_path, flink_cluster, local_runner_output):  # noqa: F811
+    tmp_path, flink_cluster, local_runner_output):
   port = flink_cluster['rest_port']
   out = tmp_path / 'cluster'
   run_bounded('--input', SAMPLE, '--output', str(out),
@@ -131,8 +128,8 @@ def test_deploy_bounded_sample_to_a_standalone_cluster(
 
 
 def test_streaming_from_kafka_on_the_cluster_checkpoints_and_converges(
-    tmp_path, flink_cluster, kafka_broker, kafka_topic_factory,  # noqa: F811
-    live_sample):  # noqa: F811
+    tmp_path, flink_cluster, kafka_broker, kafka_topic_factory,
+    live_sample):
   port = flink_cluster['rest_port']
   expected = results(bounded_db(tmp_path, live_sample))
   topic = kafka_topic_factory(partitions=3)

@@ -25,9 +25,6 @@ import time
 import pytest
 
 from tests.fixtures.flink import CLUSTER_SH, rest, standalone_cluster, cancel_job
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (ROOT, WINDOW_FLAGS,
                                          dead_letter_reasons, drop_sink_tables,
                                          results, run_bounded, top_products,
@@ -43,7 +40,7 @@ JOB = 'sales-recovery'
 
 
 @pytest.fixture(scope='module')
-def two_taskmanagers(tmp_path_factory, postgres_server):  # noqa: F811
+def two_taskmanagers(tmp_path_factory, postgres_server):
   # after postgres_server: the worker pool inherits its PGPASSWORD
   yield from standalone_cluster(tmp_path_factory.mktemp('flink-2tm'),
                                 taskmanagers=2)
@@ -107,8 +104,8 @@ def checkpoints(port: int, jid: str) -> dict:
 
 
 def test_taskmanager_kill_then_savepoint_upgrade_converge_to_the_bounded_run(
-    two_taskmanagers, postgres_database, kafka_broker,  # noqa: F811
-    kafka_topic_factory, live_sample, tmp_path):  # noqa: F811
+    two_taskmanagers, postgres_database, kafka_broker,
+    kafka_topic_factory, live_sample, tmp_path):
   cluster, url = two_taskmanagers, postgres_database
   port = cluster['rest_port']
   # two thirds (A, B) now and while a TaskManager is down; C after the stop

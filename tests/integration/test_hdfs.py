@@ -8,8 +8,7 @@ import gzip
 
 import pytest
 
-from tests.fixtures.hdfs import hdfs_service  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.spark import free_port, local_runner_output  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.spark import free_port
 from tests.integration.same_run import assert_same_run
 from tests.integration.streaming import SAMPLE, cli, run_bounded
 
@@ -17,7 +16,7 @@ pytestmark = [pytest.mark.hdfs, pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope='module')
-def hdfs_sample(hdfs_service):  # noqa: F811
+def hdfs_sample(hdfs_service):
   """The sample in HDFS as /sales/in/orders.jsonl.gz; returns its URL."""
   hdfs_service.client.makedirs('/sales/in', permission='750')
   with hdfs_service.client.write('/sales/in/orders.jsonl.gz',
@@ -28,7 +27,7 @@ def hdfs_sample(hdfs_service):  # noqa: F811
 
 
 def test_sample_in_hdfs_gives_the_local_file_rows_into_hdfs(
-    tmp_path, hdfs_service, hdfs_sample, local_runner_output):  # noqa: F811
+    tmp_path, hdfs_service, hdfs_sample, local_runner_output):
   proc = run_bounded('--input', 'hdfs://sales/in/*.jsonl.gz',
                      '--output', 'hdfs://sales/out-local',
                      *hdfs_service.flags())
@@ -48,7 +47,7 @@ def test_sample_in_hdfs_gives_the_local_file_rows_into_hdfs(
     (['--input', 'hdfs://sales/in/*.csv'],
      'error: no input file matches hdfs://sales/in/*.csv'),
 ])
-def test_a_missing_hdfs_path_is_one_line(tmp_path, hdfs_service, hdfs_sample,  # noqa: F811
+def test_a_missing_hdfs_path_is_one_line(tmp_path, hdfs_service, hdfs_sample,
                                          args, message):
   import subprocess
   proc = subprocess.run(cli(*args, '--output', str(tmp_path / 'out'),

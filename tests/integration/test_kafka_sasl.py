@@ -22,7 +22,6 @@ from decimal import Decimal
 
 import pytest
 
-from tests.fixtures.kafka import kafka_broker  # noqa: F401  (fixture)
 from tests.reference import compute_expected, round_cents
 
 pytestmark = [pytest.mark.kafka, pytest.mark.integration, pytest.mark.tls]
@@ -33,7 +32,7 @@ LINES = 80  # the sample's first lines: valid orders, duplicates, bad ones
 
 
 @pytest.fixture
-def sasl(kafka_broker):  # noqa: F811
+def sasl(kafka_broker):
   if kafka_broker.sasl_bootstrap is None:
     pytest.skip('KAFKA_BOOTSTRAP_SERVERS names a broker without the '
                 'project\'s SASL_SSL listener')

@@ -21,7 +21,6 @@ from apache_beam.transforms import window
 
 from tests.fixtures.collect import (AppendJson, read_lines, streaming_options,
                                     wait_until)
-from tests.fixtures.kafka import kafka_broker, kafka_topic, kafka_topic_factory  # noqa: F401,E501  pylint: disable=unused-import
 from tests.fixtures.samples import RECENT_T0
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks.kafka_sink import WriteToKafka

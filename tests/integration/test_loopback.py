@@ -25,10 +25,6 @@ from typing import Dict, Iterable, List, Set, Tuple
 
 import pytest
 
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.postgres import postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.pubsub import pubsub_emulator  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (ROOT, SAMPLE, cli, kafka_stream_args,
                                          results, streaming_pipeline,
                                          wait_for)
@@ -175,7 +171,7 @@ def test_the_socket_listing_sees_a_wildcard_and_a_loopback_listener():
 @pytest.mark.kafka
 @pytest.mark.prism
 def test_a_streaming_run_on_prism_listens_on_loopback_only(
-    tmp_path, kafka_broker, kafka_topic_factory, live_sample):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, live_sample):
   topic = kafka_topic_factory(partitions=3)
   replay(live_sample, topic, kafka_broker.bootstrap, seed=5)
   db = str(tmp_path / 'live.db')
@@ -252,7 +248,7 @@ def test_bounded_runs_with_worker_servers_listen_on_loopback_only(
 
 @pytest.mark.integration
 @pytest.mark.kafka
-def test_the_kafka_broker_listens_on_loopback_only(kafka_broker):  # noqa: F811
+def test_the_kafka_broker_listens_on_loopback_only(kafka_broker):
   if not hasattr(kafka_broker, 'port'):
     pytest.skip('KAFKA_BOOTSTRAP_SERVERS names a broker this test did not start')
   pid = owner_of_port(kafka_broker.port)
@@ -265,7 +261,7 @@ def test_the_kafka_broker_listens_on_loopback_only(kafka_broker):  # noqa: F811
 
 @pytest.mark.integration
 @pytest.mark.pubsub
-def test_the_pubsub_emulator_listens_on_loopback_only(pubsub_emulator):  # noqa: F811
+def test_the_pubsub_emulator_listens_on_loopback_only(pubsub_emulator):
   port = int(pubsub_emulator.host.rsplit(':', 1)[1])
   listeners = listeners_of(process_tree(owner_of_port(port)))
   assert port in {p for _, _, p in listeners}
@@ -275,7 +271,7 @@ def test_the_pubsub_emulator_listens_on_loopback_only(pubsub_emulator):  # noqa:
 
 @pytest.mark.integration
 @pytest.mark.postgres
-def test_postgresql_listens_on_loopback_only(postgres_server):  # noqa: F811
+def test_postgresql_listens_on_loopback_only(postgres_server):
   if os.environ.get('SALES_PG_URL'):
     pytest.skip('SALES_PG_URL names a server this project did not start')
   import urllib.parse

@@ -9,8 +9,6 @@ import subprocess
 
 import pytest
 
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (ROOT, bounded_db, cli,
                                          dead_letter_reasons,
                                          kafka_stream_args, results,
@@ -28,14 +26,14 @@ def tables(db: str):
 
 
 @pytest.fixture(scope='module')
-def expected(tmp_path_factory, live_sample):  # noqa: F811
+def expected(tmp_path_factory, live_sample):
   return tables(bounded_db(tmp_path_factory.mktemp('bounded'), live_sample))
 
 
 @pytest.mark.parametrize('stop', ['ctrl-c', 'sigkill'])
 def test_the_same_command_after_a_stop_converges_to_the_bounded_run(
-    stop, expected, kafka_broker, kafka_topic_factory,  # noqa: F811
-    live_sample, tmp_path):  # noqa: F811
+    stop, expected, kafka_broker, kafka_topic_factory,
+    live_sample, tmp_path):
   first_half, second_half = split_sample(tmp_path, live_sample, every=2)
   topic = kafka_topic_factory(partitions=3)
   db = str(tmp_path / 'live.db')

@@ -9,8 +9,6 @@ import pytest
 from apache_beam.testing import test_pipeline
 
 from tests.fixtures.mined_rows import anomaly, pair, segment
-from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
-    postgres_database, postgres_server)
 from transforms.sinks.postgres_sink import WriteToPostgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.integration,

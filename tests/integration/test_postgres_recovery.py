@@ -7,9 +7,6 @@ import subprocess
 
 import pytest
 
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (ROOT, cli, drop_sink_tables,
                                          kafka_stream_args, run_bounded,
                                          streaming_pipeline, wait_for)
@@ -23,8 +20,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.prism,
 
 
 def test_sigkill_then_recover_converges_to_the_bounded_tables(
-    postgres_database, kafka_broker, kafka_topic_factory,  # noqa: F811
-    live_sample, tmp_path):  # noqa: F811
+    postgres_database, kafka_broker, kafka_topic_factory,
+    live_sample, tmp_path):
   url = postgres_database
   # Half the lines (every other one) now, the rest after the kill.
   first_half, second_half = split_sample(tmp_path, live_sample, every=2)

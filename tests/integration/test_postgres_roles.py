@@ -22,8 +22,7 @@ import psycopg
 import pytest
 from psycopg import errors, sql
 
-from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
-    ROOT, SCRIPT, postgres_database, postgres_roles, postgres_server)
+from tests.fixtures.postgres import ROOT, SCRIPT
 from tests.fixtures.sink_rows import dead, result, top, write_rows
 from transforms.sinks.database import SinkError
 from transforms.sinks.postgres_roles import init_schema

@@ -17,8 +17,6 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
-    postgres_database, postgres_server)
 from tests.fixtures.sink_rows import HOUR, T0, dead, result, top, write_rows
 from transforms.records import DeadLetter
 from transforms.sinks import database

@@ -5,9 +5,6 @@ from collections import Counter
 import psycopg
 import pytest
 
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import live_sample  # noqa: F401  pylint: disable=unused-import
 from tests.integration.streaming import (drop_sink_tables,
                                          kafka_stream_args, run_bounded,
                                          streaming_pipeline, wait_for)
@@ -61,8 +58,8 @@ def split_sample(tmp_path, sample, every=25):
 
 
 def test_streaming_into_postgres_converges_to_the_bounded_table(
-    tmp_path, postgres_database, kafka_broker,  # noqa: F811
-    kafka_topic_factory, live_sample):  # noqa: F811
+    tmp_path, postgres_database, kafka_broker,
+    kafka_topic_factory, live_sample):
   url = postgres_database
   run_bounded('--input', live_sample, '--output', '', '--sink', url)
   expected = snapshot(url)

@@ -26,8 +26,7 @@ from tests.integration.streaming import (WINDOW_FLAGS, cli, dead_letter_reasons,
                                          results, top_products)
 from services.pubsub.admin import (bounded_shuffle, create_subscription,
                                   create_topic, publish, pull, read_events)
-from tests.fixtures.pubsub import pubsub_emulator, pubsub_names  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import RECENT_T0, live_sample  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.samples import RECENT_T0
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks.pubsub_sink import (PubSubTopics, WriteToPubSubTopics,
                                           parse_pubsub_url)
@@ -262,7 +261,7 @@ def test_sink_publishes_results_top_products_and_dead_letters_as_json(
 # ---------------------------------------------------------------------------
 @pytest.mark.prism
 def test_streaming_from_pubsub_converges_to_the_bounded_run(
-    pubsub_names, live_sample, tmp_path):  # noqa: F811
+    pubsub_names, live_sample, tmp_path):
   batch_db = str(tmp_path / 'batch.db')
   proc = subprocess.run(
       cli('--input', live_sample, '--output', '', '--sink',

@@ -8,8 +8,6 @@ import time
 
 import pytest
 
-from tests.fixtures.kafka import kafka_broker, kafka_topic, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.postgres import postgres_database, postgres_server  # noqa: F401  pylint: disable=unused-import
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 pytestmark = pytest.mark.integration
@@ -25,7 +23,7 @@ def run_cli(*args, env=None):
 
 @pytest.mark.postgres
 def test_a_wrong_postgres_password_is_one_line_without_the_secret(
-    postgres_database, tmp_path):  # noqa: F811
+    postgres_database, tmp_path):
   secret = 'not-the-password-4711'
   proc, elapsed = run_cli('--output', str(tmp_path / 'out'), '--sink',
                           postgres_database, env={'PGPASSWORD': secret,
@@ -40,13 +38,13 @@ def test_a_wrong_postgres_password_is_one_line_without_the_secret(
 
 
 @pytest.mark.postgres
-def test_a_reachable_postgres_passes_the_check(postgres_database):  # noqa: F811
+def test_a_reachable_postgres_passes_the_check(postgres_database):
   from transforms.sinks.postgres_sink import connection_problem
   assert connection_problem(postgres_database) is None
 
 
 @pytest.mark.kafka
-def test_a_missing_source_topic_is_one_line(kafka_broker, tmp_path):  # noqa: F811
+def test_a_missing_source_topic_is_one_line(kafka_broker, tmp_path):
   proc, elapsed = run_cli('--source', 'kafka', '--kafka_bounded',
                           '--kafka_bootstrap_servers', kafka_broker.bootstrap,
                           '--kafka_topic', 'no-such-topic', '--output',
@@ -61,7 +59,7 @@ def test_a_missing_source_topic_is_one_line(kafka_broker, tmp_path):  # noqa: F8
 
 @pytest.mark.kafka
 def test_an_existing_topic_and_an_auto_created_sink_topic_pass(
-    kafka_broker, kafka_topic):  # noqa: F811
+    kafka_broker, kafka_topic):
   from pipelines.reachability import check_kafka
   check_kafka(kafka_broker.bootstrap, kafka_topic, '', True, '')
   # the project's broker creates topics on first write: not an error

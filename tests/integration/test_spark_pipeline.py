@@ -12,10 +12,7 @@ import urllib.request
 
 import pytest
 
-from tests.fixtures.hdfs import hdfs_service  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.spark import (history, local_runner_output, master_json,  # noqa: F401  pylint: disable=unused-import
-                                  require_spark_setup, spark_cluster,
-                                  wait_until)
+from tests.fixtures.spark import history, master_json, require_spark_setup, wait_until
 from tests.integration.same_run import assert_same_run
 from tests.integration.streaming import ROOT, SAMPLE
 
@@ -32,7 +29,7 @@ def run_on_spark(mode: str, *args: str, env=None) -> subprocess.CompletedProcess
 
 
 def test_bounded_sample_on_spark_local_equals_the_local_runner(
-    tmp_path, local_runner_output):  # noqa: F811
+    tmp_path, local_runner_output):
   require_spark_setup()
   out = tmp_path / 'spark'
   proc = run_on_spark('local', '--input', SAMPLE, '--output', str(out))
@@ -42,7 +39,7 @@ def test_bounded_sample_on_spark_local_equals_the_local_runner(
 
 
 @pytest.fixture(scope='module')
-def hdfs_sample(hdfs_service):  # noqa: F811
+def hdfs_sample(hdfs_service):
   """The sample in HDFS as /spark/in/orders.jsonl; returns its URL."""
   hdfs_service.client.makedirs('/spark/in', permission='750')
   hdfs_service.client.upload('/spark/in/orders.jsonl', SAMPLE, overwrite=True)
@@ -64,8 +61,8 @@ def history_step_names(port: int, app_id: str) -> str:
 
 @pytest.mark.hdfs
 def test_cluster_reads_and_writes_hdfs_with_the_local_runner_rows(
-    tmp_path, spark_cluster, hdfs_service, hdfs_sample,  # noqa: F811
-    local_runner_output):  # noqa: F811
+    tmp_path, spark_cluster, hdfs_service, hdfs_sample,
+    local_runner_output):
   """A standalone master and worker, input and output in HDFS: the local
   runner's rows, and Spark's own records list the finished application with
   the pipeline's step names. PROCESS environment: the SDK harnesses that

@@ -11,8 +11,7 @@ import threading
 
 import pytest
 
-from tests.fixtures.kafka import kafka_broker, kafka_topic_factory  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.samples import RECENT_T0, live_sample  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.samples import RECENT_T0
 from tests.integration.streaming import (WINDOW_FLAGS, bounded_db,
                                          dead_letter_reasons,
                                          kafka_stream_args, results,
@@ -28,7 +27,7 @@ ENGINES = pytest.mark.parametrize('engine', ['records', 'arrow'])
 
 @ENGINES
 def test_streaming_from_kafka_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory, live_sample,  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, live_sample,
     engine):
   batch_db = bounded_db(tmp_path, live_sample)
   topic = kafka_topic_factory(partitions=3)
@@ -44,7 +43,7 @@ def test_streaming_from_kafka_converges_to_the_bounded_run(
 
 
 def test_a_live_replay_in_file_order_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory, live_sample):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, live_sample):
   """Orders arrive while the pipeline runs, in the file's own order: up to
   47 hours out of order, with re-sends and dirty lines (all within the
   three days of allowed lateness and dedupe memory). The default
@@ -86,7 +85,7 @@ def assert_converges(proc, stream_db, batch_db):
 
 
 def test_bounded_kafka_backfill_equals_the_file_run(
-    tmp_path, kafka_broker, kafka_topic_factory, live_sample):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, live_sample):
   batch_db = bounded_db(tmp_path, live_sample)
   topic = kafka_topic_factory(partitions=3)
   replay(live_sample, topic, kafka_broker.bootstrap, rate=0.0, shuffle_seconds=0,
@@ -103,7 +102,7 @@ def test_bounded_kafka_backfill_equals_the_file_run(
 
 @ENGINES
 def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
-    tmp_path, kafka_broker, kafka_topic_factory, engine):  # noqa: F811
+    tmp_path, kafka_broker, kafka_topic_factory, engine):
   """With the default lateness (1 h), orders sent after their windows have
   closed become `late` dead letters in the store, with their Kafka
   position, and change no window."""

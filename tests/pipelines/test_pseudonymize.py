@@ -22,9 +22,6 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
-from tests.fixtures.kafka import kafka_broker  # noqa: F401  (fixture)
-from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
-    postgres_database, postgres_server)
 from tests.reference import compute_expected
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))

@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from tests.fixtures.browser import browser, crop, full_page_screenshot, ink  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.browser import crop, full_page_screenshot, ink
 from tests.integration.streaming import SAMPLE, run_bounded
 from tests.reporting.html_tables import amount, html_tables
 
@@ -148,7 +148,7 @@ def test_a_report_read_from_the_store_shows_the_same_tables(run, tmp_path):
 
 
 @pytest.mark.browser
-def test_report_charts_render_in_chromium(run, browser, tmp_path):  # noqa: F811
+def test_report_charts_render_in_chromium(run, browser, tmp_path):
   from selenium.webdriver.common.by import By
   browser.get('file://' + run['report'])
   charts = browser.find_elements(By.CSS_SELECTOR, 'figure.chart')

@@ -11,8 +11,6 @@ import sqlite3
 
 import pytest
 
-from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
-    postgres_database, postgres_server)
 from tests.fixtures.sink_rows import T0, result, top, write_rows
 from transforms.sinks.database import PRIMARY_KEYS, TABLE_COLUMNS
 from transforms.sinks.sqlite_sink import SQLiteDialect, WriteToSQLite
@@ -63,7 +61,7 @@ def test_sqlite_tables_of_an_older_version_gain_day_and_rank(tmp_path):
 @pytest.mark.postgres
 @pytest.mark.integration
 def test_postgres_tables_of_an_older_version_gain_day_and_rank(
-    postgres_database):  # noqa: F811
+    postgres_database):
   import psycopg
   from transforms.sinks.postgres_sink import PostgresDialect, WriteToPostgres
   with psycopg.connect(postgres_database) as con:
