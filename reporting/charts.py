@@ -132,12 +132,12 @@ def segment_chart(segments: Sequence[Dict[str, Any]]) -> str:
     for i, seg in enumerate(segments):
       x = float(seg['mean_recency_days'])
       y = float(seg['mean_monetary_usd'])
-      ax.scatter([x], [y], s=60 + 1400 * int(seg['customers']) / most,
-                 color=PALETTE[(2 * i) % len(PALETTE)], alpha=0.75,
-                 edgecolors='#333', linewidths=0.5)
+      size = 60 + 1400 * int(seg['customers']) / most  # points squared
+      ax.scatter([x], [y], s=size, color=PALETTE[(2 * i) % len(PALETTE)],
+                 alpha=0.75, edgecolors='#333', linewidths=0.5)
       ax.annotate(f"{seg['segment']} {seg['label']} ({seg['customers']})",
-                  (x, y), textcoords='offset points', xytext=(0, 14),
-                  ha='center', fontsize=8)
+                  (x, y), textcoords='offset points',
+                  xytext=(0, size ** 0.5 / 2 + 3), ha='center', fontsize=8)
     ax.yaxis.set_major_formatter(DOLLARS)
     ax.set_xlabel('mean recency (days since last order)')
     ax.set_ylabel('mean money per customer (USD)')

@@ -10,6 +10,8 @@ import re
 import pytest
 
 from tests.fixtures.browser import browser, crop, full_page_screenshot, ink  # noqa: F401  pylint: disable=unused-import
+from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
+    postgres_database, postgres_server)
 from tests.integration.streaming import SAMPLE, run_bounded
 from tests.reporting.html_tables import amount, html_tables
 
@@ -167,3 +169,25 @@ def test_mined_sections_render_in_chromium(run, browser, tmp_path):  # noqa: F81
   for table in MINED_IDS:
     element = browser.find_element(By.ID, table)
     assert element.is_displayed() and element.size['height'] > 20, table
+
+
+@pytest.mark.postgres
+def test_postgres_store_without_some_mined_tables(postgres_database):  # noqa: F811
+  # A mined table is created by the first run that writes it; reading past
+  # a missing one must not spoil the PostgreSQL transaction for the next.
+  import psycopg
+  from reporting.store import read_store
+  from transforms.sinks.database.mined import create_sql
+  from transforms.sinks.mined import ANOMALIES
+  from transforms.sinks.postgres_sink import PostgresDialect, PostgresStore
+  store = PostgresStore(postgres_database)
+  store.open()
+  try:
+    store.ensure_schema()
+  finally:
+    store.close()
+  with psycopg.connect(postgres_database) as con:
+    con.execute(create_sql(PostgresDialect(), ANOMALIES))
+  tables = read_store(postgres_database, mined=True)
+  assert tables.mined == {ANOMALIES: []}
+  assert tables.results == []
