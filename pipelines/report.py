@@ -11,12 +11,14 @@ import datetime
 import logging
 import os
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from pipelines.flags import UsageError
 from pipelines.options import SalesConfig
 from reporting.days import DEFAULT_TIMEZONE, zone
 from reporting.tables import Tables, read_files
+from transforms.mining.config import MiningConfig
+from transforms.sinks.mined import ANOMALIES, PRODUCT_PAIRS, SEGMENT_SUMMARY
 from transforms.windowing import SESSIONS, SLIDING, WindowPolicy
 
 _LOG = logging.getLogger('pipeline')
@@ -62,11 +64,18 @@ def window_words(policy: WindowPolicy) -> str:
   return f'{policy.kind}, {policy.size_seconds} s'
 
 
+def mined_kinds(mining: MiningConfig) -> List[str]:
+  """The mined tables the report shows that this run's steps wrote."""
+  return [kind for kind, on in ((SEGMENT_SUMMARY, mining.segments),
+                                (PRODUCT_PAIRS, mining.product_pairs),
+                                (ANOMALIES, mining.anomalies)) if on]
+
+
 def _tables(config: SalesConfig) -> Tables:
   if config.output:
-    return read_files(config.output)
+    return read_files(config.output, mined=mined_kinds(config.mining))
   from reporting.store import read_store
-  return read_store(_store_url(config))
+  return read_store(_store_url(config), mined=True)
 
 
 def write_run_report(config: SalesConfig, recorded: Dict[str, Any],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import io
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import matplotlib
 
@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 from reporting.figures import DayTotal, WindowTotal  # noqa: E402
 
 __all__ = ['dead_letter_chart', 'orders_chart', 'revenue_by_day_chart',
-           'share_chart']
+           'segment_chart', 'share_chart']
 
 STYLE = {'svg.fonttype': 'path', 'font.size': 9, 'axes.spines.top': False,
          'axes.spines.right': False, 'figure.dpi': 96}
@@ -120,4 +120,26 @@ def dead_letter_chart(by_reason: Dict[str, int]) -> str:
             color='#fd8d3c')
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel('dead letters')
+    return _svg(fig)
+
+
+def segment_chart(segments: Sequence[Dict[str, Any]]) -> str:
+  """One bubble per customer segment: mean recency (x) against mean money
+  (y), its area the segment's customers, labelled with number and label."""
+  with plt.rc_context(STYLE):
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    most = max([int(s['customers']) for s in segments] + [1])
+    for i, seg in enumerate(segments):
+      x = float(seg['mean_recency_days'])
+      y = float(seg['mean_monetary_usd'])
+      size = 60 + 1400 * int(seg['customers']) / most  # points squared
+      ax.scatter([x], [y], s=size, color=PALETTE[(2 * i) % len(PALETTE)],
+                 alpha=0.75, edgecolors='#333', linewidths=0.5)
+      ax.annotate(f"{seg['segment']} {seg['label']} ({seg['customers']})",
+                  (x, y), textcoords='offset points',
+                  xytext=(0, size ** 0.5 / 2 + 3), ha='center', fontsize=8)
+    ax.yaxis.set_major_formatter(DOLLARS)
+    ax.set_xlabel('mean recency (days since last order)')
+    ax.set_ylabel('mean money per customer (USD)')
+    ax.margins(0.18)
     return _svg(fig)

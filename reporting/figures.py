@@ -5,6 +5,10 @@ Sums over time only add rows that do not overlap: fixed windows, the
 sessions of each customer, and of sliding windows only those that start on
 a multiple of their length (they tile the timeline; when none do, per-day
 sums are left out). Per-day figures group rows by ``days.day_of``.
+
+Of the mined tables (transforms/sinks/mined.py): the segment summary in
+segment order, the top product pairs of the widest window, the windows an
+anomaly detector flagged.
 """
 from __future__ import annotations
 
@@ -12,14 +16,20 @@ import dataclasses
 import decimal
 import zoneinfo
 from collections import defaultdict
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from reporting.days import day_of
 from transforms.records import ALL_CATEGORIES
 
-__all__ = ['ALL_CATEGORIES', 'DayTotal', 'WindowTotal', 'additive',
-           'average', 'category_share', 'day_totals', 'revenue_by_day',
-           'top_by_window', 'window_totals', 'windows_overlap']
+__all__ = ['ALL_CATEGORIES', 'DayTotal', 'MAX_ANOMALIES', 'TOP_PAIRS',
+           'WindowTotal', 'additive', 'average', 'category_share',
+           'day_totals', 'flagged_anomalies', 'revenue_by_day',
+           'segment_rows', 'top_by_window', 'top_pairs', 'window_totals',
+           'windows_overlap']
+
+# Product pairs shown (by lift), and flagged windows shown (newest first).
+TOP_PAIRS = 10
+MAX_ANOMALIES = 200
 
 Row = Dict[str, Any]
 CENT = decimal.Decimal('0.01')
@@ -129,3 +139,39 @@ def top_by_window(rows: Sequence[Row]
       groups[_window(row)].append(row)
   return [(w, sorted(groups[w], key=lambda r: int(r['rank'])))
           for w in sorted(groups, reverse=True)]
+
+
+def segment_rows(rows: Sequence[Row]) -> List[Row]:
+  """The segment summary, segment 1 (highest mean money) first."""
+  return sorted(rows, key=lambda r: int(r['segment']))
+
+
+def top_pairs(rows: Sequence[Row], limit: int = TOP_PAIRS
+              ) -> Tuple[Optional[Tuple[int, int]], List[Row]]:
+  """(window, pairs) of the widest window (the whole run when it spans
+  more than one day; the newest of equals): each pair once, in the
+  direction of its higher confidence, by lift, then baskets together,
+  then ids; at most limit."""
+  if not rows:
+    return None, []
+  window = max({_window(r) for r in rows},
+               key=lambda w: (w[1] - w[0], w[0]))
+  best: Dict[Tuple[str, str], Row] = {}
+  for row in rows:
+    if _window(row) != window:
+      continue
+    pair = tuple(sorted((row['product_id'], row['partner_id'])))
+    held = best.get(pair)  # type: ignore[arg-type]
+    if held is None or (row['confidence'], held['product_id']) > (
+        held['confidence'], row['product_id']):
+      best[pair] = row  # type: ignore[index]
+  ranked = sorted(best.values(), key=lambda r: (
+      -r['lift'], -int(r['baskets']), r['product_id'], r['partner_id']))
+  return window, ranked[:limit]
+
+
+def flagged_anomalies(rows: Sequence[Row]) -> List[Row]:
+  """The rows a detector flagged (is_anomaly), newest window first."""
+  flagged = [r for r in rows if r['is_anomaly']]
+  return sorted(flagged, key=lambda r: (-int(r['window_start']),
+                                        r['category'], r['metric']))

@@ -14,10 +14,13 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 from reporting import charts
 from reporting.days import day_of
-from reporting.figures import (category_share, day_totals, revenue_by_day,
-                               top_by_window, window_totals)
+from reporting.figures import (MAX_ANOMALIES, category_share, day_totals,
+                               flagged_anomalies, revenue_by_day,
+                               segment_rows, top_by_window, top_pairs,
+                               window_totals)
 from reporting.tables import Tables
 from transforms.event_time import format_utc_ms
+from transforms.sinks.mined import ANOMALIES, PRODUCT_PAIRS, SEGMENT_SUMMARY
 
 __all__ = ['ReportContext', 'MAX_TOP_WINDOWS', 'render', 'money']
 
@@ -163,6 +166,71 @@ def _top_section(tables: Tables, tz: zoneinfo.ZoneInfo) -> str:
   return ''.join(parts)
 
 
+def _segments_section(rows: List[Dict[str, Any]]) -> str:
+  segments = segment_rows(rows)
+  table = [[s['segment'], s['label'], s['customers'],
+            f"{s['mean_recency_days']:.2f}", f"{s['mean_frequency']:.2f}",
+            money(s['mean_monetary_usd'])] for s in segments]
+  chart = (_chart('chart-segments', charts.segment_chart(segments))
+           if segments else '<p>No customers.</p>')
+  return (
+      '<h2>Customer segments</h2><p>Customers clustered on recency (days '
+      'from their last order to the run\'s last), frequency (orders) and '
+      'money (USD); as in the segment_summary table.</p>' + chart +
+      _table('segment-summary', ['segment', 'label', 'customers',
+                                 'mean recency (days)', 'mean frequency',
+                                 'mean money'], table, (0, 2, 3, 4, 5)))
+
+
+def _pairs_section(rows: List[Dict[str, Any]]) -> str:
+  window, pairs = top_pairs(rows)
+  if window is None:
+    return '<h2>Bought together</h2><p>No pair reached the support.</p>'
+  table = [[p['product_id'], p['partner_id'], p['baskets'],
+            f"{p['support']:.4f}", f"{p['confidence']:.3f}",
+            f"{p['lift']:.2f}"] for p in pairs]
+  return (
+      f'<h2>Bought together</h2><p>The {len(pairs)} pairs of highest lift '
+      f'in baskets (a customer\'s session) from {_e(format_utc_ms(window[0]))}'
+      f' to {_e(format_utc_ms(window[1]))}, each pair once (confidence: '
+      f'product &rarr; partner); all of them are in the product_pairs '
+      f'table.</p>' +
+      _table('product-pairs', ['product', 'partner', 'baskets together',
+                               'support', 'confidence', 'lift'], table,
+             (2, 3, 4, 5)))
+
+
+def _anomaly_value(metric: str, value: float) -> str:
+  return money(value) if metric.endswith('_usd') else f'{value:,.0f}'
+
+
+def _anomalies_section(rows: List[Dict[str, Any]]) -> str:
+  flagged = flagged_anomalies(rows)
+  shown, rest = flagged[:MAX_ANOMALIES], len(flagged) - MAX_ANOMALIES
+  table = [[format_utc_ms(a['window_start']), format_utc_ms(a['window_end']),
+            a['category'], a['metric'],
+            _anomaly_value(a['metric'], a['value']),
+            '' if a['score'] is None else f"{a['score']:.2f}",
+            '' if a['threshold'] is None else f"{a['threshold']:g}",
+            a['detector']] for a in shown]
+  more = f'<p>{rest} older flagged windows are not shown.</p>' if rest > 0 \
+      else ''
+  return (
+      f'<h2>Anomalies</h2><p>{len(flagged)} of {len(rows)} scored windows '
+      f'flagged, newest first.</p>' +
+      _table('anomalies', ['window start', 'window end', 'category', 'metric',
+                           'value', 'score', 'threshold', 'detector'], table,
+             (4, 5, 6)) + more)
+
+
+def _mined_sections(tables: Tables) -> List[str]:
+  """A section per mined table the run wrote, none for the others."""
+  sections = ((SEGMENT_SUMMARY, _segments_section),
+              (PRODUCT_PAIRS, _pairs_section), (ANOMALIES, _anomalies_section))
+  return [section(tables.mined[kind]) for kind, section in sections
+          if kind in tables.mined]
+
+
 def _quality_section(tables: Tables, counts: Dict[str, Any]) -> str:
   by_reason = dict(counts.get('dead_letters') or tables.dead_letters.by_reason)
   reconciles = counts.get('reconciles')
@@ -203,6 +271,7 @@ def render(tables: Tables, ctx: ReportContext,
   else:
     body += [_kpis(days), _revenue_section(tables, tz, shares, days),
              _orders_section(tables, days), _top_section(tables, tz)]
+  body += _mined_sections(tables)
   body.append(_quality_section(tables, ctx.counts))
   return ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
           '<title>Sales report</title>'

@@ -19,10 +19,12 @@ import sqlite3
 import urllib.parse
 from typing import Any, Dict, Iterator, List, Tuple
 
-from reporting.tables import DeadLetterTally, Tables, normalize_row
+from reporting.tables import (REPORTED_MINED, DeadLetterTally, Tables,
+                              normalize_mined, normalize_row)
 from transforms.redact import redact_text, redact_url
 from transforms.sinks.database.tables import (CATEGORY_TABLE,
                                               DEAD_LETTER_TABLE, TOP_TABLE)
+from transforms.sinks.mined import MINED_TABLES
 
 __all__ = ['StoreUnavailable', 'StoreEmpty', 'check_store_url',
            'read_only', 'read_store']
@@ -103,9 +105,26 @@ def _missing_table(error: Exception) -> bool:
   return 'no such table' in text or 'does not exist' in text
 
 
-def read_store(url: str) -> Tables:
+def _mined_rows(conn: Any) -> Dict[str, List[Dict[str, Any]]]:
+  """kind -> rows of each mined table the report shows that the store
+  has (a table is created only when a run first writes it)."""
+  out = {}
+  for kind in REPORTED_MINED:
+    try:
+      rows = _rows(conn, f'SELECT * FROM {MINED_TABLES[kind].table}')
+    except Exception as e:  # pylint: disable=broad-except
+      if not _missing_table(e):
+        raise
+      conn.rollback()  # PostgreSQL: the failed statement ended the transaction
+      continue
+    out[kind] = [normalize_mined(kind, r) for r in rows]
+  return out
+
+
+def read_store(url: str, mined: bool = False) -> Tables:
   """The results, top products and dead letters a store holds: for each
-  window (and key), the newest pane it has received."""
+  window (and key), the newest pane it has received; with mined, also the
+  mined tables the report shows, those the store has."""
   try:
     with read_only(url) as conn:
       try:
@@ -119,6 +138,7 @@ def read_store(url: str) -> Tables:
             conn, f'SELECT source, partition, position, reason, detail, '
             f'substr(payload, 1, 400) AS payload FROM {DEAD_LETTER_TABLE} '
             f'ORDER BY source, partition, position LIMIT {EXAMPLE_ROWS}')
+        mined_rows = _mined_rows(conn) if mined else {}
       except Exception as e:  # pylint: disable=broad-except
         if _missing_table(e):
           raise StoreEmpty('the store has no results yet (no tables)') from None
@@ -135,4 +155,4 @@ def read_store(url: str) -> Tables:
   tally.by_reason = dict(reasons)
   return Tables(results=[normalize_row(r) for r in results],
                 top_products=[normalize_row(r) for r in top],
-                dead_letters=tally, where=redact_url(url))
+                dead_letters=tally, where=redact_url(url), mined=mined_rows)

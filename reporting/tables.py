@@ -4,7 +4,10 @@ Every reader (Parquet/JSON Lines files here, SQLite and PostgreSQL stores in
 store.py) returns the same ``Tables``: result and top-product rows as dicts
 with window bounds in epoch milliseconds and money as ``Decimal``, dead
 letters counted by reason with a few examples. A `day` column, where the
-tables have one, is kept as it is.
+tables have one, is kept as it is. The mined tables a run wrote
+(transforms/sinks/mined.py; the report shows the segment summary, product
+pairs and anomalies) are in ``mined``, by kind, only when they exist:
+times in epoch ms, money as ``Decimal``, booleans as ``bool``.
 """
 from __future__ import annotations
 
@@ -17,9 +20,16 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from transforms.sinks.files import (DEAD_LETTERS_FILE, RESULTS_FILE,
                                     TOP_PRODUCTS_FILE)
+from transforms.sinks.mined import (ANOMALIES, MINED_TABLES, PRODUCT_PAIRS,
+                                    SEGMENT_SUMMARY)
 
-__all__ = ['EXAMPLES_PER_REASON', 'MAX_EXAMPLES', 'Tables', 'read_files',
-           'to_ms', 'to_money', 'normalize_row', 'DeadLetterTally']
+__all__ = ['EXAMPLES_PER_REASON', 'MAX_EXAMPLES', 'REPORTED_MINED',
+           'Tables', 'read_files', 'to_ms', 'to_money', 'normalize_row',
+           'normalize_mined', 'DeadLetterTally']
+
+# The mined kinds the report shows (customer_segments, one row per
+# customer, is summed up by segment_summary).
+REPORTED_MINED = (SEGMENT_SUMMARY, PRODUCT_PAIRS, ANOMALIES)
 
 # The data-quality panel shows this many dead letters per reason, at most
 # MAX_EXAMPLES in all, each payload cut to PAYLOAD_CHARS.
@@ -66,6 +76,24 @@ def normalize_row(row: Dict[str, Any]) -> Dict[str, Any]:
   return out
 
 
+def normalize_mined(kind: str, row: Dict[str, Any]) -> Dict[str, Any]:
+  """One mined row in the shared form, by its declared logical types."""
+  out = dict(row)
+  for name, logical in MINED_TABLES[kind].types.items():
+    value = out.get(name)
+    if value is None:
+      continue
+    if logical == 'time':
+      out[name] = to_ms(value)
+    elif logical == 'money':
+      out[name] = to_money(value)
+    elif logical == 'bool':
+      out[name] = bool(value)
+    elif logical == 'float':
+      out[name] = float(value)
+  return out
+
+
 @dataclasses.dataclass
 class DeadLetterTally:
   """Dead letters counted by reason, and a few of them as examples."""
@@ -103,6 +131,9 @@ class Tables:
   top_products: List[Dict[str, Any]]
   dead_letters: DeadLetterTally
   where: str = ''  # where they were read, for the page
+  # kind -> rows, for each of REPORTED_MINED the run wrote (absent: not run)
+  mined: Dict[str, List[Dict[str, Any]]] = dataclasses.field(
+      default_factory=dict)
 
   @property
   def empty(self) -> bool:
@@ -116,6 +147,18 @@ def _parquet_rows(path: str) -> List[Dict[str, Any]]:
   return [normalize_row(r) for r in pq.read_table(path).to_pylist()]
 
 
+def _mined_files(output_dir: str, kinds: Iterable[str]
+                 ) -> Dict[str, List[Dict[str, Any]]]:
+  out = {}
+  for kind in (k for k in REPORTED_MINED if k in set(kinds)):
+    path = os.path.join(output_dir, f'{MINED_TABLES[kind].table}.parquet')
+    if os.path.exists(path):
+      import pyarrow.parquet as pq
+      out[kind] = [normalize_mined(kind, r)
+                   for r in pq.read_table(path).to_pylist()]
+  return out
+
+
 def _jsonl(path: str) -> Iterable[Dict[str, Any]]:
   if not os.path.exists(path):
     return
@@ -125,12 +168,16 @@ def _jsonl(path: str) -> Iterable[Dict[str, Any]]:
         yield json.loads(line)
 
 
-def read_files(output_dir: str, where: Optional[str] = None) -> Tables:
-  """The tables a bounded run wrote under --output."""
+def read_files(output_dir: str, where: Optional[str] = None,
+               mined: Iterable[str] = REPORTED_MINED) -> Tables:
+  """The tables a bounded run wrote under --output; of the mined ones,
+  those of the kinds given (the steps the run took: a file an earlier run
+  left in the directory is not this run's)."""
   tally = DeadLetterTally()
   for letter in _jsonl(os.path.join(output_dir, DEAD_LETTERS_FILE)):
     tally.add(letter)
   return Tables(
       results=_parquet_rows(os.path.join(output_dir, RESULTS_FILE)),
       top_products=_parquet_rows(os.path.join(output_dir, TOP_PRODUCTS_FILE)),
-      dead_letters=tally, where=where or f'{output_dir}/')
+      dead_letters=tally, where=where or f'{output_dir}/',
+      mined=_mined_files(output_dir, mined))

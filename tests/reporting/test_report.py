@@ -114,6 +114,11 @@ def test_data_quality_equals_the_run(run):
   assert 'accounted for' in run['html']
 
 
+def test_a_run_without_mining_has_no_mined_section(run):
+  for section in ('Customer segments', 'Bought together', 'Anomalies'):
+    assert f'<h2>{section}</h2>' not in run['html']
+
+
 def test_report_is_self_contained(run):
   text = run['html']
   assert '<script' not in text
