@@ -9,9 +9,7 @@ import re
 
 import pytest
 
-from tests.fixtures.browser import browser, crop, full_page_screenshot, ink  # noqa: F401  pylint: disable=unused-import
-from tests.fixtures.postgres import (  # noqa: F401  (fixtures)
-    postgres_database, postgres_server)
+from tests.fixtures.browser import crop, full_page_screenshot, ink
 from tests.integration.streaming import SAMPLE, run_bounded
 from tests.reporting.html_tables import amount, html_tables
 
