@@ -21,6 +21,7 @@ Implementations:
   beam-mining       `beam` with --anomalies --product_pairs --segments 5
                     (docs/mining.md); its sales_by_category must not change
   beam-spark        `python -m runners.spark.run local` (Spark local[2])
+  beam-flink        `python -m runners.flink.run local` (Flink [local])
   duckdb, polars, pandas   benchmarks/references.py
 """
 from __future__ import annotations
@@ -47,14 +48,16 @@ BEAM = {
     'beam-records-2w': ['--engine', 'records', *TWO_WORKERS],
     'beam-mining': ['--anomalies', '--product_pairs', '--segments', '5'],
     'beam-spark': [],
+    'beam-flink': [],
 }
 # Runs started through a runner's module instead of `-m pipeline`.
-LAUNCHERS = {'beam-spark': ['-m', 'runners.spark.run', 'local']}
+LAUNCHERS = {'beam-spark': ['-m', 'runners.spark.run', 'local'],
+             'beam-flink': ['-m', 'runners.flink.run', 'local']}
 REFERENCES = ('duckdb', 'polars', 'pandas')
 ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-records',
        'beam-records-2w', 'beam-mining')
-# Only when asked for (--impl): needs runners/spark/setup.sh.
-OPTIONAL = ('beam-spark',)
+# Only when asked for (--impl): need runners/spark/setup.sh, runners/flink/setup.sh.
+OPTIONAL = ('beam-spark', 'beam-flink')
 SCALING_SIZES = (100_000, 1_000_000, 5_000_000)
 SCALING_IMPLS = ('duckdb', 'polars', 'beam', 'beam-2w')
 
