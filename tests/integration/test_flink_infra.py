@@ -115,17 +115,6 @@ def _rest(port, path):
     return json.load(r)
 
 
-# --------------------------------------------------------------------- [local]
-
-@pytest.mark.slow
-def test_toy_wordcount_local_process_environment(tmp_path):
-  """PROCESS: the job server's MiniCluster starts runners/flink/sdk_boot.sh."""
-  _require_setup()
-  out, _ = _run_toy(tmp_path, TOY, "counts.txt",
-                    flink_options.local_args(environment="PROCESS"), [",".join(WORDS)])
-  assert _read_counts(out) == EXPECTED
-
-
 def _check_ticks(out):
   rows = [line.split("\t") for line in out.read_text().splitlines()] if out.exists() else []
   assert rows, "no windows written"

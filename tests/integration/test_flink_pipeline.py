@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from runners.flink import flink_options
-from tests.fixtures.flink import cancel_job, require_flink_setup, rest
+from tests.fixtures.flink import require_flink_setup, rest
 from tests.integration.streaming import (SAMPLE, WINDOW_FLAGS, bounded_db,
                                          dead_letter_reasons, drop_sink_tables,
                                          postgres_results, results,
@@ -127,46 +127,3 @@ def test_deploy_bounded_sample_to_a_standalone_cluster(
     assert step in names, names
 
 
-def test_streaming_from_kafka_on_the_cluster_checkpoints_and_converges(
-    tmp_path, flink_cluster, kafka_broker, kafka_topic_factory,
-    live_sample):
-  port = flink_cluster['rest_port']
-  expected = results(bounded_db(tmp_path, live_sample))
-  topic = kafka_topic_factory(partitions=3)
-  replay(live_sample, topic, kafka_broker.bootstrap, rate=0.0,
-         shuffle_seconds=3600,
-         seed=13, partitions=3)
-  db = str(tmp_path / 'flink-cluster-stream.db')
-  job = {}
-
-  def converged_and_checkpointed():
-    if not job:
-      running = [j for j in rest(port, '/jobs/overview')['jobs']
-                 if j['name'] == 'sales-stream' and j['state'] == 'RUNNING']
-      if not running:
-        return False
-      job['jid'] = running[-1]['jid']
-    job['counts'] = rest(port, f'/jobs/{job["jid"]}/checkpoints')['counts']
-    return job['counts']['completed'] >= 2 and results(db) == expected
-
-  try:
-    with streaming_pipeline(
-        '--source', 'kafka', '--kafka_bootstrap_servers', kafka_broker.bootstrap,
-        '--kafka_topic', topic, '--kafka_group_id', 'flink-cluster-parity',
-        '--early_firing_seconds', '2', *WINDOW_FLAGS, '--sink', f'sqlite:///{db}',
-        *flink_options.cluster_args(
-            master=f'localhost:{port}',
-            worker_pool=f'localhost:{flink_cluster["pool_port"]}',
-            streaming=True, checkpoint_ms=5_000, job_name='sales-stream')) as proc:
-      assert wait_for(converged_and_checkpointed, 240, proc), (
-          f'{job}; {len(set(results(db)) ^ set(expected))} rows differ')
-      # no task failed or restarted on the way (counts['failed'] may hold a
-      # trigger that came before the tasks were all deployed; not a decline)
-      history = rest(port, f'/jobs/{job["jid"]}/exceptions')['exceptionHistory']
-      assert history['entries'] == [], history['entries'][:1]
-      assert dead_letter_reasons(db) == dead_letter_reasons(
-          str(tmp_path / 'batch.db'))
-  finally:
-    # Ctrl-C stops the submitter only; the cluster job runs on until cancelled
-    if job:
-      assert cancel_job(port, job['jid']) == 'CANCELED'

@@ -22,13 +22,10 @@ from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prism, pytest.mark.integration]
 
-ENGINES = pytest.mark.parametrize('engine', ['records', 'arrow'])
 
 
-@ENGINES
 def test_streaming_from_kafka_converges_to_the_bounded_run(
-    tmp_path, kafka_broker, kafka_topic_factory, live_sample,
-    engine):
+    tmp_path, kafka_broker, kafka_topic_factory, live_sample):
   batch_db = bounded_db(tmp_path, live_sample)
   topic = kafka_topic_factory(partitions=3)
   sent = replay(live_sample, topic, kafka_broker.bootstrap, rate=0.0,
@@ -38,7 +35,7 @@ def test_streaming_from_kafka_converges_to_the_bounded_run(
   stream_db = str(tmp_path / 'stream.db')
   with streaming_pipeline(
       *kafka_stream_args(kafka_broker.bootstrap, topic, 'parity'),
-      '--engine', engine, '--sink', f'sqlite:///{stream_db}') as proc:
+      '--sink', f'sqlite:///{stream_db}') as proc:
     assert_converges(proc, stream_db, batch_db)
 
 
@@ -100,9 +97,8 @@ def test_bounded_kafka_backfill_equals_the_file_run(
   assert 'records read      3000' in proc.stdout
 
 
-@ENGINES
 def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
-    tmp_path, kafka_broker, kafka_topic_factory, engine):
+    tmp_path, kafka_broker, kafka_topic_factory):
   """With the default lateness (1 h), orders sent after their windows have
   closed become `late` dead letters in the store, with their Kafka
   position, and change no window."""
@@ -124,7 +120,6 @@ def test_orders_beyond_the_allowed_lateness_are_counted_not_lost(
   runner = [a for i, a in enumerate(runner)
             if not (i and runner[i - 1] in WINDOW_FLAGS)]
   with streaming_pipeline(*runner, '--kafka_idle_timeout_seconds', '2',
-                          '--engine', engine,
                           '--sink', f'sqlite:///{db}') as proc:
     replay(str(on_time), topic, kafka_broker.bootstrap, partitions=2)
     # Idle partitions follow the clock, so the 10:00 window closes: a
