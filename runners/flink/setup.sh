@@ -222,15 +222,7 @@ if [[ -f "$FLINK_HOME/lib/flink-dist-$FLINK_VERSION.jar" && -z "${FORCE:-}" ]]; 
 else
   sdist="$(pypi_sdist apache-flink-libraries "$FLINK_VERSION")"
   tmp="$FLINK_HOME.tmp"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  tar -xzf "$sdist" -C "$tmp" --strip-components=2 \
-    "apache-flink-libraries-$FLINK_VERSION/deps/lib" \
-    "apache-flink-libraries-$FLINK_VERSION/deps/opt" \
-    "apache-flink-libraries-$FLINK_VERSION/deps/plugins" \
-    "apache-flink-libraries-$FLINK_VERSION/deps/bin" \
-    "apache-flink-libraries-$FLINK_VERSION/deps/licenses"
-  tar -xzf "$sdist" -C "$tmp" --strip-components=1 \
-    "apache-flink-libraries-$FLINK_VERSION/LICENSE" "apache-flink-libraries-$FLINK_VERSION/NOTICE" 2>/dev/null || true
+  unpack_sdist_deps "$sdist" "apache-flink-libraries-$FLINK_VERSION" "$tmp" lib opt plugins bin licenses
   # The table/scala jars are not needed by a Beam job and cost JVM start time.
   mkdir -p "$tmp/opt"
   for j in "$tmp"/lib/flink-table-* "$tmp"/lib/flink-scala_*; do

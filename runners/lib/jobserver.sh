@@ -107,3 +107,16 @@ mvn_package() {
   cp "$dir/target/$jar" "$out.tmp"
   mv "$out.tmp" "$out"
 }
+
+# unpack_sdist_deps SDIST TOP DEST DIR...
+# A fresh folder DEST with the sdist's TOP/deps/DIR... (as DEST/DIR) and its
+# LICENSE and NOTICE, when it has them.
+unpack_sdist_deps() {
+  local sdist="$1" top="$2" dest="$3" d members=()
+  shift 3
+  for d in "$@"; do members+=("$top/deps/$d"); done
+  rm -rf "$dest"; mkdir -p "$dest"
+  tar -xzf "$sdist" -C "$dest" --strip-components=2 "${members[@]}"
+  tar -xzf "$sdist" -C "$dest" --strip-components=1 \
+    "$top/LICENSE" "$top/NOTICE" 2>/dev/null || true
+}

@@ -43,12 +43,7 @@ if [[ -f "$SPARK_HOME/jars/spark-core_2.12-$SPARK_VERSION.jar" && -z "${FORCE:-}
 else
   sdist="$(pypi_sdist pyspark "$SPARK_VERSION" '~320 MB')"
   tmp="$SPARK_HOME.tmp"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  tar -xzf "$sdist" -C "$tmp" --strip-components=2 \
-    "pyspark-$SPARK_VERSION/deps/jars" "pyspark-$SPARK_VERSION/deps/bin" \
-    "pyspark-$SPARK_VERSION/deps/sbin" "pyspark-$SPARK_VERSION/deps/licenses"
-  tar -xzf "$sdist" -C "$tmp" --strip-components=1 \
-    "pyspark-$SPARK_VERSION/LICENSE" "pyspark-$SPARK_VERSION/NOTICE" 2>/dev/null || true
+  unpack_sdist_deps "$sdist" "pyspark-$SPARK_VERSION" "$tmp" jars bin sbin licenses
   echo "Spark $SPARK_VERSION (from the pyspark sdist on PyPI)" > "$tmp/RELEASE"
   rm -rf "$SPARK_HOME"; mv "$tmp" "$SPARK_HOME"
   log "Spark $SPARK_VERSION jars at $SPARK_HOME"
