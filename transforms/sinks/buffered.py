@@ -7,7 +7,7 @@ buffers a bundle's rows, and writes them at the end of the bundle (or every
 from __future__ import annotations
 
 import copy
-from typing import Any, Optional
+from typing import Any, Callable, Dict, Iterable, Optional
 
 import apache_beam as beam
 
@@ -59,3 +59,16 @@ class BufferedStoreFn(beam.DoFn):
       return
     self.write_bundle(self._buffer)
     self._buffer.clear()
+
+
+def write_kinds(pcolls: Dict[str, beam.PCollection], kinds: Iterable[str],
+                verb: str, make_fn: Callable[[str], beam.DoFn]
+                ) -> Dict[str, beam.PCollection]:
+  """Applies ``make_fn(kind)`` to each of ``kinds`` that ``pcolls`` has, as
+  the step '<verb><Kind>' (e.g. 'UpsertTopProducts'); returns the outputs."""
+  out = {}
+  for kind in kinds:
+    if kind in pcolls:
+      name = ''.join(p.title() for p in kind.split('_'))
+      out[kind] = pcolls[kind] | f'{verb}{name}' >> beam.ParDo(make_fn(kind))
+  return out

@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from transforms.sinks.buffered import BufferedStoreFn
+from transforms.sinks.buffered import BufferedStoreFn, write_kinds
 from transforms.sinks.database import runs
 from transforms.sinks.database.mined import UpsertMinedFn
 from transforms.sinks.database.store import Store
@@ -107,19 +107,13 @@ class WriteToDatabase(beam.PTransform):
     if unknown:
       raise ValueError(f'{type(self).__name__}: unknown keys {sorted(unknown)};'
                        f' expected some of {list(KINDS)}')
-    out = {}
-    for kind in KINDS:
-      if kind in pcolls:
-        name = ''.join(p.title() for p in kind.split('_'))
-        out[kind] = pcolls[kind] | f'Upsert{name}' >> beam.ParDo(
-            _UpsertFn(self._store, kind, self.run_id, self._batch_size,
-                      self.generation))
-    for kind in MINED_KINDS:  # optional steps: written when present
-      if kind in pcolls:
-        name = ''.join(p.title() for p in kind.split('_'))
-        out[kind] = pcolls[kind] | f'Upsert{name}' >> beam.ParDo(
-            UpsertMinedFn(self._store, kind, self._batch_size,
-                          self.generation))
+    out = write_kinds(pcolls, KINDS, 'Upsert', lambda kind: _UpsertFn(
+        self._store, kind, self.run_id, self._batch_size, self.generation))
+    # the mined kinds: optional steps, written when present
+    out.update(write_kinds(pcolls, MINED_KINDS, 'Upsert',
+                           lambda kind: UpsertMinedFn(
+                               self._store, kind, self._batch_size,
+                               self.generation)))
     return out
 
   def finish_run(self, status: str,

@@ -12,7 +12,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.sinks import database
-from transforms.sinks.buffered import BufferedStoreFn
+from transforms.sinks.buffered import BufferedStoreFn, write_kinds
 from transforms.sinks.redis_sink import scripts
 from transforms.sinks.redis_sink.store import RedisStore
 from transforms.sinks.rows import DEAD_LETTERS, KINDS, RESULTS
@@ -108,11 +108,6 @@ class WriteToRedis(beam.PTransform):
     if unknown:
       raise ValueError(f'WriteToRedis: unknown keys {sorted(unknown)}; '
                        f'expected some of {list(KINDS)}')
-    out = {}
-    for kind in KINDS:
-      if kind in pcolls:
-        name = ''.join(p.title() for p in kind.split('_'))
-        out[kind] = pcolls[kind] | f'Write{name}' >> beam.ParDo(_WriteFn(
-            self.store, kind, self._generation, self._ttl_ms, self._maxlen,
-            self._batch_size))
-    return out
+    return write_kinds(pcolls, KINDS, 'Write', lambda kind: _WriteFn(
+        self.store, kind, self._generation, self._ttl_ms, self._maxlen,
+        self._batch_size))
