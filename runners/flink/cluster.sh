@@ -42,9 +42,9 @@ if [[ -z "$PY" ]]; then
 fi
 CONF="$DIR/conf"; LOG="$DIR/log"; RUN="$DIR/run"; STATE="$DIR/state"
 
-log() { echo "[flink-cluster] $*" >&2; }
-# shellcheck source=../../services/lib/proc.sh
-source "$HERE/../../services/lib/proc.sh"
+CLUSTER_NAME=flink
+# shellcheck source=../lib/cluster.sh
+source "$HERE/../lib/cluster.sh"               # log, pid_alive, spawn, the pool
 
 # Java 17 needs these for Flink (same list as Flink's default config.yaml).
 JAVA_OPTS_ALL="--add-exports=java.base/sun.net.util=ALL-UNNAMED --add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED --add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED --add-opens=java.base/java.text=ALL-UNNAMED --add-opens=java.base/java.time=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.util.concurrent=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED --add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED"
@@ -135,8 +135,6 @@ appender.main.strategy.max = 5
 EOF
 }
 
-pid_alive() { proc_alive "$RUN/$1.pid"; }
-
 # Flink's BashJavaUtils computes JVM flags and -D dynamic properties from the
 # memory config, exactly as bin/jobmanager.sh / bin/taskmanager.sh do.
 resource_params() {
@@ -152,26 +150,15 @@ resource_params() {
 start_flink_process() {
   local name="$1" what="$2" main="$3"
   shift 3
-  if pid_alive "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  already_running "$name" && return
   resource_params "$what"
   # shellcheck disable=SC2086
-  setsid nohup java $JVM_PARAMS $JAVA_OPTS_ALL \
+  spawn "$name" "$LOG/$name.out" java $JVM_PARAMS $JAVA_OPTS_ALL \
     -Dlog.file="$LOG/$name.log" \
     -Dlog4j.configuration="file:$CONF/log4j.properties" \
     -Dlog4j.configurationFile="file:$CONF/log4j.properties" \
-    -classpath "$FLINK_CP" "$main" --configDir "$CONF" "$@" $DYN_PARAMS \
-    >"$LOG/$name.out" 2>&1 < /dev/null &
-  echo $! > "$RUN/$name.pid"
-  log "started $name (pid $!)"
-}
-
-start_pool() {
-  [[ "$POOL_PORT" != "0" ]] || return 0
-  if pid_alive worker-pool; then log "worker-pool already running (pid $(cat "$RUN/worker-pool.pid"))"; return; fi
-  setsid nohup "$PY" "$HERE/worker_pool.py" --service_port="$POOL_PORT" \
-    >"$LOG/worker-pool.log" 2>&1 < /dev/null &
-  echo $! > "$RUN/worker-pool.pid"
-  log "started worker-pool on 127.0.0.1:$POOL_PORT (pid $!)"
+    -classpath "$FLINK_CP" "$main" --configDir "$CONF" "$@" $DYN_PARAMS
+  log "started $name (pid $PROC_PID)"
 }
 
 # Health: REST /overview answers and lists >=1 TaskManager with >=1 slot.
@@ -194,11 +181,6 @@ tm_names() {
   local i
   echo taskmanager
   for ((i = 2; i <= TMS; i++)); do echo "taskmanager-$i"; done
-}
-
-pool_healthy() {
-  [[ "$POOL_PORT" != "0" ]] || return 0
-  pid_alive worker-pool && port_open "$POOL_PORT"
 }
 
 cmd_start() {
@@ -230,11 +212,6 @@ cmd_start() {
   cmd_status
 }
 
-stop_one() {
-  [[ -f "$RUN/$1.pid" ]] || return 0
-  proc_stop "$RUN/$1.pid" 30 "[flink-cluster] $1"
-}
-
 cmd_stop() {
   # TaskManagers first so the JobManager does not log them as lost.
   local p
@@ -244,24 +221,14 @@ cmd_stop() {
 }
 
 cmd_status() {
-  local rc=0 p
-  for p in jobmanager $(tm_names); do
-    if pid_alive "$p"; then echo "$p: running (pid $(cat "$RUN/$p.pid"))"; else echo "$p: stopped"; rc=1; fi
-  done
-  if [[ "$POOL_PORT" != "0" ]]; then
-    if pool_healthy; then echo "worker-pool: running on localhost:$POOL_PORT (pid $(cat "$RUN/worker-pool.pid"))"
-    else echo "worker-pool: stopped"; rc=1; fi
-  fi
+  local rc=0
+  # shellcheck disable=SC2046
+  process_status jobmanager $(tm_names) || rc=1
+  pool_status || rc=1
   if h="$(rest_healthy)"; then echo "rest: http://localhost:$REST_PORT ($h)"; else echo "rest: not healthy on port $REST_PORT"; rc=1; fi
   echo "logs: $LOG"
   echo "checkpoints: $STATE/checkpoints"
   return $rc
 }
 
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  restart) cmd_stop; cmd_start ;;
-  *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
-esac
+cluster_main "$@"

@@ -19,8 +19,9 @@ Environments (where the Python user code runs):
 """
 
 import json
-import os
 from pathlib import Path
+
+from runners import portable_options
 
 HERE = Path(__file__).resolve().parent
 SETUP_SCRIPT = "runners/flink/setup.sh"
@@ -46,41 +47,17 @@ class FlinkSetupError(RuntimeError):
   """The Flink job server / distribution is not in the cache."""
 
 
-def cache_dir() -> Path:
-  """``${SALES_CACHE:-~/.cache/sales-pipeline}/flink``."""
-  root = os.environ.get("SALES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sales-pipeline")
-  return Path(root) / "flink"
-
-
-def installed_versions() -> dict:
-  """The key=value pairs setup.sh wrote to ``versions.env`` ({} if none)."""
-  out = {}
-  f = cache_dir() / "versions.env"
-  if f.is_file():
-    for line in f.read_text().splitlines():
-      if "=" in line and not line.lstrip().startswith("#"):
-        k, v = line.split("=", 1)
-        out[k.strip()] = v.strip().strip('"')
-  return out
+JOB_SERVER = portable_options.JobServerCache(
+    "flink", "Flink", FlinkSetupError, SETUP_SCRIPT,
+    "it fetches it from Maven Central into the cache")
+cache_dir = JOB_SERVER.directory  # ${SALES_CACHE:-~/.cache/sales-pipeline}/flink
+installed_versions = JOB_SERVER.versions  # setup.sh's versions.env
+find_job_server_jar = JOB_SERVER.jar  # raises FlinkSetupError if setup.sh has not run
 
 
 def flink_version() -> str:
   """The Flink minor version the cached job server was built for."""
   return installed_versions().get("FLINK_MINOR", DEFAULT_FLINK_VERSION)
-
-
-def find_job_server_jar() -> str:
-  """Path of the cached Flink job server jar; raises if setup.sh has not run."""
-  override = os.environ.get("FLINK_JOB_SERVER_JAR")
-  candidates = [Path(override)] if override else []
-  candidates.append(cache_dir() / "job-server.jar")
-  for c in candidates:
-    if c.is_file():
-      return str(c.resolve())
-  raise FlinkSetupError(
-      "Beam's Flink job server jar is missing (looked at %s). Run `%s` first "
-      "(it fetches it from Maven Central into the cache; Beam is never allowed "
-      "to download it at run time)." % (", ".join(map(str, candidates)), SETUP_SCRIPT))
 
 
 def _base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
@@ -120,15 +97,7 @@ def _base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
 def environment_args(environment: str, worker_pool: str = DEFAULT_WORKER_POOL,
                      boot_command: str = BOOT_COMMAND) -> list:
   """Args selecting where the Python SDK harness runs."""
-  env = environment.upper()
-  if env == "LOOPBACK":
-    return ["--environment_type=LOOPBACK"]
-  if env == "EXTERNAL":
-    return ["--environment_type=EXTERNAL", "--environment_config=%s" % worker_pool]
-  if env == "PROCESS":
-    return ["--environment_type=PROCESS",
-            "--environment_config=%s" % json.dumps({"command": boot_command})]
-  raise ValueError("environment must be LOOPBACK, EXTERNAL or PROCESS (no Docker here), not %r" % environment)
+  return portable_options.environment_args(environment, worker_pool, boot_command)
 
 
 def local_args(job_server_jar: str = None, streaming: bool = False, checkpoint_ms: int = None,

@@ -27,32 +27,10 @@ BEAM_VERSION="${BEAM_VERSION:-2.77.0}"             # what we would like
 # on the registry and we have to assemble it from library artifacts.
 BEAM_JAVA_FALLBACK="${BEAM_JAVA_FALLBACK:-2.62.0}"
 
-CACHE_ROOT="${SALES_CACHE:-$HOME/.cache/sales-pipeline}"
-CACHE="$CACHE_ROOT/flink"
-BUILD="$CACHE/build"
-PY="${PYTHON:-}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$HERE/../.." && pwd)"
-if [[ -z "$PY" ]]; then
-  if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PY="$REPO_ROOT/.venv/bin/python"; else PY=python3; fi
-fi
-
-log() { echo "[flink-setup] $*" >&2; }
-mkdir -p "$CACHE" "$BUILD"
-
-MVN=(mvn -B -q -s "$BUILD/settings.xml")
-# Route every repository a Beam pom declares to Maven Central itself.
-cat > "$BUILD/settings.xml" <<'EOF'
-<settings>
-  <mirrors>
-    <mirror>
-      <id>central-only</id>
-      <mirrorOf>*</mirrorOf>
-      <url>https://repo.maven.apache.org/maven2</url>
-    </mirror>
-  </mirrors>
-</settings>
-EOF
+# shellcheck source=../lib/jobserver.sh
+source "$HERE/../lib/jobserver.sh"
+jobserver_init flink                               # CACHE, BUILD, PY, MVN, log
 
 # ---------------------------------------------------------------- job server
 ADD_OPENS="java.base/java.lang java.base/java.lang.reflect java.base/java.io java.base/java.net java.base/java.nio java.base/sun.nio.ch java.base/java.text java.base/java.time java.base/java.util java.base/java.util.concurrent java.base/java.util.concurrent.atomic java.base/java.util.concurrent.locks"
@@ -178,55 +156,19 @@ $EXTRA_DEPS
         <version>3.13.0</version>
         <configuration><release>8</release><proc>none</proc></configuration>
       </plugin>
-      <plugin>
-        <groupId>org.apache.maven.plugins</groupId>
-        <artifactId>maven-shade-plugin</artifactId>
-        <version>3.5.1</version>
-        <executions>
-          <execution>
-            <phase>package</phase>
-            <goals><goal>shade</goal></goals>
-            <configuration>
-              <createDependencyReducedPom>false</createDependencyReducedPom>
-              <filters>
-                <filter>
-                  <artifact>*:*</artifact>
-                  <excludes>
-                    <exclude>META-INF/*.SF</exclude>
-                    <exclude>META-INF/*.DSA</exclude>
-                    <exclude>META-INF/*.RSA</exclude>
-                    <exclude>module-info.class</exclude>
-                  </excludes>
-                </filter>
-$PATCH_FILTERS
-              </filters>
-              <transformers>
-                <transformer implementation="org.apache.maven.plugins.shade.resource.ServicesResourceTransformer"/>
-                <transformer implementation="org.apache.maven.plugins.shade.resource.AppendingTransformer">
-                  <resource>reference.conf</resource>
-                </transformer>
-                <transformer implementation="org.apache.maven.plugins.shade.resource.ManifestResourceTransformer">
-                  <mainClass>org.apache.beam.runners.flink.FlinkJobServerDriver</mainClass>
-                  <manifestEntries>
+$(shade_plugin org.apache.beam.runners.flink.FlinkJobServerDriver "\
                     <Add-Opens>$ADD_OPENS</Add-Opens>
                     <Add-Exports>$ADD_EXPORTS</Add-Exports>
-                    <Multi-Release>true</Multi-Release>
-                  </manifestEntries>
-                </transformer>
-              </transformers>
-            </configuration>
-          </execution>
-        </executions>
-      </plugin>
+                    <Multi-Release>true</Multi-Release>" "$PATCH_FILTERS" "\
+                <transformer implementation=\"org.apache.maven.plugins.shade.resource.AppendingTransformer\">
+                  <resource>reference.conf</resource>
+                </transformer>")
     </plugins>
   </build>
 </project>
 EOF
   log "assembling Flink $FLINK_MINOR job server from Beam $beam library artifacts (maven-shade) ..."
-  (cd "$dir" && "${MVN[@]}" package -DskipTests) >"$dir/build.log" 2>&1 || {
-    tail -40 "$dir/build.log" >&2; log "job server build failed (log: $dir/build.log)"; exit 1; }
-  cp "$dir/target/beam-runners-flink-$FLINK_MINOR-job-server-$beam.jar" "$out.tmp"
-  mv "$out.tmp" "$out"
+  mvn_package "$dir" "beam-runners-flink-$FLINK_MINOR-job-server-$beam.jar" "$out"
 }
 
 JOB_SERVER_JAR=""
@@ -278,23 +220,9 @@ FLINK_HOME="$CACHE/flink-$FLINK_VERSION"
 if [[ -f "$FLINK_HOME/lib/flink-dist-$FLINK_VERSION.jar" && -z "${FORCE:-}" ]]; then
   log "Flink distribution cached: $FLINK_HOME"
 else
-  dl="$BUILD/pypi"
-  mkdir -p "$dl"
-  sdist="$dl/apache-flink-libraries-$FLINK_VERSION.tar.gz"
-  if [[ ! -f "$sdist" ]]; then
-    log "downloading apache-flink-libraries==$FLINK_VERSION from PyPI ..."
-    "$PY" -m pip download --quiet --no-deps -d "$dl" "apache-flink-libraries==$FLINK_VERSION" >&2
-  fi
+  sdist="$(pypi_sdist apache-flink-libraries "$FLINK_VERSION")"
   tmp="$FLINK_HOME.tmp"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  tar -xzf "$sdist" -C "$tmp" --strip-components=2 \
-    "apache-flink-libraries-$FLINK_VERSION/deps/lib" \
-    "apache-flink-libraries-$FLINK_VERSION/deps/opt" \
-    "apache-flink-libraries-$FLINK_VERSION/deps/plugins" \
-    "apache-flink-libraries-$FLINK_VERSION/deps/bin" \
-    "apache-flink-libraries-$FLINK_VERSION/deps/licenses"
-  tar -xzf "$sdist" -C "$tmp" --strip-components=1 \
-    "apache-flink-libraries-$FLINK_VERSION/LICENSE" "apache-flink-libraries-$FLINK_VERSION/NOTICE" 2>/dev/null || true
+  unpack_sdist_deps "$sdist" "apache-flink-libraries-$FLINK_VERSION" "$tmp" lib opt plugins bin licenses
   # The table/scala jars are not needed by a Beam job and cost JVM start time.
   mkdir -p "$tmp/opt"
   for j in "$tmp"/lib/flink-table-* "$tmp"/lib/flink-scala_*; do

@@ -52,9 +52,9 @@ export BEAM_SDK_PYTHON="${BEAM_SDK_PYTHON:-$PY}"
 # the submitted pipeline was built from, before any other install of them.
 export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
-log() { echo "[spark-cluster] $*" >&2; }
-# shellcheck source=../../services/lib/proc.sh
-source "$HERE/../../services/lib/proc.sh"
+CLUSTER_NAME=spark
+# shellcheck source=../lib/cluster.sh
+source "$HERE/../lib/cluster.sh"               # log, pid_alive, spawn, the pool
 
 load_dist() {
   [[ -f "$CACHE/versions.env" ]] || { log "Spark is not set up: run runners/spark/setup.sh first"; exit 2; }
@@ -67,28 +67,16 @@ load_dist() {
   export SPARK_HOME SPARK_SCALA_VERSION=2.12
 }
 
-pid_alive() { proc_alive "$RUN/$1.pid"; }
-
 start_jvm() {  # name main-class [args...]
   local name="$1" main="$2"; shift 2
-  if pid_alive "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
-  setsid nohup java -Xmx256m -cp "$SPARK_HOME/conf:$SPARK_HOME/jars/*" \
+  already_running "$name" && return
+  spawn "$name" "$LOG/$name.out" java -Xmx256m -cp "$SPARK_HOME/conf:$SPARK_HOME/jars/*" \
     -Dspark.history.fs.logDirectory="file://$EVENTS" \
     -Dspark.history.ui.port="$HISTORY_UI" \
     -Dspark.history.fs.update.interval=2s \
     -Dspark.worker.cleanup.enabled=true \
-    "$main" "$@" >"$LOG/$name.out" 2>&1 < /dev/null &
-  echo $! > "$RUN/$name.pid"
-  log "started $name (pid $!)"
-}
-
-start_pool() {
-  [[ "$POOL_PORT" != "0" ]] || return 0
-  if pid_alive worker-pool; then log "worker-pool already running (pid $(cat "$RUN/worker-pool.pid"))"; return; fi
-  setsid nohup "$PY" "$REPO_ROOT/runners/flink/worker_pool.py" --service_port="$POOL_PORT" \
-    >"$LOG/worker-pool.log" 2>&1 < /dev/null &
-  echo $! > "$RUN/worker-pool.pid"
-  log "started worker-pool on 127.0.0.1:$POOL_PORT (pid $!)"
+    "$main" "$@"
+  log "started $name (pid $PROC_PID)"
 }
 
 # Health: the master's /json/ lists an ALIVE worker with cores; the history
@@ -109,11 +97,6 @@ EOF
 
 history_healthy() {
   curl -sf --max-time 3 "http://127.0.0.1:$HISTORY_UI/api/v1/applications" >/dev/null
-}
-
-pool_healthy() {
-  [[ "$POOL_PORT" != "0" ]] || return 0
-  pid_alive worker-pool && port_open "$POOL_PORT"
 }
 
 cmd_start() {
@@ -142,11 +125,6 @@ cmd_start() {
   cmd_status
 }
 
-stop_one() {
-  [[ -f "$RUN/$1.pid" ]] || return 0
-  proc_stop "$RUN/$1.pid" 30 "[spark-cluster] $1"
-}
-
 cmd_stop() {
   stop_one worker
   stop_one master
@@ -155,14 +133,9 @@ cmd_stop() {
 }
 
 cmd_status() {
-  local rc=0 p h
-  for p in master worker history; do
-    if pid_alive "$p"; then echo "$p: running (pid $(cat "$RUN/$p.pid"))"; else echo "$p: stopped"; rc=1; fi
-  done
-  if [[ "$POOL_PORT" != "0" ]]; then
-    if pool_healthy; then echo "worker-pool: running on localhost:$POOL_PORT (pid $(cat "$RUN/worker-pool.pid"))"
-    else echo "worker-pool: stopped"; rc=1; fi
-  fi
+  local rc=0 h
+  process_status master worker history || rc=1
+  pool_status || rc=1
   if h="$(master_healthy)"; then echo "master: spark://127.0.0.1:$MASTER_PORT, UI http://127.0.0.1:$MASTER_UI ($h)"
   else echo "master: not healthy (UI port $MASTER_UI)"; rc=1; fi
   if history_healthy; then echo "history: http://127.0.0.1:$HISTORY_UI (event logs $EVENTS)"
@@ -171,10 +144,4 @@ cmd_status() {
   return $rc
 }
 
-case "${1:-}" in
-  start) cmd_start ;;
-  stop) cmd_stop ;;
-  status) cmd_status ;;
-  restart) cmd_stop; cmd_start ;;
-  *) echo "usage: $0 start|stop|status|restart" >&2; exit 2 ;;
-esac
+cluster_main "$@"

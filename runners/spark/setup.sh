@@ -30,18 +30,10 @@ SPARK_VERSION="${SPARK_VERSION:-3.5.7}"            # pyspark sdist = Spark's jar
 # against Spark 3.2.2 and runs on the Spark 3.5 jars (docs/spark.md).
 BEAM_SPARK_JAVA="${BEAM_SPARK_JAVA:-2.62.0}"
 
-CACHE_ROOT="${SALES_CACHE:-$HOME/.cache/sales-pipeline}"
-CACHE="$CACHE_ROOT/spark"
-BUILD="$CACHE/build"
-PY="${PYTHON:-}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_ROOT="$(cd "$HERE/../.." && pwd)"
-if [[ -z "$PY" ]]; then
-  if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PY="$REPO_ROOT/.venv/bin/python"; else PY=python3; fi
-fi
-
-log() { echo "[spark-setup] $*" >&2; }
-mkdir -p "$CACHE" "$BUILD"
+# shellcheck source=../lib/jobserver.sh
+source "$HERE/../lib/jobserver.sh"
+jobserver_init spark                               # CACHE, BUILD, PY, MVN, log
 
 # ------------------------------------------------------------ Spark's jars
 # PyPI's pyspark sdist carries Spark's jars/, bin/ and sbin/ under deps/.
@@ -49,39 +41,15 @@ SPARK_HOME="$CACHE/spark-$SPARK_VERSION"
 if [[ -f "$SPARK_HOME/jars/spark-core_2.12-$SPARK_VERSION.jar" && -z "${FORCE:-}" ]]; then
   log "Spark jars cached: $SPARK_HOME"
 else
-  dl="$BUILD/pypi"
-  mkdir -p "$dl"
-  sdist="$dl/pyspark-$SPARK_VERSION.tar.gz"
-  if [[ ! -f "$sdist" ]]; then
-    log "downloading pyspark==$SPARK_VERSION from PyPI (~320 MB) ..."
-    "$PY" -m pip download --quiet --no-deps -d "$dl" "pyspark==$SPARK_VERSION" >&2
-  fi
+  sdist="$(pypi_sdist pyspark "$SPARK_VERSION" '~320 MB')"
   tmp="$SPARK_HOME.tmp"
-  rm -rf "$tmp"; mkdir -p "$tmp"
-  tar -xzf "$sdist" -C "$tmp" --strip-components=2 \
-    "pyspark-$SPARK_VERSION/deps/jars" "pyspark-$SPARK_VERSION/deps/bin" \
-    "pyspark-$SPARK_VERSION/deps/sbin" "pyspark-$SPARK_VERSION/deps/licenses"
-  tar -xzf "$sdist" -C "$tmp" --strip-components=1 \
-    "pyspark-$SPARK_VERSION/LICENSE" "pyspark-$SPARK_VERSION/NOTICE" 2>/dev/null || true
+  unpack_sdist_deps "$sdist" "pyspark-$SPARK_VERSION" "$tmp" jars bin sbin licenses
   echo "Spark $SPARK_VERSION (from the pyspark sdist on PyPI)" > "$tmp/RELEASE"
   rm -rf "$SPARK_HOME"; mv "$tmp" "$SPARK_HOME"
   log "Spark $SPARK_VERSION jars at $SPARK_HOME"
 fi
 
 # ------------------------------------------------------------- job server
-MVN=(mvn -B -q -s "$BUILD/settings.xml")
-cat > "$BUILD/settings.xml" <<'EOF'
-<settings>
-  <mirrors>
-    <mirror>
-      <id>central-only</id>
-      <mirrorOf>*</mirrorOf>
-      <url>https://repo.maven.apache.org/maven2</url>
-    </mirror>
-  </mirrors>
-</settings>
-EOF
-
 # Bump when the recipe changes, so cached jars are rebuilt.
 JOB_SERVER_RECIPE="1:spark-$SPARK_VERSION"
 JOB_SERVER_JAR="$CACHE/beam-runners-spark-3-job-server-$BEAM_SPARK_JAVA.jar"
@@ -112,50 +80,15 @@ build_job_server() {
   </dependencies>
   <build>
     <plugins>
-      <plugin>
-        <groupId>org.apache.maven.plugins</groupId>
-        <artifactId>maven-shade-plugin</artifactId>
-        <version>3.5.1</version>
-        <executions>
-          <execution>
-            <phase>package</phase>
-            <goals><goal>shade</goal></goals>
-            <configuration>
-              <createDependencyReducedPom>false</createDependencyReducedPom>
-              <filters>
-                <filter>
-                  <artifact>*:*</artifact>
-                  <excludes>
-                    <exclude>META-INF/*.SF</exclude>
-                    <exclude>META-INF/*.DSA</exclude>
-                    <exclude>META-INF/*.RSA</exclude>
-                    <exclude>module-info.class</exclude>
-                  </excludes>
-                </filter>
-              </filters>
-              <transformers>
-                <transformer implementation="org.apache.maven.plugins.shade.resource.ServicesResourceTransformer"/>
-                <transformer implementation="org.apache.maven.plugins.shade.resource.ManifestResourceTransformer">
-                  <mainClass>org.apache.beam.runners.spark.SparkJobServerDriver</mainClass>
-                  <manifestEntries>
+$(shade_plugin org.apache.beam.runners.spark.SparkJobServerDriver "\
                     <Class-Path>$(class_path)</Class-Path>
-                    <Multi-Release>true</Multi-Release>
-                  </manifestEntries>
-                </transformer>
-              </transformers>
-            </configuration>
-          </execution>
-        </executions>
-      </plugin>
+                    <Multi-Release>true</Multi-Release>")
     </plugins>
   </build>
 </project>
 EOF
   log "assembling the Spark job server from Beam $beam library artifacts (maven-shade) ..."
-  (cd "$dir" && "${MVN[@]}" package -DskipTests) >"$dir/build.log" 2>&1 || {
-    tail -40 "$dir/build.log" >&2; log "job server build failed (log: $dir/build.log)"; return 1; }
-  cp "$dir/target/beam-runners-spark-3-job-server-$beam.jar" "$out.tmp"
-  mv "$out.tmp" "$out"
+  mvn_package "$dir" "beam-runners-spark-3-job-server-$beam.jar" "$out"
 }
 
 if [[ -f "$JOB_SERVER_JAR" && -z "${FORCE:-}" \

@@ -17,9 +17,9 @@ Environments (where the Python user code runs):
 """
 
 import json
-import os
 from pathlib import Path
 
+from runners import portable_options
 from runners.flink.flink_options import BOOT_COMMAND
 
 SETUP_SCRIPT = "runners/spark/setup.sh"
@@ -43,49 +43,17 @@ class SparkSetupError(RuntimeError):
   """The Spark job server / jars are not in the cache."""
 
 
-def cache_dir() -> Path:
-  """``${SALES_CACHE:-~/.cache/sales-pipeline}/spark``."""
-  root = os.environ.get("SALES_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "sales-pipeline")
-  return Path(root) / "spark"
-
-
-def installed_versions() -> dict:
-  """The key=value pairs setup.sh wrote to ``versions.env`` ({} if none)."""
-  out = {}
-  f = cache_dir() / "versions.env"
-  if f.is_file():
-    for line in f.read_text().splitlines():
-      if "=" in line and not line.lstrip().startswith("#"):
-        k, v = line.split("=", 1)
-        out[k.strip()] = v.strip().strip('"')
-  return out
-
-
-def find_job_server_jar() -> str:
-  """Path of the cached Spark job server jar; raises if setup.sh has not run."""
-  override = os.environ.get("SPARK_JOB_SERVER_JAR")
-  candidates = [Path(override)] if override else []
-  candidates.append(cache_dir() / "job-server.jar")
-  for c in candidates:
-    if c.is_file():
-      return str(c.resolve())
-  raise SparkSetupError(
-      "Beam's Spark job server jar is missing (looked at %s). Run `%s` first "
-      "(it assembles it from Maven Central and PyPI into the cache; Beam is "
-      "never allowed to download it at run time)." % (", ".join(map(str, candidates)), SETUP_SCRIPT))
+JOB_SERVER = portable_options.JobServerCache(
+    "spark", "Spark", SparkSetupError, SETUP_SCRIPT,
+    "it assembles it from Maven Central and PyPI into the cache")
+cache_dir = JOB_SERVER.directory  # ${SALES_CACHE:-~/.cache/sales-pipeline}/spark
+installed_versions = JOB_SERVER.versions  # setup.sh's versions.env
+find_job_server_jar = JOB_SERVER.jar  # raises SparkSetupError if setup.sh has not run
 
 
 def environment_args(environment: str, worker_pool: str = DEFAULT_WORKER_POOL) -> list:
   """Args selecting where the Python SDK harness runs."""
-  env = environment.upper()
-  if env == "LOOPBACK":
-    return ["--environment_type=LOOPBACK"]
-  if env == "EXTERNAL":
-    return ["--environment_type=EXTERNAL", "--environment_config=%s" % worker_pool]
-  if env == "PROCESS":
-    return ["--environment_type=PROCESS",
-            "--environment_config=%s" % json.dumps({"command": BOOT_COMMAND})]
-  raise ValueError("environment must be LOOPBACK, EXTERNAL or PROCESS (no Docker here), not %r" % environment)
+  return portable_options.environment_args(environment, worker_pool, BOOT_COMMAND)
 
 
 def event_log_dir(master: str) -> Path:

@@ -72,3 +72,15 @@ proc_stop() {
   rm -f "$pidfile"
   echo "$label: stopped (pid $pid)" >&2
 }
+
+# proc_spawn PIDFILE OUTFILE CMD...
+# Starts CMD in the background in a session of its own (setsid nohup; stdin
+# from /dev/null, stdout and stderr to OUTFILE); writes its pid to PIDFILE
+# and to PROC_PID.
+proc_spawn() {
+  local pidfile="$1" out="$2"
+  shift 2
+  setsid nohup "$@" >"$out" 2>&1 </dev/null &
+  PROC_PID=$!
+  echo "$PROC_PID" >"$pidfile"
+}

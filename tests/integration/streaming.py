@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import pathlib
 import signal
 import sqlite3
 import subprocess
@@ -45,25 +46,33 @@ def kafka_stream_args(bootstrap: str, topic: str, group: str) -> List[str]:
 
 
 @contextlib.contextmanager
-def streaming_pipeline(*args: str, env=None) -> Iterator[subprocess.Popen]:
+def streaming_pipeline(*args: str, env=None,
+                       log_path=None) -> Iterator[subprocess.Popen]:
   """Starts a streaming run; on exit stops it as a terminal's Ctrl-C does
   (SIGINT to the whole process group, the local runner included) and checks
-  that it shut down cleanly."""
-  proc = subprocess.Popen(cli(*args), cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, env=env,
-                          start_new_session=True)
-  try:
-    yield proc
-  finally:
-    if proc.poll() is None:
-      os.killpg(proc.pid, signal.SIGINT)
+  that it shut down cleanly. With ``log_path`` its stderr goes to that file,
+  which the test can read while the run goes on."""
+  with contextlib.ExitStack() as stack:
+    stderr = (subprocess.PIPE if log_path is None else stack.enter_context(
+        open(log_path, 'w', encoding='utf-8')))
+    proc = subprocess.Popen(cli(*args), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=stderr, text=True, env=env,
+                            start_new_session=True)
+    proc.log_path = log_path
     try:
-      out, err = proc.communicate(timeout=90)
-    except subprocess.TimeoutExpired:
-      proc.kill()
-      raise
-    proc.stderr_text = err  # the run's log lines
-    proc.stdout_text = out  # the final summary, for the caller to check
+      yield proc
+    finally:
+      if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+      try:
+        out, err = proc.communicate(timeout=90)
+      except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+  if log_path is not None:
+    err = pathlib.Path(log_path).read_text(encoding='utf-8')
+  proc.stderr_text = err  # the run's log lines
+  proc.stdout_text = out  # the final summary, for the caller to check
   assert proc.returncode == 0, (
       f'exit {proc.returncode}; stdout: {out[-1000:]}; stderr: {err[-3000:]}')
   assert 'Traceback' not in err, err[-3000:]
@@ -71,14 +80,18 @@ def streaming_pipeline(*args: str, env=None) -> Iterator[subprocess.Popen]:
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float,
-             proc: subprocess.Popen) -> bool:
+             proc: subprocess.Popen, interval_s: float = 2) -> bool:
+  """Polls ``predicate`` until it holds or ``timeout_s`` passes; fails at
+  once, with the run's log, if the ``streaming_pipeline`` run exits."""
   deadline = time.time() + timeout_s
   while time.time() < deadline:
     if predicate():
       return True
     if proc.poll() is not None:
-      raise AssertionError(f'pipeline exited: {proc.stderr.read()[-3000:]}')
-    time.sleep(2)
+      log = (proc.stderr.read() if proc.log_path is None else
+             pathlib.Path(proc.log_path).read_text(encoding='utf-8'))
+      raise AssertionError(f'pipeline exited: {log[-3000:]}')
+    time.sleep(interval_s)
   return predicate()
 
 

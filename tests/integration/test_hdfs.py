@@ -8,7 +8,7 @@ import gzip
 
 import pytest
 
-from tests.fixtures.spark import free_port
+from tests.fixtures.clusters import free_port
 from tests.integration.same_run import assert_same_run
 from tests.integration.streaming import SAMPLE, cli, run_bounded
 

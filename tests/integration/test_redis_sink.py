@@ -5,22 +5,18 @@ and every Redis hash must hold exactly the SQLite row. Pane order is
 enforced inside Redis: two writers sending panes out of order, and writers
 racing on the same keys, leave the newest pane.
 """
-import contextlib
 import json
-import os
 import pathlib
 import random
-import signal
 import sqlite3
-import subprocess
 import threading
-import time
 
 import pytest
 
 from pipelines.cli import main
 from tests.fixtures.sink_rows import T0, dead, result, top, write_rows
-from tests.integration.streaming import ROOT, cli, kafka_stream_args
+from tests.integration.streaming import (kafka_stream_args,
+                                         streaming_pipeline, wait_for)
 from tools.replay_to_kafka import replay
 from transforms.sinks.redis_sink import WriteToRedis
 from transforms.sinks.redis_sink import scripts
@@ -229,39 +225,8 @@ def test_a_wrong_password_is_one_line(redis_server, monkeypatch,
 VALUE_COLUMNS = RESULT_COLUMNS[:9]  # no pane columns: a stream has its own
 
 
-@contextlib.contextmanager
-def streaming_with_log(log_path, *args):
-  """A streaming run whose stderr goes to a file the test can poll; stopped
-  as Ctrl-C stops it, and checked to have shut down cleanly."""
-  with open(log_path, 'w', encoding='utf-8') as log:
-    proc = subprocess.Popen(cli(*args), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=log, text=True, start_new_session=True)
-    try:
-      yield proc
-    finally:
-      if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-      try:
-        out, _ = proc.communicate(timeout=90)
-      except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-  err = pathlib.Path(log_path).read_text(encoding='utf-8')
-  assert proc.returncode == 0, err[-3000:]
-  assert 'Traceback' not in err, err[-3000:]
-  assert 'records read' in out
-
-
-def poll(predicate, timeout_s, proc, log_path):
-  deadline = time.monotonic() + timeout_s
-  while time.monotonic() < deadline:
-    if predicate():
-      return True
-    if proc.poll() is not None:
-      raise AssertionError('pipeline exited: ' + pathlib.Path(
-          log_path).read_text(encoding='utf-8')[-3000:])
-    time.sleep(1)
-  return predicate()
+def poll(predicate, timeout_s, proc):
+  return wait_for(predicate, timeout_s, proc, interval_s=1)
 
 
 @pytest.mark.kafka
@@ -294,20 +259,21 @@ def test_a_stream_from_kafka_converges_through_a_redis_restart(
     return sorted(tuple(r[c] for c in VALUE_COLUMNS) for r in (
         client.hgetall(k) for k in client.scan_iter('sales:result:*')))
 
-  with streaming_with_log(
-      log_path, *kafka_stream_args(kafka_broker.bootstrap, topic, 'redis'),
+  with streaming_pipeline(
+      *kafka_stream_args(kafka_broker.bootstrap, topic, 'redis'),
       '--engine', 'records', '--sink', url,
-      '--redis_password', redis_server.password_ref) as proc:
-    assert poll(lambda: len(streamed()) > 50, 240, proc, log_path)
+      '--redis_password', redis_server.password_ref,
+      log_path=log_path) as proc:
+    assert poll(lambda: len(streamed()) > 50, 240, proc)
     redis_server.stop()
     try:
       replay(str(second), topic, kafka_broker.bootstrap, seed=6,
              shuffle_seconds=3600, partitions=3)
       assert poll(lambda: 'is unreachable' in log_path.read_text(), 120,
-                  proc, log_path)
+                  proc)
     finally:
       redis_server.start()
-    converged = poll(lambda: streamed() == expected, 240, proc, log_path)
+    converged = poll(lambda: streamed() == expected, 240, proc)
     got = streamed()
     assert converged, (
         f'{len(set(got) ^ set(expected))} rows differ; streamed {len(got)},'
@@ -315,13 +281,12 @@ def test_a_stream_from_kafka_converges_through_a_redis_restart(
         f'{sorted(set(got) - set(expected))[:3]}; only batch: '
         f'{sorted(set(expected) - set(got))[:3]}; log: '
         f'{log_path.read_text()[-1500:]}')
-    assert poll(lambda: len(redis_dead_letters(client)) == 99, 60, proc,
-                log_path)
+    assert poll(lambda: len(redis_dead_letters(client)) == 99, 60, proc)
     # Top products are written by their own step: they may trail.
     batch_top = [r[:10] for r in sqlite_rows(batch_db, 'top_products',
                                              TOP_COLUMNS)]
     assert poll(lambda: [r[:10] for r in redis_top_products(client)] ==
-                batch_top, 60, proc, log_path)
+                batch_top, 60, proc)
   log = log_path.read_text()
   # One warning as the outage begins and one as it ends, per writing step.
   assert 0 < log.count('is unreachable') == log.count('reachable again'), log

@@ -12,8 +12,8 @@ from collections import Counter
 import pytest
 
 from tests.fixtures.browser import crop, full_page_screenshot, ink
-from tests.integration.streaming import SAMPLE, run_bounded
 from tests.reporting.html_tables import amount, html_tables
+from tests.reporting.report_run import report_run
 
 duckdb = pytest.importorskip('duckdb')
 CENT = decimal.Decimal('0.01')
@@ -21,15 +21,7 @@ CENT = decimal.Decimal('0.01')
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-  out = tmp_path_factory.mktemp('report')
-  report = out / 'report.html'
-  proc = run_bounded('--input', SAMPLE, '--output', str(out / 'tables'),
-                     '--report', str(report),
-                     '--sink', f'sqlite:///{out / "store.db"}')
-  assert f'report            {report}' in proc.stdout
-  return {'tables': str(out / 'tables'), 'report': str(report),
-          'store': f'sqlite:///{out / "store.db"}',
-          'html': report.read_text(encoding='utf-8')}
+  return report_run(tmp_path_factory.mktemp('report'))
 
 
 def query(sql: str, tables: str) -> list:

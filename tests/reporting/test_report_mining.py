@@ -10,8 +10,8 @@ import re
 import pytest
 
 from tests.fixtures.browser import crop, full_page_screenshot, ink
-from tests.integration.streaming import SAMPLE, run_bounded
 from tests.reporting.html_tables import amount, html_tables
+from tests.reporting.report_run import report_run
 
 duckdb = pytest.importorskip('duckdb')
 
@@ -23,16 +23,8 @@ CLOSE = 0.005
 
 @pytest.fixture(scope='module')
 def run(tmp_path_factory):
-  out = tmp_path_factory.mktemp('mined_report')
-  report = out / 'report.html'
-  proc = run_bounded('--input', SAMPLE, '--output', str(out / 'tables'),
-                     '--segments', '5', '--product_pairs', '--anomalies',
-                     '--report', str(report),
-                     '--sink', f'sqlite:///{out / "store.db"}')
-  assert f'report            {report}' in proc.stdout
-  return {'tables': str(out / 'tables'), 'report': str(report),
-          'store': f'sqlite:///{out / "store.db"}',
-          'html': report.read_text(encoding='utf-8')}
+  return report_run(tmp_path_factory.mktemp('mined_report'), '--segments',
+                    '5', '--product_pairs', '--anomalies')
 
 
 def query(sql: str, tables: str) -> list:

@@ -17,12 +17,11 @@ These tables are not counted in ``pipeline_runs``.
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Dict, List, Tuple
 
-import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.sinks.buffered import BufferedStoreFn
 from transforms.sinks.database.dialect import Dialect
 from transforms.sinks.database.params import column_value
 from transforms.sinks.database.store import Store
@@ -96,30 +95,26 @@ class MinedBuffer:
         or row_rank(row) > row_rank(old)):
       self._rows[key] = row
 
-  def pop_sorted(self) -> List[Dict[str, Any]]:
-    rows = [self._rows[k] for k in sorted(self._rows)]
+  def sorted_rows(self) -> List[Dict[str, Any]]:
+    return [self._rows[k] for k in sorted(self._rows)]
+
+  def clear(self) -> None:
     self._rows.clear()
-    return rows
 
 
-class UpsertMinedFn(beam.DoFn):
+class UpsertMinedFn(BufferedStoreFn):
   """Creates the kind's table if needed; upserts rows once per bundle."""
 
   def __init__(self, store: Store, kind: str, batch_size: int,
                generation: int = 0) -> None:
-    self._store_proto = store
+    super().__init__(store, batch_size)
     self._kind = kind
-    self._batch_size = batch_size
     self._generation = generation
     self._changed = Metrics.counter(f'sink.{store.dialect.name}',
                                     f'{kind}_changed')
-    self._store = None
-    self._buffer = None
 
   def setup(self):
-    self._store = copy.copy(self._store_proto)
-    self._store.open()
-    self._store.ensure_schema()
+    super().setup()
     d = self._store.dialect
 
     def create(cursor):
@@ -127,27 +122,12 @@ class UpsertMinedFn(beam.DoFn):
       cursor.execute(create_sql(d, self._kind))
     self._store.run_in_transaction(create)
 
-  def start_bundle(self):
-    self._buffer = MinedBuffer(self._kind)
+  def new_buffer(self) -> MinedBuffer:
+    return MinedBuffer(self._kind)
 
-  def process(self, row):
-    self._buffer.add(row)
-    if len(self._buffer) >= self._batch_size:
-      self._flush()
-
-  def finish_bundle(self):
-    self._flush()
-
-  def teardown(self):
-    if self._store is not None:
-      self._store.close()
-      self._store = None
-
-  def _flush(self):
-    if self._buffer is None or not len(self._buffer):
-      return
+  def write_bundle(self, buffer: MinedBuffer) -> None:
     d = self._store.dialect
-    rows = self._buffer.pop_sorted()
+    rows = buffer.sorted_rows()
 
     def write(cursor):
       now = d.now()

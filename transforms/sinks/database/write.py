@@ -14,6 +14,7 @@ from typing import Any, Dict, Optional
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
+from transforms.sinks.buffered import BufferedStoreFn, write_kinds
 from transforms.sinks.database import runs
 from transforms.sinks.database.mined import UpsertMinedFn
 from transforms.sinks.database.store import Store
@@ -24,26 +25,21 @@ from transforms.sinks.mined import MINED_KINDS
 _LOG = logging.getLogger(__name__)
 
 
-class _UpsertFn(beam.DoFn):
+class _UpsertFn(BufferedStoreFn):
   """Buffers rows of one kind and upserts them once per bundle."""
 
   def __init__(self, store: Store, kind: str, run_id: Optional[str],
                batch_size: int, generation: int = 0):
+    super().__init__(store, batch_size)
     self._generation = generation
-    self._store_proto = store
     self._kind = kind
     self._run_id = run_id
-    self._batch_size = batch_size
     namespace = f'sink.{store.dialect.name}'
     self._changed = Metrics.counter(namespace, f'{kind}_changed')
     self._skipped = Metrics.counter(namespace, f'{kind}_unchanged')
-    self._store: Optional[Store] = None
-    self._buffer: Optional[Buffer] = None
 
   def setup(self):
-    self._store = copy.copy(self._store_proto)
-    self._store.open()
-    self._store.ensure_schema()
+    super().setup()
     if self._kind == RESULTS and self._generation == 0:
       self._warn_if_recovered()
     if self._run_id is not None:
@@ -64,27 +60,11 @@ class _UpsertFn(beam.DoFn):
           'none of them. Restart with --recover.', self._store.describe(),
           newest[0])
 
-  def start_bundle(self):
-    self._buffer = Buffer(self._kind)
+  def new_buffer(self) -> Buffer:
+    return Buffer(self._kind)
 
-  def process(self, row):
-    self._buffer.add(row)
-    if len(self._buffer) >= self._batch_size:
-      self._flush()
-
-  def finish_bundle(self):
-    self._flush()
-
-  def teardown(self):
-    if self._store is not None:
-      self._store.close()
-      self._store = None
-
-  def _flush(self):
-    if self._buffer is None or not len(self._buffer):
-      return
+  def write_bundle(self, buffer: Buffer) -> None:
     d = self._store.dialect
-    buffer = self._buffer
     changed, skipped = self._store.run_in_transaction(
         lambda cur: write_buffer(cur, d, buffer, self._run_id, d.now(),
                                  self._generation))
@@ -92,7 +72,6 @@ class _UpsertFn(beam.DoFn):
     self._skipped.inc(skipped)
     _LOG.debug('%s: %s rows changed, %s unchanged in %s', self._kind, changed,
                skipped, self._store.describe())
-    buffer.clear()
 
 
 class WriteToDatabase(beam.PTransform):
@@ -128,19 +107,13 @@ class WriteToDatabase(beam.PTransform):
     if unknown:
       raise ValueError(f'{type(self).__name__}: unknown keys {sorted(unknown)};'
                        f' expected some of {list(KINDS)}')
-    out = {}
-    for kind in KINDS:
-      if kind in pcolls:
-        name = ''.join(p.title() for p in kind.split('_'))
-        out[kind] = pcolls[kind] | f'Upsert{name}' >> beam.ParDo(
-            _UpsertFn(self._store, kind, self.run_id, self._batch_size,
-                      self.generation))
-    for kind in MINED_KINDS:  # optional steps: written when present
-      if kind in pcolls:
-        name = ''.join(p.title() for p in kind.split('_'))
-        out[kind] = pcolls[kind] | f'Upsert{name}' >> beam.ParDo(
-            UpsertMinedFn(self._store, kind, self._batch_size,
-                          self.generation))
+    out = write_kinds(pcolls, KINDS, 'Upsert', lambda kind: _UpsertFn(
+        self._store, kind, self.run_id, self._batch_size, self.generation))
+    # the mined kinds: optional steps, written when present
+    out.update(write_kinds(pcolls, MINED_KINDS, 'Upsert',
+                           lambda kind: UpsertMinedFn(
+                               self._store, kind, self._batch_size,
+                               self.generation)))
     return out
 
   def finish_run(self, status: str,

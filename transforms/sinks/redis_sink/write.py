@@ -6,14 +6,13 @@ pipeline of script calls per bundle (or every ``batch_size`` rows).
 """
 from __future__ import annotations
 
-import copy
 import logging
-from typing import Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from transforms.sinks import database
+from transforms.sinks.buffered import BufferedStoreFn, write_kinds
 from transforms.sinks.redis_sink import scripts
 from transforms.sinks.redis_sink.store import RedisStore
 from transforms.sinks.rows import DEAD_LETTERS, KINDS, RESULTS
@@ -24,58 +23,35 @@ DEFAULT_RETENTION_S = 7 * 24 * 3600
 DEFAULT_DEAD_LETTER_MAXLEN = 100_000
 
 
-class _WriteFn(beam.DoFn):
+class _WriteFn(BufferedStoreFn):
   """Buffers rows of one kind and writes them once per bundle."""
 
   def __init__(self, store: RedisStore, kind: str, generation: int,
                retention_ms: int, dead_letter_maxlen: int, batch_size: int):
-    self._store_proto = store
+    super().__init__(store, batch_size)
     self._kind = kind
     self._generation = generation
     self._ttl_ms = retention_ms
     self._maxlen = dead_letter_maxlen
-    self._batch_size = batch_size
     self._changed = Metrics.counter('sink.redis', f'{kind}_changed')
     self._skipped = Metrics.counter('sink.redis', f'{kind}_unchanged')
-    self._store: Optional[RedisStore] = None
-    self._buffer: Optional[database.Buffer] = None
 
-  def setup(self):
-    self._store = copy.copy(self._store_proto)
-    self._store.open()
-    self._store.ensure_schema()
+  def new_buffer(self) -> database.Buffer:
+    return database.Buffer(self._kind)
 
-  def start_bundle(self):
-    self._buffer = database.Buffer(self._kind)
-
-  def process(self, row):
-    self._buffer.add(row)
-    if len(self._buffer) >= self._batch_size:
-      self._flush()
-
-  def finish_bundle(self):
-    self._flush()
-
-  def teardown(self):
-    if self._store is not None:
-      self._store.close()
-      self._store = None
-
-  def _calls(self):
+  def _calls(self, buffer: database.Buffer):
     now = scripts.DIALECT.now()
     if self._kind == RESULTS:
       return [scripts.result_call(r, now, self._generation, self._ttl_ms)
-              for r in self._buffer.sorted_rows()]
+              for r in buffer.sorted_rows()]
     if self._kind == DEAD_LETTERS:
       return [scripts.dead_letter_call(r, now, self._ttl_ms, self._maxlen)
-              for r in self._buffer.sorted_rows()]
+              for r in buffer.sorted_rows()]
     return [scripts.top_call(rows, now, self._generation, self._ttl_ms)
-            for _, _, rows in self._buffer.sorted_windows()]
+            for _, _, rows in buffer.sorted_windows()]
 
-  def _flush(self):
-    if self._buffer is None or not len(self._buffer):
-      return
-    calls = self._calls()
+  def write_bundle(self, buffer: database.Buffer) -> None:
+    calls = self._calls(buffer)
     script = self._store.scripts[self._kind]
 
     def work(pipe):
@@ -88,7 +64,6 @@ class _WriteFn(beam.DoFn):
     self._skipped.inc(len(calls) - changed)
     _LOG.debug('%s: %s writes changed, %s unchanged in %s', self._kind,
                changed, len(calls) - changed, self._store.describe())
-    self._buffer.clear()
 
 
 class WriteToRedis(beam.PTransform):
@@ -133,11 +108,6 @@ class WriteToRedis(beam.PTransform):
     if unknown:
       raise ValueError(f'WriteToRedis: unknown keys {sorted(unknown)}; '
                        f'expected some of {list(KINDS)}')
-    out = {}
-    for kind in KINDS:
-      if kind in pcolls:
-        name = ''.join(p.title() for p in kind.split('_'))
-        out[kind] = pcolls[kind] | f'Write{name}' >> beam.ParDo(_WriteFn(
-            self.store, kind, self._generation, self._ttl_ms, self._maxlen,
-            self._batch_size))
-    return out
+    return write_kinds(pcolls, KINDS, 'Write', lambda kind: _WriteFn(
+        self.store, kind, self._generation, self._ttl_ms, self._maxlen,
+        self._batch_size))
