@@ -10,10 +10,10 @@ pytest_plugins = [
     'tests.fixtures.flink',
     'tests.fixtures.hdfs',
     'tests.fixtures.kafka',
-    'tests.fixtures.live_batch',
     'tests.fixtures.postgres',
     'tests.fixtures.pubsub',
     'tests.fixtures.redis',
     'tests.fixtures.samples',
+    'tests.fixtures.live_batch',  # after redis and samples, which it uses
     'tests.fixtures.spark',
 ]
