@@ -2,18 +2,26 @@
 rate, one line rewritten in place, and nothing at all when stdout is not a
 terminal (a pipe, a file, CI), so logs and captured output stay clean.
 
-The figures are the runner's live counters (``records_read``), read while
-the run goes on: runners that run the job asynchronously (Prism, Flink,
-Dataflow) report them during the run; the in-process FnApiRunner returns
-only when the job is done, so its runs show no progress line.
+Where the figures come from:
+- runners that run the job asynchronously (Prism, Flink, Spark, Dataflow)
+  report their live counters (``records_read``) while it runs
+  (pipelines/run.py reads them);
+- the in-process FnApiRunner (the default for bounded runs) reports its
+  counters only when the job is done, so its reading steps' progress
+  records (transforms/metrics.ReadProgress) feed the line instead
+  (`progress_from_readers`).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
 import time
-from typing import Callable, Optional, TextIO
+from typing import Callable, Dict, Iterator, Optional, TextIO
 
-__all__ = ['ProgressLine', 'progress_text']
+from transforms.metrics import PROGRESS_LOGGER
+
+__all__ = ['ProgressLine', 'progress_from_readers', 'progress_text']
 
 
 def progress_text(records: int, elapsed_s: float) -> str:
@@ -58,3 +66,45 @@ class ProgressLine:
       self._stream.write('\r' + ' ' * self._width + '\r')
       self._stream.flush()
       self._width = 0
+
+
+class _ReaderTotals(logging.Handler):
+  """Sums the latest total of each reader and shows it on the line."""
+
+  def __init__(self, line: ProgressLine) -> None:
+    super().__init__(logging.DEBUG)
+    self._line = line
+    self._totals: Dict[int, int] = {}
+
+  def emit(self, record: logging.LogRecord) -> None:
+    reader, records = getattr(record, 'reader', None), getattr(
+        record, 'records', None)
+    if reader is None or records is None:
+      return
+    self._totals[reader] = records
+    self._line.update(sum(self._totals.values()))
+
+
+@contextlib.contextmanager
+def progress_from_readers(stream: Optional[TextIO] = None) -> Iterator[None]:
+  """While the block runs (an in-process runner's run), the reading steps'
+  progress records on a terminal's progress line; nothing when the stream
+  is not a terminal. The line is removed at the end."""
+  line = ProgressLine(stream)
+  if not line.enabled:
+    yield
+    return
+  log = logging.getLogger(PROGRESS_LOGGER)
+  handler = _ReaderTotals(line)
+  level, propagate = log.level, log.propagate
+  log.setLevel(logging.DEBUG)
+  log.propagate = False
+  log.addHandler(handler)
+  try:
+    yield
+  finally:
+    log.removeHandler(handler)
+    log.setLevel(level)
+    log.propagate = propagate
+    with handler.lock:  # a worker thread may be writing the line
+      line.clear()

@@ -3,6 +3,7 @@ end (a streaming run's Ctrl-C), and the summary written and printed.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -21,7 +22,7 @@ from pipelines.flags import UsageError, check_flags
 from pipelines.options import SalesConfig, config_from_options
 from pipelines.outputs import (SUMMARY_FILE, TempDirs, private_files,
                                restrict, write_summary)
-from pipelines.progress import ProgressLine
+from pipelines.progress import ProgressLine, progress_from_readers
 from pipelines.reachability import check_hdfs, check_services
 from pipelines.report import check_report, write_run_report
 from pipelines.sales import build_sales_graph
@@ -213,7 +214,11 @@ def _build_and_run(argv: List[str],
   started, started_wall = time.monotonic(), time.time()
   result = None
   try:
-    result = pipeline.run()
+    # An in-process runner returns when a bounded job is done: its readers
+    # feed the progress line meanwhile (pipelines/progress.py).
+    with (progress_from_readers() if config.bounded else
+          contextlib.nullcontext()):
+      result = pipeline.run()
     if runs_detached(options, config.bounded):
       job_id = getattr(result, 'job_id', lambda: '?')()
       print(f'submitted streaming Dataflow job {job_id}; it runs until '

@@ -5,6 +5,8 @@ back (read = valid + dead letters + duplicates + late).
 """
 from __future__ import annotations
 
+import logging
+import time
 from typing import Iterable
 
 from apache_beam.metrics import Metrics
@@ -17,6 +19,8 @@ WINDOWS_FINAL = 'windows_final'
 RESULT_ROWS = 'result_rows'
 DEDUPE_CACHE_REBUILDS = 'dedupe_cache_rebuilds'
 DEAD_LETTER_PREFIX = 'dead_letter:'
+# Where the readers' progress records go (ReadProgress).
+PROGRESS_LOGGER = 'sales.progress'
 
 
 def counter(name: str):
@@ -34,3 +38,31 @@ def count_reasons(reasons: Iterable[str]) -> None:
     totals[reason] = totals.get(reason, 0) + 1
   for reason, count in totals.items():
     dead_letter_counter(reason).inc(count)
+
+
+class ReadProgress:
+  """The records one reading DoFn instance has read, as a DEBUG record of
+  the logger PROGRESS_LOGGER at most once per interval, with the fields
+  `reader` (this instance) and `records` (its total so far).
+
+  A runner in this process reports its counters only when the job ends;
+  these records let the terminal show progress meanwhile
+  (pipelines/progress.py enables the logger only for that). Elsewhere the
+  logger is off, and adding costs one level check.
+  """
+
+  def __init__(self, interval_s: float = 1.0) -> None:
+    self._interval_s = interval_s
+    self._total = 0
+    self._next_s = 0.0
+
+  def add(self, records: int) -> None:
+    self._total += records
+    log = logging.getLogger(PROGRESS_LOGGER)
+    if not log.isEnabledFor(logging.DEBUG):
+      return
+    now = time.monotonic()
+    if now >= self._next_s:
+      self._next_s = now + self._interval_s
+      log.debug('records read', extra={'reader': id(self),
+                                       'records': self._total})

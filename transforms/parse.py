@@ -103,11 +103,13 @@ class ParseOrderFn(beam.DoFn):
     self._late_rule = late_rule
     self._pseudonymizer = pseudonymizer
     self._read = metrics.counter(metrics.RECORDS_READ)
+    self._progress = metrics.ReadProgress()
     self._valid = metrics.counter(metrics.RECORDS_VALID)
 
   def process(self, raw: RawRecord, currencies: Dict[str, Any]
               ) -> Iterable[Union[Order, beam.pvalue.TaggedOutput]]:
     self._read.inc()
+    self._progress.add(1)
     if raw.decode_error is not None:
       yield self._reject(raw, Rejection('malformed', raw.decode_error))
       return

@@ -60,6 +60,7 @@ class CheckOrdersFn(beam.DoFn):
     self._spill_dir = spill_dir
     self._transport_time = event_time_from == 'transport'
     self._read = metrics.counter(metrics.RECORDS_READ)
+    self._progress = metrics.ReadProgress()
     self._valid = metrics.counter(metrics.RECORDS_VALID)
     self._prepared = PreparedRates()
 
@@ -165,6 +166,7 @@ class CheckOrdersFn(beam.DoFn):
     if self._pseudonymizer is not None:
       table, exotic, dead = self._pseudonymized(table, exotic, dead)
     self._read.inc(checked.read)
+    self._progress.add(checked.read)
     self._valid.inc(table.num_rows)
     metrics.count_reasons(letter.reason for letter in dead)
     for letter in dead:
