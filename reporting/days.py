@@ -8,28 +8,25 @@ the day it starts in.
 """
 from __future__ import annotations
 
-import datetime
 import zoneinfo
 from typing import Any, Mapping
 
-__all__ = ['DEFAULT_TIMEZONE', 'day_of', 'local_day', 'zone']
+from transforms import calendar_days
+from transforms.calendar_days import DEFAULT_TIMEZONE
 
-DEFAULT_TIMEZONE = 'UTC'
+__all__ = ['DEFAULT_TIMEZONE', 'day_of', 'local_day', 'zone']
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:
-  """The IANA zone of that name; ValueError in one line when unknown."""
-  try:
-    return zoneinfo.ZoneInfo(name or DEFAULT_TIMEZONE)
-  except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-    raise ValueError(f'unknown time zone {name!r} (an IANA name such as '
-                     f'Europe/Paris)') from None
+  """The IANA zone of that name (UTC when empty); ValueError in one line
+  when unknown (transforms/calendar_days.py, the pipeline's own rule)."""
+  return calendar_days.zone(name or DEFAULT_TIMEZONE)
 
 
 def local_day(epoch_ms: int, tz: zoneinfo.ZoneInfo) -> str:
-  """ISO date (YYYY-MM-DD) of an instant in a time zone."""
-  moment = datetime.datetime.fromtimestamp(epoch_ms / 1000, tz)
-  return moment.date().isoformat()
+  """ISO date (YYYY-MM-DD) of an instant in a time zone: the pipeline's
+  `day` rule (transforms/calendar_days.local_day)."""
+  return calendar_days.local_day(tz.key, epoch_ms)
 
 
 def day_of(row: Mapping[str, Any], tz: zoneinfo.ZoneInfo) -> str:
