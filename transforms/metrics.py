@@ -55,14 +55,15 @@ class ReadProgress:
     self._interval_s = interval_s
     self._total = 0
     self._next_s = 0.0
+    # Looked up once (getLogger takes a lock); a Logger pickles by name.
+    self._log = logging.getLogger(PROGRESS_LOGGER)
 
   def add(self, records: int) -> None:
     self._total += records
-    log = logging.getLogger(PROGRESS_LOGGER)
-    if not log.isEnabledFor(logging.DEBUG):
+    if not self._log.isEnabledFor(logging.DEBUG):
       return
     now = time.monotonic()
     if now >= self._next_s:
       self._next_s = now + self._interval_s
-      log.debug('records read', extra={'reader': id(self),
+      self._log.debug('records read', extra={'reader': id(self),
                                        'records': self._total})
