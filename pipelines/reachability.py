@@ -57,8 +57,6 @@ TOPIC_WAIT_S = 5.0
 KAFKA_FIX = 'start it with services/kafka/broker.sh start'
 FLINK_FIX = ('start it with runners/flink/cluster.sh start or pass '
              '--flink_master (FLINK_MASTER for runners.flink.run)')
-HDFS_FIX = ('start it with services/hdfs/hdfs.sh start, or fix --hdfs_host '
-            'and --hdfs_port (the NameNode\'s WebHDFS port)')
 PUBSUB_FIX = ('start it with services/pubsub/emulator.sh start or unset '
               'PUBSUB_EMULATOR_HOST')
 
@@ -269,47 +267,6 @@ def check_pubsub_emulator(config: SalesConfig) -> None:
                       f'({e.message or type(e).__name__}); {PUBSUB_FIX}'
                       ) from None
   _LOG.info('Pub/Sub emulator at %s: reachable, %s exists', emulator, name)
-
-
-# -- HDFS --------------------------------------------------------------------
-
-def hdfs_paths(config: SalesConfig) -> List[str]:
-  """The run's hdfs:// inputs and output."""
-  paths = [p for p in config.inputs if p.lower().startswith('hdfs://')]
-  if config.bounded and config.output.lower().startswith('hdfs://'):
-    paths.append(config.output)
-  return paths
-
-
-def check_hdfs(config: SalesConfig, options: PipelineOptions) -> None:
-  """An hdfs:// input or output: Beam's Hadoop filesystem flags are given
-  and the NameNode answers WebHDFS as that user."""
-  paths = hdfs_paths(config)
-  if not paths:
-    return
-  from apache_beam.options.pipeline_options import HadoopFileSystemOptions
-  hdfs = options.view_as(HadoopFileSystemOptions)
-  missing = [f'--{name}' for name in ('hdfs_host', 'hdfs_port', 'hdfs_user')
-             if not getattr(hdfs, name)]
-  if missing:
-    raise Unreachable(f'{paths[0]} needs {", ".join(missing)} (the '
-                      'NameNode\'s WebHDFS address and the HDFS user)')
-  base = f'http://{hdfs.hdfs_host}:{hdfs.hdfs_port}'
-  problem = tcp_problem(str(hdfs.hdfs_host), int(hdfs.hdfs_port))
-  if problem is not None:
-    raise Unreachable(f'cannot reach HDFS (WebHDFS) at {base} ({problem}); '
-                      f'{HDFS_FIX}')
-  url = (f'{base}/webhdfs/v1/?op=GETFILESTATUS&user.name='
-         f'{urllib.request.quote(str(hdfs.hdfs_user))}')
-  try:
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-      answer = json.loads(response.read(65536) or b'{}')
-  except (urllib.error.URLError, OSError, ValueError) as e:
-    raise Unreachable(f'{base} does not answer as WebHDFS '
-                      f'({getattr(e, "reason", e)}); {HDFS_FIX}') from None
-  if 'FileStatus' not in answer:
-    raise Unreachable(f'{base} answers, but not as WebHDFS; {HDFS_FIX}')
-  _LOG.info('HDFS (WebHDFS) at %s: reachable', base)
 
 
 # -- runners -------------------------------------------------------------------

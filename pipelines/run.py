@@ -23,7 +23,8 @@ from pipelines.options import SalesConfig, config_from_options
 from pipelines.outputs import (SUMMARY_FILE, TempDirs, private_files,
                                restrict, write_summary)
 from pipelines.progress import ProgressLine, progress_from_readers
-from pipelines.reachability import check_hdfs, check_services
+from pipelines.hdfs_check import check_hdfs
+from pipelines.reachability import check_services
 from pipelines.report import check_report, write_run_report
 from pipelines.sales import build_sales_graph
 from pipelines.quality import QualityGateFailed, dead_letter_gate
