@@ -108,7 +108,7 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
     result.wait_until_finish()
     return 'succeeded', None
   snapshot: Optional[RunSummary] = None
-  next_snapshot = time.monotonic() + SNAPSHOT_SECONDS
+  next_snapshot = time.monotonic()  # the first one at once: a Ctrl-C may come soon
   interrupted = threading.Event()
 
   def on_sigint(*_: Any) -> None:
@@ -133,7 +133,9 @@ def wait_for_end(result: beam.runners.runner.PipelineResult, bounded: bool,
       if time.monotonic() >= next_snapshot and not interrupted.is_set():
         taken = summarize(result)
         snapshot = taken if taken.counted else snapshot
-        next_snapshot = time.monotonic() + SNAPSHOT_SECONDS
+        _LOG.debug('counts as of %s: %d records read', taken.as_of or '-',
+                   taken.records_read)
+        next_snapshot = time.monotonic()  # the first one at once: a Ctrl-C may come soon
       interrupted.wait(2)
   finally:
     signal.signal(signal.SIGINT, previous)

@@ -50,12 +50,26 @@ class RunSummary:
     return out
 
 
+def current_metrics(result: beam.runners.runner.PipelineResult) -> Any:
+  """The runner's counters now, not as first asked.
+
+  A portable runner's result (Prism, Flink, Spark; Beam 2.77
+  portable_runner.PipelineResult.metrics) keeps the first answer it got and
+  returns it ever after: a streaming run's summary and a bounded run's
+  progress line would show the counts of their first query. Dropping that
+  cached answer makes the next call ask the job service again.
+  """
+  if getattr(result, '_metrics', None) is not None:
+    result._metrics = None  # pylint: disable=protected-access
+  return result.metrics()
+
+
 def summarize(result: beam.runners.runner.PipelineResult) -> RunSummary:
   """Reads the run's counters (namespace `sales`)."""
   summary = RunSummary()
   try:
     summary.state = str(result.state)
-    counters = result.metrics().query(
+    counters = current_metrics(result).query(
         MetricsFilter().with_namespace(metrics.NAMESPACE))['counters']
   except Exception as e:  # some runners cannot report after a cancel
     _LOG.info('metrics unavailable: %s', e)

@@ -46,12 +46,15 @@ def kafka_stream_args(bootstrap: str, topic: str, group: str) -> List[str]:
 
 
 @contextlib.contextmanager
-def streaming_pipeline(*args: str, env=None,
-                       log_path=None) -> Iterator[subprocess.Popen]:
+def streaming_pipeline(*args: str, env=None, log_path=None,
+                       whole_group: bool = True
+                       ) -> Iterator[subprocess.Popen]:
   """Starts a streaming run; on exit stops it as a terminal's Ctrl-C does
   (SIGINT to the whole process group, the local runner included) and checks
   that it shut down cleanly. With ``log_path`` its stderr goes to that file,
-  which the test can read while the run goes on."""
+  which the test can read while the run goes on. With ``whole_group=False``
+  only the CLI gets the SIGINT (as from `kill -INT`): the runner outlives
+  it and answers the CLI's last questions."""
   with contextlib.ExitStack() as stack:
     stderr = (subprocess.PIPE if log_path is None else stack.enter_context(
         open(log_path, 'w', encoding='utf-8')))
@@ -63,7 +66,7 @@ def streaming_pipeline(*args: str, env=None,
       yield proc
     finally:
       if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
+        (os.killpg if whole_group else os.kill)(proc.pid, signal.SIGINT)
       try:
         out, err = proc.communicate(timeout=90)
       except subprocess.TimeoutExpired:
@@ -76,7 +79,7 @@ def streaming_pipeline(*args: str, env=None,
   assert proc.returncode == 0, (
       f'exit {proc.returncode}; stdout: {out[-1000:]}; stderr: {err[-3000:]}')
   assert 'Traceback' not in err, err[-3000:]
-  assert 'records read' in out
+  assert 'records read' in out, f'stdout: {out[-1000:]}; stderr: {err[-3000:]}'
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float,

@@ -33,20 +33,29 @@ def test_the_sample_over_zeromq_converges_to_the_bounded_run(
   batch_db = live_batch.db
   endpoint = f'tcp://127.0.0.1:{free_port()}'
   stream_db = str(tmp_path / 'zeromq.db')
-  sent = {}
+  log_path = str(tmp_path / 'run.log')
+  lines = read_lines(live_sample)
+  halves = [tmp_path / 'first.jsonl', tmp_path / 'second.jsonl']
+  halves[0].write_text('\n'.join(lines[:1500]) + '\n', encoding='utf-8')
+  halves[1].write_text('\n'.join(lines[1500:]) + '\n', encoding='utf-8')
+  sent = []
   runner = [a for a in prism_streaming_args() if a != '--streaming']
   with streaming_pipeline(
       '--source', 'zeromq', '--streaming', '--zmq_endpoint', endpoint,
       '--early_firing_seconds', '1', *WINDOW_FLAGS, *runner,
-      '--sink', f'sqlite:///{stream_db}') as proc:
+      '--sink', f'sqlite:///{stream_db}', '--log_level=DEBUG',
+      log_path=log_path, whole_group=False) as proc:
     # The sender binds and waits for the pipeline to connect: started
-    # together, nothing is sent before the reader is there.
-    sender = threading.Thread(target=lambda: sent.update(send(
-        live_sample, endpoint, rate=1500.0, wait_s=240)))
+    # together, nothing is sent before the reader is there. The second
+    # half goes once the CLI has counted some of the first (its log).
+    sender = threading.Thread(target=lambda: sent.append(send(
+        str(halves[0]), endpoint, wait_s=240)))
     sender.start()
+    assert wait_for(lambda: counted_some(log_path), 240, proc)
+    sender.join(60)
+    sent.append(send(str(halves[1]), endpoint, wait_s=60))
     expected = results(batch_db)
     converged = wait_for(lambda: results(stream_db) == expected, 240, proc)
-    sender.join(60)
     got = results(stream_db)
     assert converged, (f'{len(set(got) ^ set(expected))} rows differ; '
                        f'streamed {len(got)}, batch {len(expected)}; dead '
@@ -56,11 +65,17 @@ def test_the_sample_over_zeromq_converges_to_the_bounded_run(
                     top_products(batch_db), 60, proc)
     assert wait_for(lambda: dead_letter_reasons(stream_db) ==
                     dead_letter_reasons(batch_db), 60, proc)
-  assert sent['messages'] == 3000
+  assert [s['messages'] for s in sent] == [1500, 1500]
+  # Stopped with Prism still up, the summary counts every message read
+  # (a portable runner's result answered every query with its first
+  # counts, so the summary showed the counts of the first snapshot).
+  summary = dict(line.rsplit(None, 1) for line in
+                 proc.stdout_text.splitlines()[1:] if line.strip())
+  assert int(summary['records read']) == len(lines) == 3000
+  assert summary['accounted for'] == 'yes'
 
   # A dead letter's position is its message's sequence number (from 0):
   # the payload of message N as sent, malformed ones included.
-  lines = read_lines(live_sample)
   with sqlite3.connect(stream_db) as conn:
     letters = conn.execute('SELECT source, partition, position, reason, '
                            'payload FROM dead_letters').fetchall()
@@ -69,6 +84,13 @@ def test_the_sample_over_zeromq_converges_to_the_bounded_run(
   for _, _, position, _, payload in letters:
     assert lines[position] == payload
   assert sum(1 for *_, reason, _ in letters if reason == 'malformed') == 6
+
+
+def counted_some(log_path: str) -> bool:
+  """Whether the CLI's log shows a snapshot of its counts above zero."""
+  with open(log_path, encoding='utf-8') as f:
+    return any('counts as of' in line and not line.rstrip().endswith(
+        ': 0 records read') for line in f)
 
 
 def read_topic(bootstrap, topic, expected, partitions=3):
