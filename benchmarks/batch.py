@@ -44,6 +44,7 @@ TWO_WORKERS = ['--direct_num_workers=2', '--direct_running_mode=multi_processing
 BEAM = {
     'beam': [],
     'beam-2w': TWO_WORKERS,
+    'beam-2t': ['--direct_num_workers=2', '--direct_running_mode=multi_threading'],
     'beam-records': ['--engine', 'records'],
     'beam-records-2w': ['--engine', 'records', *TWO_WORKERS],
     'beam-mining': ['--anomalies', '--product_pairs', '--segments', '5'],
@@ -54,7 +55,7 @@ BEAM = {
 LAUNCHERS = {'beam-spark': ['-m', 'runners.spark.run', 'local'],
              'beam-flink': ['-m', 'runners.flink.run', 'local']}
 REFERENCES = ('duckdb', 'polars', 'pandas')
-ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-records',
+ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-2t', 'beam-records',
        'beam-records-2w', 'beam-mining')
 # Only when asked for (--impl): need runners/spark/setup.sh, runners/flink/setup.sh.
 OPTIONAL = ('beam-spark', 'beam-flink')

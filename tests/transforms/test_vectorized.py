@@ -108,15 +108,19 @@ def test_jsonl_chunk_borders_and_many_buckets(tmp_path, spill):
                chunk_bytes=50_000, spill=spill)
 
 
-def _decoded_and_bytes(lines):
+def _bundled_rates():
   import csv
   from transforms.vectorized.columns import prepare_rates
+  with open(os.path.join(ROOT, 'data', 'fx_rates.csv'), encoding='utf-8') as f:
+    return prepare_rates({r['currency'].strip().upper():
+                          Decimal(r['usd_per_unit'])
+                          for r in csv.DictReader(f)})
+
+
+def _decoded_and_bytes(lines):
   from transforms.vectorized.jsonl import (check_jsonl_bytes,
                                            check_jsonl_decoded)
-  with open(os.path.join(ROOT, 'data', 'fx_rates.csv'), encoding='utf-8') as f:
-    rates = prepare_rates({r['currency'].strip().upper():
-                           Decimal(r['usd_per_unit'])
-                           for r in csv.DictReader(f)})
+  rates = _bundled_rates()
   data = b'\n'.join(lines) + b'\n'
   return [check(data, 1, 'src', 0, rates)
           for check in (check_jsonl_decoded, check_jsonl_bytes)]
@@ -203,3 +207,26 @@ def test_bucket_hash_is_stable_and_spread():
   buckets = bucket_of(ids, 8)
   assert list(buckets[:5]) == list(bucket_of(ids.slice(0, 5), 8))
   assert min(list(buckets).count(b) for b in range(8)) > 800
+
+
+@pytest.mark.parametrize('pieces', [1, 2, 3, 7])
+def test_a_chunk_checked_in_pieces_equals_it_checked_whole(pieces):
+  """CheckOrdersFn checks a chunk in pieces on several threads: the pieces'
+  rows and dead letters, positions included, are the whole chunk's."""
+  import pyarrow as pa
+  from transforms.vectorized.jsonl import check_jsonl_bytes, split_lines
+  rates = _bundled_rates()
+  with open(SAMPLE, 'rb') as f:
+    data = f.read().replace(b'\n', b'\n\n', 5)  # blank lines count too
+  whole = check_jsonl_bytes(data, 7, 'src', 0, rates)
+  split = split_lines(data, 7, pieces)
+  assert len(split) == pieces
+  assert b''.join(piece for piece, _ in split) == data
+  checked = [check_jsonl_bytes(piece, first, 'src', 0, rates)
+             for piece, first in split]
+  key = lambda t: t.sort_by('k').drop_columns(['exotic'])
+  rows = pa.concat_tables([c.table for c in checked])
+  assert key(rows).equals(key(whole.table))
+  assert sorted(d for c in checked for d in c.dead) == sorted(whole.dead)
+  assert sum(c.read for c in checked) == whole.read
+  assert len(whole.dead) > 50

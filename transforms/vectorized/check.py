@@ -13,6 +13,8 @@ dead letters carry exactly the record path's reason and detail.
 """
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
 
 import apache_beam as beam
@@ -29,7 +31,7 @@ from transforms.vectorized.chunks import FileChunk
 from transforms.vectorized.columns import (POSITION_BITS, UNDECODED, Checked,
                                            PreparedRates, check_chunk,
                                            decode_each)
-from transforms.vectorized.jsonl import check_jsonl_bytes
+from transforms.vectorized.jsonl import check_jsonl_bytes, split_lines
 from transforms.vectorized.tables import bucket_parts, encode_part
 from transforms.windowing import WindowPolicy
 
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
   from transforms.pseudonymize import Pseudonymizer
 
 RECORD_BATCH = 65536  # records of a non-JSON-Lines file checked at once
+# A chunk of JSON Lines is checked in this many pieces at once, one thread
+# each: the checks run in numpy and Arrow kernels, which release the GIL
+# (docs/performance.md).
+PARSE_THREADS = max(1, min(4, os.cpu_count() or 1))
 _INDEX_MASK = (1 << POSITION_BITS) - 1
 
 
@@ -63,18 +69,44 @@ class CheckOrdersFn(beam.DoFn):
     self._progress = metrics.ReadProgress()
     self._valid = metrics.counter(metrics.RECORDS_VALID)
     self._prepared = PreparedRates()
+    self._pool: Optional[ThreadPoolExecutor] = None
+
+  def setup(self) -> None:
+    if PARSE_THREADS > 1:
+      self._pool = ThreadPoolExecutor(PARSE_THREADS,
+                                      thread_name_prefix='check-jsonl')
+
+  def teardown(self) -> None:
+    if self._pool is not None:
+      self._pool.shutdown(wait=False)
+      self._pool = None
 
   def process(self, element: Any, fx_rates: Dict) -> Iterable:
     self._rates = self._prepared.of(fx_rates)
     if isinstance(element, RawBatch):
       yield from self._batch(element)
     elif element.fmt == 'jsonl':
-      checked = check_jsonl_bytes(element.read(), element.first_line,
-                                  element.path, element.rank, self._rates)
-      yield from self._emit(checked, checked.dead, checked.table,
-                            f'{element.rank}-{element.first_line}')
+      yield from self._jsonl(element)
     else:
       yield from self._whole_file(element)
+
+  # --- a chunk of a JSON Lines file --------------------------------------------
+
+  def _jsonl(self, chunk: FileChunk) -> Iterable:
+    """The chunk in pieces checked at once; emitted in order, each as its
+    own part (a piece is a run of the chunk's lines)."""
+    pieces = split_lines(chunk.read(), chunk.first_line,
+                         PARSE_THREADS if self._pool is not None else 1)
+
+    def check(piece) -> Checked:
+      return check_jsonl_bytes(piece[0], piece[1], chunk.path, chunk.rank,
+                               self._rates)
+
+    checked_pieces = (self._pool.map(check, pieces) if len(pieces) > 1
+                      else map(check, pieces))
+    for (_, first_line), checked in zip(pieces, checked_pieces):
+      yield from self._emit(checked, checked.dead, checked.table,
+                            f'{chunk.rank}-{first_line}')
 
   # --- a file of Avro, Parquet or CSV records --------------------------------
 

@@ -261,3 +261,21 @@ def check_jsonl_bytes(data: bytes, first_line: int, source: str,
     parts.append(empty_valid())
   table = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
   return Checked(table, exotic, dead, len(ok_rows) + len(objs))
+
+
+def split_lines(data: bytes, first_line: int, pieces: int
+                ) -> List[Tuple[bytes, int]]:
+  """Whole lines numbered from first_line -> at most `pieces` runs of whole
+  lines of about equal size, each with the number of its first line (so
+  that checking each piece numbers every line as checking all would)."""
+  out: List[Tuple[bytes, int]] = []
+  begin, size = 0, len(data)
+  for i in range(pieces - 1, 0, -1):
+    cut = data.find(b'\n', begin + (size - begin) // (i + 1))
+    if cut < 0 or cut + 1 >= size:
+      break
+    out.append((data[begin:cut + 1], first_line))
+    first_line += data.count(b'\n', begin, cut + 1)
+    begin = cut + 1
+  out.append((data[begin:], first_line))
+  return out
