@@ -33,7 +33,8 @@ setup(
         'redis': ['redis>=5'],
         'zeromq': ['pyzmq>=25'],
         'hdfs': ['hdfs>=2.7'],  # Beam's hdfs:// (WebHDFS) filesystem
-        'bench': ['duckdb>=1.0', 'polars>=1.0', 'pandas>=2.0'],
+        'bench': ['duckdb>=1.0', 'polars>=1.0', 'pandas>=2.0',
+                  'matplotlib>=3.8'],  # benchmarks/curves.py's charts
         'mining': ['scikit-learn>=1.4'],
         'test': [
             'pytest>=8',
