@@ -15,6 +15,7 @@ tree, sampled every 20 ms) and the ratio to the fastest.
 Implementations:
   beam              `python -m pipeline` as a user runs it (columnar steps)
   beam-2w           the same with --direct_num_workers=2 multi_processing
+  beam-2t           the same with --direct_num_workers=2 multi_threading
   beam-records      the hidden debugging switch --engine records (one record
                     at a time), for comparison
   beam-records-2w   the same with 2 worker processes
@@ -44,7 +45,8 @@ TWO_WORKERS = ['--direct_num_workers=2', '--direct_running_mode=multi_processing
 BEAM = {
     'beam': [],
     'beam-2w': TWO_WORKERS,
-    'beam-2t': ['--direct_num_workers=2', '--direct_running_mode=multi_threading'],
+    'beam-2t': ['--direct_num_workers=2',
+                '--direct_running_mode=multi_threading'],
     'beam-records': ['--engine', 'records'],
     'beam-records-2w': ['--engine', 'records', *TWO_WORKERS],
     'beam-mining': ['--anomalies', '--product_pairs', '--segments', '5'],
@@ -55,8 +57,8 @@ BEAM = {
 LAUNCHERS = {'beam-spark': ['-m', 'runners.spark.run', 'local'],
              'beam-flink': ['-m', 'runners.flink.run', 'local']}
 REFERENCES = ('duckdb', 'polars', 'pandas')
-ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-2t', 'beam-records',
-       'beam-records-2w', 'beam-mining')
+ALL = ('duckdb', 'polars', 'pandas', 'beam', 'beam-2w', 'beam-2t',
+       'beam-records', 'beam-records-2w', 'beam-mining')
 # Only when asked for (--impl): need runners/spark/setup.sh, runners/flink/setup.sh.
 OPTIONAL = ('beam-spark', 'beam-flink')
 SCALING_SIZES = (100_000, 1_000_000, 5_000_000)
