@@ -23,6 +23,8 @@ What is checked, when the run uses it:
 - Flink (``--runner FlinkRunner`` with a cluster ``--flink_master``): its REST
   API answers as Flink; an EXTERNAL worker pool (``--environment_config``)
   accepts connections.
+- Spark (a SparkRunner with a ``spark://`` ``--spark_master_url``): the
+  standalone master accepts connections (its RPC port speaks no HTTP).
 
 A DataflowRunner run is not checked: its workers, not this machine, talk to
 the services, and may reach what this machine cannot.
@@ -57,6 +59,8 @@ TOPIC_WAIT_S = 5.0
 KAFKA_FIX = 'start it with services/kafka/broker.sh start'
 FLINK_FIX = ('start it with runners/flink/cluster.sh start or pass '
              '--flink_master (FLINK_MASTER for runners.flink.run)')
+SPARK_FIX = ('start it with runners/spark/cluster.sh start or pass '
+             '--spark_master_url (SPARK_MASTER for runners.spark.run)')
 PUBSUB_FIX = ('start it with services/pubsub/emulator.sh start or unset '
               'PUBSUB_EMULATOR_HOST')
 
@@ -293,13 +297,27 @@ def check_flink_master(master: str) -> None:
   _LOG.info('Flink %s at %s: reachable', answer['flink-version'], base)
 
 
-def check_worker_pool(address: str) -> None:
+def check_spark_master(master: str) -> None:
+  """A standalone master (spark://host:port) accepts connections; a
+  local[N] master runs inside the job server and needs nothing."""
+  if not master.startswith('spark://'):
+    return
+  problem = tcp_problem(*host_port(master, 7077))
+  if problem is not None:
+    raise Unreachable(f'cannot reach the Spark master at {master} '
+                      f'({problem}); {SPARK_FIX}')
+  _LOG.info('Spark master at %s: reachable', master)
+
+
+def check_worker_pool(address: str, runner: str = 'flink') -> None:
+  """An EXTERNAL worker pool accepts connections; ``runner`` (flink or
+  spark) names the cluster script that starts it."""
   problem = tcp_problem(*host_port(address, 50000))
   if problem is not None:
     raise Unreachable(
         f'cannot reach the Beam Python worker pool at {address} ({problem}); '
-        f'start it with runners/flink/cluster.sh start, or pass another '
-        f'--environment_config (BEAM_WORKER_POOL for runners.flink.run)')
+        f'start it with runners/{runner}/cluster.sh start, or pass another '
+        f'--environment_config (BEAM_WORKER_POOL for runners.{runner}.run)')
 
 
 def _runner(options: PipelineOptions) -> str:
@@ -314,10 +332,15 @@ def check_runner(options: PipelineOptions) -> None:
     master = options.view_as(FlinkRunnerOptions).flink_master or ''
     if master and not master.startswith('['):  # [local], [auto]: in process
       check_flink_master(master)
+  if runner == 'sparkrunner':
+    from apache_beam.options.pipeline_options import SparkRunnerOptions
+    check_spark_master(options.view_as(SparkRunnerOptions).spark_master_url
+                       or '')
   portable = options.view_as(PortableOptions)
   if (portable.environment_type or '').upper() == 'EXTERNAL' and (
       portable.environment_config):
-    check_worker_pool(portable.environment_config)
+    check_worker_pool(portable.environment_config,
+                      'spark' if runner == 'sparkrunner' else 'flink')
 
 
 # -- all of them ---------------------------------------------------------------

@@ -39,13 +39,13 @@ def assert_one_line_failure(proc, elapsed, *expected):
   assert 1 <= len(lines) <= 3, proc.stderr
   assert lines[0].startswith('error: '), proc.stderr
   for text in expected:
-    assert text in proc.stderr, (text, proc.stderr)
+    assert text.lower() in proc.stderr.lower(), (text, proc.stderr)
   assert 'Traceback' not in proc.stderr and '%3|' not in proc.stderr
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('service', ['kafka-source', 'kafka-sink', 'postgres',
-                                     'pubsub', 'flink'])
+                                     'pubsub', 'flink', 'redis', 'hdfs'])
 def test_a_service_that_is_down_fails_the_run_in_one_line(service, tmp_path):
   port = closed_port()
   address = f'127.0.0.1:{port}'
@@ -59,6 +59,9 @@ def test_a_service_that_is_down_fails_the_run_in_one_line(service, tmp_path):
       'pubsub': ['--source', 'pubsub', '--streaming',
                  '--pubsub_subscription', 'projects/p/subscriptions/s'],
       'flink': ['--runner', 'FlinkRunner', '--flink_master', address],
+      'redis': ['--sink', f'redis://{address}/0'],
+      'hdfs': ['--input', 'hdfs://sales/orders.jsonl', '--hdfs_host',
+               '127.0.0.1', '--hdfs_port', str(port), '--hdfs_user', 'sales'],
   }[service]
   fix = {
       'kafka-source': 'services/kafka/broker.sh start',
@@ -66,6 +69,8 @@ def test_a_service_that_is_down_fails_the_run_in_one_line(service, tmp_path):
       'postgres': 'services/postgres/postgres.sh start',
       'pubsub': 'services/pubsub/emulator.sh start',
       'flink': 'runners/flink/cluster.sh start',
+      'redis': 'services/redis/redis.sh start',
+      'hdfs': 'services/hdfs/hdfs.sh start',
   }[service]
   if service == 'pubsub':
     env['PUBSUB_EMULATOR_HOST'] = address
@@ -89,6 +94,34 @@ def test_flink_cluster_mode_without_a_cluster_names_the_rest_address(
                       module='runners.flink.run')
   assert_one_line_failure(proc, elapsed, f'http://localhost:{port}',
                           'runners/flink/cluster.sh start')
+
+
+@pytest.mark.slow
+def test_spark_cluster_mode_without_a_master_names_the_master(tmp_path):
+  from runners.spark import spark_options
+  try:
+    spark_options.find_job_server_jar()
+  except spark_options.SparkSetupError:
+    pytest.skip('runners/spark/setup.sh has not run (the job server jar)')
+  port = closed_port()
+  proc, elapsed = run(['cluster', '--output', str(tmp_path / 'out')],
+                      {'SPARK_MASTER': f'spark://127.0.0.1:{port}'},
+                      module='runners.spark.run')
+  assert_one_line_failure(proc, elapsed, f'spark://127.0.0.1:{port}',
+                          'connection refused',
+                          'runners/spark/cluster.sh start')
+
+
+def test_a_spark_worker_pool_that_is_down_names_the_spark_script():
+  from apache_beam.options.pipeline_options import PipelineOptions
+  from pipelines.reachability import Unreachable, check_runner
+  port = closed_port()
+  options = PipelineOptions([
+      '--runner=SparkRunner', '--spark_master_url=local[2]',
+      '--environment_type=EXTERNAL',
+      f'--environment_config=localhost:{port}'])
+  with pytest.raises(Unreachable, match='runners/spark/cluster.sh start'):
+    check_runner(options)
 
 
 @pytest.fixture

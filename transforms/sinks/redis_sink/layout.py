@@ -29,6 +29,15 @@ key                                         holds
                                             dead letter
 ``sales:dead_seen:<source|partition|pos>``  marker: this dead letter is
                                             already in the stream
+``sales:<mined table>:<row id>``            hash: one mined row (anomalies,
+                                            product_pairs,
+                                            customer_segments,
+                                            segment_summary), every column
+                                            of its SQLite table; the row id
+                                            is ``mined.mined_key``
+``sales:<mined table>``                     sorted set: the table's row ids,
+                                            scored by window_start_ms (0
+                                            for the segment tables)
 ==========================================  =================================
 """
 from __future__ import annotations
@@ -37,6 +46,7 @@ import json
 from typing import Any, Dict
 
 from transforms.event_time import format_utc_ms
+from transforms.sinks.mined import MINED_TABLES, mined_key
 from transforms.sinks.rows import row_key
 
 PREFIX = 'sales'
@@ -72,6 +82,24 @@ def day_key(row) -> str:
 
 def dead_seen_key(row) -> str:
   return f'{PREFIX}:dead_seen:{row_key(row)}'
+
+
+def mined_row_key(kind: str, row: Dict[str, Any]) -> str:
+  return f'{PREFIX}:{MINED_TABLES[kind].table}:{mined_key(kind, row)}'
+
+
+def mined_index_key(kind: str) -> str:
+  return f'{PREFIX}:{MINED_TABLES[kind].table}'
+
+
+def mined_score(kind: str, row: Dict[str, Any]) -> int:
+  """A windowed table's rows sort by window start; the others score 0."""
+  return int(row['window_start']) if is_windowed(kind) else 0
+
+
+def is_windowed(kind: str) -> bool:
+  """Whether the table's rows belong to a window (and so expire)."""
+  return 'window_start' in MINED_TABLES[kind].names
 
 
 def as_json(fields: Dict[str, Any]) -> str:

@@ -15,6 +15,10 @@ old one) can never interleave a read and a write.
   pane's list is skipped (as ``database.write_top_products``).
 * dead letters: written once per source position (as the database sinks'
   key), to a stream capped at about ``maxlen`` entries.
+* mined rows: with panes (anomalies, product_pairs), a row is replaced
+  only by a strictly newer pane; without (the segment tables), only when a
+  value differs (as ``database.mined.upsert_sql``). A replaced row is
+  written whole (a NULL column is an absent field).
 
 Each ``*_call`` returns ``(keys, args)`` for its script; values are the
 SQLite table's text forms (``SQLiteDialect``), so a hash holds exactly what
@@ -22,10 +26,12 @@ the SQLite sink's row holds.
 """
 from __future__ import annotations
 
-from typing import List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from transforms.records import CategoryResult, DeadLetter, TopProduct
 from transforms.sinks import database
+from transforms.sinks.database import mined
+from transforms.sinks.mined import MINED_TABLES, mined_key
 from transforms.sinks.redis_sink import layout
 from transforms.sinks.sqlite_sink import SQLiteDialect
 
@@ -113,6 +119,29 @@ redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', unpack(ARGV, 3))
 return 1
 """
 
+# KEYS: row hash, table index. ARGV: has panes (1/0), g, p, f, ttl_ms,
+#       index score, row id, then the row's field/value pairs
+MINED_SCRIPT = _COMPARE + """
+if ARGV[1] == '1' then
+  if compare(KEYS[1], tonumber(ARGV[2]), tonumber(ARGV[3]),
+             tonumber(ARGV[4])) <= 0 then return 0 end
+else
+  local same = redis.call('HLEN', KEYS[1]) == (#ARGV - 7) / 2
+  for i = 8, #ARGV, 2 do
+    if not same then break end
+    if ARGV[i] ~= 'updated_at' then
+      same = redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1]
+    end
+  end
+  if same then return 0 end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[7])
+expire(tonumber(ARGV[5]), KEYS[1], KEYS[2])
+return 1
+"""
+
 Call = Tuple[List[str], List[str]]
 
 
@@ -158,3 +187,21 @@ def dead_letter_call(row: DeadLetter, now: str, ttl_ms: int,
   fields = database.dead_letter_params(DIALECT, row, now)
   return ([layout.dead_seen_key(row), layout.DEAD_LETTER_STREAM],
           [str(ttl_ms), str(maxlen)] + _pairs(fields))
+
+
+def mined_call(kind: str, row: Dict[str, Any], now: str, generation: int,
+               ttl_ms: int) -> Call:
+  """One mined row; ``ttl_ms`` applies to windowed tables only (a segment
+  row is a bounded run's answer and does not expire)."""
+  fields = {name: value for name, value in
+            mined.params(DIALECT, kind, row, now, generation).items()
+            if value is not None}
+  spec = MINED_TABLES[kind]
+  rank = ([str(int(v)) for v in (generation,) + mined.row_rank(row)]
+          if spec.has_panes else ['0', '0', '0'])
+  ttl = ttl_ms if layout.is_windowed(kind) else 0
+  keys = [layout.mined_row_key(kind, row), layout.mined_index_key(kind)]
+  args = (['1' if spec.has_panes else '0'] + rank +
+          [str(ttl), str(layout.mined_score(kind, row)),
+           mined_key(kind, row)] + _pairs(fields))
+  return keys, args

@@ -151,6 +151,7 @@ class RedisStore(database.Store):
         'results': self._conn.register_script(scripts.RESULT_SCRIPT),
         'top_products': self._conn.register_script(scripts.TOP_SCRIPT),
         'dead_letters': self._conn.register_script(scripts.DEAD_LETTER_SCRIPT),
+        'mined': self._conn.register_script(scripts.MINED_SCRIPT),
     }
 
   def run_in_transaction(self, work: Callable[[Any], Any]) -> Any:

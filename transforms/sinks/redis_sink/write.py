@@ -13,6 +13,8 @@ from apache_beam.metrics import Metrics
 
 from transforms.sinks import database
 from transforms.sinks.buffered import BufferedStoreFn, write_kinds
+from transforms.sinks.database.mined import MinedBuffer
+from transforms.sinks.mined import MINED_KINDS
 from transforms.sinks.redis_sink import scripts
 from transforms.sinks.redis_sink.store import RedisStore
 from transforms.sinks.rows import DEAD_LETTERS, KINDS, RESULTS
@@ -36,11 +38,16 @@ class _WriteFn(BufferedStoreFn):
     self._changed = Metrics.counter('sink.redis', f'{kind}_changed')
     self._skipped = Metrics.counter('sink.redis', f'{kind}_unchanged')
 
-  def new_buffer(self) -> database.Buffer:
+  def new_buffer(self):
+    if self._kind in MINED_KINDS:
+      return MinedBuffer(self._kind)
     return database.Buffer(self._kind)
 
-  def _calls(self, buffer: database.Buffer):
+  def _calls(self, buffer):
     now = scripts.DIALECT.now()
+    if self._kind in MINED_KINDS:
+      return [scripts.mined_call(self._kind, r, now, self._generation,
+                                 self._ttl_ms) for r in buffer.sorted_rows()]
     if self._kind == RESULTS:
       return [scripts.result_call(r, now, self._generation, self._ttl_ms)
               for r in buffer.sorted_rows()]
@@ -52,7 +59,8 @@ class _WriteFn(BufferedStoreFn):
 
   def write_bundle(self, buffer: database.Buffer) -> None:
     calls = self._calls(buffer)
-    script = self._store.scripts[self._kind]
+    script = self._store.scripts[
+        'mined' if self._kind in MINED_KINDS else self._kind]
 
     def work(pipe):
       for keys, args in calls:
@@ -67,11 +75,13 @@ class _WriteFn(BufferedStoreFn):
 
 
 class WriteToRedis(beam.PTransform):
-  """Writes results, top products and dead letters to Redis (docs/redis.md).
+  """Writes results, top products, dead letters and the mined tables to
+  Redis (docs/redis.md).
 
   Input: a dict with any of 'results' (PCollection[CategoryResult]),
   'top_products' (PCollection[TopProduct]), 'dead_letters'
-  (PCollection[DeadLetter]). Output: the same keys, empty PCollections.
+  (PCollection[DeadLetter]) and the mined kinds (transforms/sinks/mined.py,
+  dict rows). Output: the same keys, empty PCollections.
 
   Args:
     url: ``redis://[user@]host:port/db``, no password.
@@ -104,10 +114,11 @@ class WriteToRedis(beam.PTransform):
     if not isinstance(pcolls, dict):
       raise TypeError(f'WriteToRedis expects a dict of PCollections with keys '
                       f'{list(KINDS)}, got {type(pcolls).__name__}')
-    unknown = set(pcolls) - set(KINDS)
+    kinds = list(KINDS) + list(MINED_KINDS)
+    unknown = set(pcolls) - set(kinds)
     if unknown:
       raise ValueError(f'WriteToRedis: unknown keys {sorted(unknown)}; '
-                       f'expected some of {list(KINDS)}')
-    return write_kinds(pcolls, KINDS, 'Write', lambda kind: _WriteFn(
+                       f'expected some of {kinds}')
+    return write_kinds(pcolls, kinds, 'Write', lambda kind: _WriteFn(
         self.store, kind, self._generation, self._ttl_ms, self._maxlen,
         self._batch_size))
