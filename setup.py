@@ -46,6 +46,7 @@ setup(
             'selenium>=4.20',
             'scikit-learn>=1.4',
             'mlxtend>=0.23',
+            'time-machine>=2.14',  # tests/clock: the year-ahead run
         ],
     },
     entry_points={'console_scripts': ['sales-pipeline=pipelines.cli:main']},
