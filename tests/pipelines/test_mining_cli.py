@@ -1,7 +1,9 @@
 """The CLI (in-process): `--anomalies --product_pairs --segments 5 --sink
 sqlite:///...` on the sample fills the mined tables and files."""
+import datetime
 import os
 import sqlite3
+from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest
@@ -38,6 +40,20 @@ def test_sample_run_fills_every_mined_table_and_file(tmp_path):
   assert counts['customer_segments'] == customers
   assert segments == (5, customers)
   assert counts['anomalies'] == 2 * windows  # revenue and orders per row
+  # The mining steps leave the existing tables as the reference has them.
+  with sqlite3.connect(db) as conn:
+    rows = conn.execute(
+        'SELECT window_start, category, orders, units, revenue_usd, '
+        'distinct_customers FROM sales_by_category').fetchall()
+    dead = conn.execute('SELECT count(*) FROM dead_letters').fetchone()[0]
+  assert sorted((s[:19], c, o, u, Decimal(r), d)
+                for s, c, o, u, r, d in rows) == sorted(
+      (datetime.datetime.fromtimestamp(
+          r['window_start_ms'] / 1000, datetime.timezone.utc).strftime(
+              '%Y-%m-%dT%H:%M:%S'), r['category'],
+       r['orders'], r['units'], r['revenue_usd'], r['distinct_customers'])
+      for r in expected.results)
+  assert dead == len(expected.dead_letters)
   for table in MINED:
     assert pq.read_table(out / f'{table}.parquet').num_rows == counts[table]
 

@@ -134,3 +134,28 @@ def test_pair_rules_equal_mlxtend_on_the_pairs_seen_twice(planted):
   ours = {(r['product_id'], r['partner_id']):
           (r['support'], r['confidence'], r['lift']) for r in rows}
   assert approx(ours) == approx(mlxtend_rules(baskets, support * 0.999))
+
+
+def test_each_product_keeps_its_n_partners_of_highest_lift(planted):
+  """--pair_partners N: the full rule list (mlxtend-checked above) cut by
+  hand to each product's N partners by lift, then baskets, then id."""
+  baskets = [b for day in planted[0].values() for b in day]
+  stats = (len(baskets),
+           collections.Counter(p for b in baskets for p in b),
+           collections.Counter(tuple(sorted((x, y))) for b in baskets
+                               for x in b for y in b if x < y), 0, 0)
+  everything = pair_rules(stats, 0.0, partners=10_000)
+  by_product = collections.defaultdict(list)
+  for row in everything:
+    by_product[row['product_id']].append(row)
+  assert max(len(rows) for rows in by_product.values()) > 3  # a real cut
+  for n in (1, 3):
+    expected = []
+    for product in sorted(by_product):
+      best = sorted(by_product[product], key=lambda r: (
+          -r['lift'], -r['baskets'], r['partner_id']))[:n]
+      expected += [(product, r['partner_id'], k)
+                   for k, r in enumerate(best, 1)]
+    got = [(r['product_id'], r['partner_id'], r['rank'])
+           for r in pair_rules(stats, 0.0, partners=n)]
+    assert got == expected

@@ -37,6 +37,10 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
 from transforms.records import CategoryResult
 
 METRICS = ('revenue_usd', 'orders')
+# A series' first settled windows train the detectors but are not judged:
+# with two or three values a median or quartile is no baseline (IQR and
+# RobustZScore would flag the third window of every steady series).
+WARM_UP_WINDOWS = 8
 SeriesKey = Tuple[str, str]  # (category, metric)
 
 
@@ -64,10 +68,12 @@ class SeriesScorer:
   def __init__(self, detector: str) -> None:
     self.detector = detector
     self._models = _detectors(detector)
+    self._learned = 0
 
   def score(self, value: float, learn: bool
             ) -> Tuple[Optional[float], Optional[float], bool]:
-    """(score, threshold, is_anomaly); score None while warming up."""
+    """(score, threshold, is_anomaly); score None while warming up (fewer
+    than WARM_UP_WINDOWS values learned, or the detector has none yet)."""
     from apache_beam.ml.anomaly.aggregations import AnyVote
     from apache_beam.ml.anomaly.base import AnomalyPrediction
     x = beam.Row(value=float(value))
@@ -78,14 +84,20 @@ class SeriesScorer:
           score=s, label=threshold.apply(s), threshold=threshold.threshold))
       if learn:
         model.learn_one(x)
-    if len(predictions) == 1:
+    single = len(predictions) == 1
+    threshold = predictions[0].threshold if single else 1.0
+    warming_up = self._learned < WARM_UP_WINDOWS
+    self._learned += int(learn)
+    if warming_up:
+      return None, threshold, False
+    if single:
       p = predictions[0]
       ready = p.score is not None and not math.isnan(p.score)
-      return (p.score if ready else None, p.threshold, p.label == 1)
+      return (p.score if ready else None, threshold, p.label == 1)
     label = AnyVote().apply(predictions).label
     ratios = [p.score / p.threshold for p in predictions
               if p.score is not None and not math.isnan(p.score)]
-    return (max(ratios) if ratios else None, 1.0, label == 1)
+    return (max(ratios) if ratios else None, threshold, label == 1)
 
   def observe(self, row: Dict[str, Any]) -> Optional[Dict[str, Any]]:
     """An anomalies row for a settled value (see the module docstring),
