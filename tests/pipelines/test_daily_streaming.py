@@ -1,8 +1,9 @@
-"""Daily windows in streaming (TestStream through the real graph): the
-25-hour New York day of 1 November 2026 fires on time, takes a late order
-within the allowed lateness as a LATE pane, and turns an order beyond it
-into a `late` dead letter; the newest pane of every day then equals the
-bounded expectation (tests/daily_reference.py) of the orders it took.
+"""Daily windows in streaming (TestStream through the real graph), on New
+York's 25-hour day (1 November 2026), its 23-hour day (8 March 2026) and a
+Kathmandu day (UTC+05:45): the day fires on time, takes a late order within
+the allowed lateness as a LATE pane, and turns an order beyond it into a
+`late` dead letter; the newest pane of every day then equals the bounded
+expectation (tests/daily_reference.py) of the orders it took.
 """
 import random
 
@@ -21,10 +22,14 @@ from tests.pipelines.test_daily import CATALOG, FX, RESULT_KEYS, TOP_KEYS
 from tests.pipelines.test_streaming_semantics import as_batches
 from tests.reference import compute_expected, round_cents
 
-TZ = 'America/New_York'
-NOV_1_START = 1793505600000  # 2026-11-01T04:00Z, New York's local midnight
-NOV_1_END = 1793595600000  # 2026-11-02T05:00Z: the day has 25 hours
 LATENESS_MS = 3_600_000  # the default --allowed_lateness_seconds
+HOUR_MS = 3_600_000
+# (zone, the local day, its first and last instant + 1 ms in UTC, its hours)
+DAYS = [
+    ('America/New_York', '2026-11-01', 1793505600000, 1793595600000, 25),
+    ('America/New_York', '2026-03-08', 1772946000000, 1773028800000, 23),
+    ('Asia/Kathmandu', '2026-03-08', 1772907300000, 1772993700000, 24),
+]
 
 
 def newest_panes(keys):
@@ -59,19 +64,22 @@ def matches(expected, keys, identity):
 
 # The default (columnar) steps; both engines share ApplyWindowPolicy, and
 # the record steps' daily windows are held to the same rows in batch.
-@pytest.mark.parametrize('engine', ['arrow'])
-def test_a_25_hour_day_fires_on_time_then_late_and_drops_too_late(
-    tmp_path, engine):
-  # New York's 31 October, 1 November (25 h) and 2 November.
-  lo, hi = NOV_1_START - 86_400_000, NOV_1_END + 86_400_000
+@pytest.mark.parametrize('tz, day, day_start, day_end, hours', DAYS,
+                         ids=[f'{d[0]}-{d[1]}' for d in DAYS])
+def test_a_day_fires_on_time_then_late_and_drops_too_late(
+    tmp_path, tz, day, day_start, day_end, hours):
+  assert day_end - day_start == hours * HOUR_MS
+  # The day before, the day, the day after (local).
+  lo, hi = day_start - 86_400_000, day_end + 86_400_000
   times = [t for t in dst_event_times() if lo <= t < hi]
+  times += [t for t in (day_start, day_end - 1) if t not in times]
   path = tmp_path / 'nov.jsonl'
   write_dst_orders(str(path), CATALOG, times)
   lines = path.read_text().splitlines()
   # Late, within the lateness: the day's last millisecond. Too late: its
   # first, sent once the watermark is past the day's end + lateness.
-  late = times.index(NOV_1_END - 1)
-  too_late = times.index(NOV_1_START)
+  late = times.index(day_end - 1)
+  too_late = times.index(day_start)
   on_time = [i for i in range(len(lines)) if i not in (late, too_late)]
   random.Random(7).shuffle(on_time)
 
@@ -84,24 +92,24 @@ def test_a_25_hour_day_fires_on_time_then_late_and_drops_too_late(
   stream = (TestStream()
             .advance_watermark_to(start_wm / 1000.0)
             .add_elements([record(i, start_wm) for i in on_time])
-            .advance_watermark_to((NOV_1_END + 600_000) / 1000.0)
-            .add_elements([record(late, NOV_1_END + 600_000)])
-            .advance_watermark_to((NOV_1_END + LATENESS_MS + 1000) / 1000.0)
-            .add_elements([record(too_late, NOV_1_END + LATENESS_MS + 1000)])
+            .advance_watermark_to((day_end + 600_000) / 1000.0)
+            .add_elements([record(late, day_end + 600_000)])
+            .advance_watermark_to((day_end + LATENESS_MS + 1000) / 1000.0)
+            .add_elements([record(too_late, day_end + LATENESS_MS + 1000)])
             .advance_watermark_to_infinity())
 
   taken = [o for o in compute_expected([str(path)], CATALOG, FX).orders
            if o.position != too_late + 1]
-  results, top = expected_daily(taken, TZ, CATALOG, FX)
-  assert {r['day'] for r in results} == {'2026-10-31', '2026-11-01',
-                                         '2026-11-02'}
+  results, top = expected_daily(taken, tz, CATALOG, FX)
+  assert len({r['day'] for r in results}) == 3 and day in {
+      r['day'] for r in results}
+  assert {(r['window_start_ms'], r['window_end_ms']) for r in results
+          if r['day'] == day} == {(day_start, day_end)}
 
   cfg = config(('--streaming', '--catalog_refresh_seconds=0', '--window',
-                'daily', '--timezone', TZ, f'--engine={engine}'),
-               streaming=True)
+                'daily', '--timezone', tz), streaming=True)
   pipeline = beam.Pipeline(options=PipelineOptions(['--streaming']))
-  outputs = build_sales_graph(
-      pipeline, cfg, as_batches(stream) if engine == 'arrow' else stream)
+  outputs = build_sales_graph(pipeline, cfg, as_batches(stream))
   rows = outputs['results'] | 'ResultFields' >> beam.Map(as_fields)
   assert_that(rows, matches(results, RESULT_KEYS,
                             ('window_start_ms', 'category')),
@@ -109,16 +117,15 @@ def test_a_25_hour_day_fires_on_time_then_late_and_drops_too_late(
   assert_that(outputs['top_products'] | 'TopFields' >> beam.Map(as_fields),
               matches(top, TOP_KEYS, ('window_start_ms', 'rank')),
               label='NewestTopProductsEqualBatch')
-  nov_1_timings = (
+  day_timings = (
       rows
-      | 'Nov1Totals' >> beam.Filter(
-          lambda r: r['day'] == '2026-11-01' and r['category'] == '__all__')
+      | 'DayTotals' >> beam.Filter(
+          lambda r: r['day'] == day and r['category'] == '__all__')
       | 'Timing' >> beam.Map(lambda r: (r['pane_timing'], r['orders'])))
-  day_orders = sum(1 for o in taken
-                   if NOV_1_START <= o.event_ms < NOV_1_END)
-  assert_that(nov_1_timings, equal_to([('ON_TIME', day_orders - 1),
-                                       ('LATE', day_orders)]),
-              label='Nov1OnTimeThenLate')
+  day_orders = sum(1 for o in taken if day_start <= o.event_ms < day_end)
+  assert_that(day_timings, equal_to([('ON_TIME', day_orders - 1),
+                                     ('LATE', day_orders)]),
+              label='DayOnTimeThenLate')
   assert_that(outputs['dead_letters']
               | 'Dead' >> beam.Map(lambda d: (d.reason, d.position)),
               equal_to([('late', too_late + 1)]), label='TooLateIsDeadLetter')
