@@ -81,35 +81,26 @@ def test_a_service_that_is_down_fails_the_run_in_one_line(service, tmp_path):
 
 
 @pytest.mark.slow
-def test_flink_cluster_mode_without_a_cluster_names_the_rest_address(
-    tmp_path):
-  from runners.flink import flink_options
+@pytest.mark.parametrize('runner, variable, master, shown', [
+    ('flink', 'FLINK_MASTER', 'localhost:{port}', 'http://localhost:{port}'),
+    ('spark', 'SPARK_MASTER', 'spark://127.0.0.1:{port}',
+     'spark://127.0.0.1:{port}'),
+])
+def test_cluster_mode_without_a_cluster_names_the_master(
+    tmp_path, runner, variable, master, shown):
+  import importlib
+  options = importlib.import_module(f'runners.{runner}.{runner}_options')
   try:
-    flink_options.find_job_server_jar()
-  except flink_options.FlinkSetupError:
-    pytest.skip('runners/flink/setup.sh has not run (the job server jar)')
+    options.find_job_server_jar()
+  except RuntimeError:
+    pytest.skip(f'runners/{runner}/setup.sh has not run (the job server jar)')
   port = closed_port()
   proc, elapsed = run(['cluster', '--output', str(tmp_path / 'out')],
-                      {'FLINK_MASTER': f'localhost:{port}'},
-                      module='runners.flink.run')
-  assert_one_line_failure(proc, elapsed, f'http://localhost:{port}',
-                          'runners/flink/cluster.sh start')
-
-
-@pytest.mark.slow
-def test_spark_cluster_mode_without_a_master_names_the_master(tmp_path):
-  from runners.spark import spark_options
-  try:
-    spark_options.find_job_server_jar()
-  except spark_options.SparkSetupError:
-    pytest.skip('runners/spark/setup.sh has not run (the job server jar)')
-  port = closed_port()
-  proc, elapsed = run(['cluster', '--output', str(tmp_path / 'out')],
-                      {'SPARK_MASTER': f'spark://127.0.0.1:{port}'},
-                      module='runners.spark.run')
-  assert_one_line_failure(proc, elapsed, f'spark://127.0.0.1:{port}',
+                      {variable: master.format(port=port)},
+                      module=f'runners.{runner}.run')
+  assert_one_line_failure(proc, elapsed, shown.format(port=port),
                           'connection refused',
-                          'runners/spark/cluster.sh start')
+                          f'runners/{runner}/cluster.sh start')
 
 
 def test_a_spark_worker_pool_that_is_down_names_the_spark_script():
