@@ -1,6 +1,7 @@
 """What reaches the terminal (issue #19): a normal run prints its summary
 and nothing else; librdkafka's retries are one line per outage; set-up
 shows a line per step and no pip or setuptools banners."""
+import datetime
 import json
 import logging
 import os
@@ -28,6 +29,26 @@ def test_the_sample_run_prints_the_summary_and_nothing_else(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ''
     assert proc.stdout.startswith('records read      3000')
+
+
+def test_python_end_of_life_notices_stay_off_the_terminal(tmp_path):
+  """google-api-core warns at import once Python 3.11 nears its end of
+  life (2027-10-24): run on 1 November 2027 (tests/clock/), the sample run
+  and the dashboard still print nothing on stderr."""
+  days = (datetime.date(2027, 11, 1) - datetime.date.today()).days
+  env = {**os.environ, 'SALES_CLOCK_OFFSET_DAYS': str(max(days, 0)),
+         'PYTHONPATH': os.pathsep.join([os.path.join(ROOT, 'tests', 'clock'),
+                                        os.environ.get('PYTHONPATH', '')])}
+  proc = subprocess.run([sys.executable, '-m', 'pipeline', '--output',
+                         str(tmp_path / 'out')], cwd=ROOT, env=env,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0 and proc.stderr == '', proc.stderr
+  proc = subprocess.run([sys.executable, '-m', 'dashboard', '--store',
+                         'sqlite:///x.db', '--port', 'not-a-port'], cwd=ROOT,
+                        env=env, capture_output=True, text=True, timeout=120)
+  assert proc.returncode != 0
+  assert 'Warning' not in proc.stderr and len(
+      proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
 def test_info_shows_the_stages_without_the_graph_building_chatter(tmp_path):
