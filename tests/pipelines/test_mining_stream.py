@@ -21,7 +21,7 @@ from apache_beam.transforms.window import FixedWindows, TimestampedValue
 from pipelines.sales import build_sales_graph
 from pipelines.wiring import source_for
 from tests.helpers import config, order, raw
-from transforms.mining.anomalies import SeriesScorer
+from transforms.mining.anomalies import WARM_UP_WINDOWS, SeriesScorer
 from transforms.sinks.mined import ANOMALIES, PRODUCT_PAIRS
 
 pytestmark = pytest.mark.mining
@@ -135,7 +135,7 @@ def test_early_panes_are_not_learned_and_late_ones_rescore():
   scorer = SeriesScorer('zscore')
   base = {'window_start': 0, 'window_end': 1, 'category': 'x',
           'metric': 'orders', 'pane_index': 0, 'is_final': False}
-  for i, value in enumerate([10, 11, 12, 10, 11]):
+  for i, value in enumerate([10, 11, 12] * (WARM_UP_WINDOWS // 3 + 2)):
     row = dict(base, window_start=i, value=value, pane_timing='ON_TIME')
     assert scorer.observe(row)['is_anomaly'] is False
   assert scorer.observe(dict(base, value=1000, pane_timing='EARLY')) is None

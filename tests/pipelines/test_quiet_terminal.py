@@ -120,6 +120,8 @@ def test_a_real_client_at_a_closed_port_logs_one_line_not_a_stream():
   output is one Python log record, nothing on the process's stderr."""
   code = r'''
 import logging, socket, sys, time
+from transforms.python_support import hide_python_support_notices
+hide_python_support_notices()  # as python -m pipeline does
 logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
                     format='%(name)s %(levelname)s %(message)s')
 from confluent_kafka import Consumer
