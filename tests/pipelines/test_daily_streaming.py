@@ -5,6 +5,7 @@ the allowed lateness as a LATE pane, and turns an order beyond it into a
 `late` dead letter; the newest pane of every day then equals the bounded
 expectation (tests/daily_reference.py) of the orders it took.
 """
+import pathlib
 import random
 
 import apache_beam as beam
@@ -18,7 +19,8 @@ from pipelines.sales import build_sales_graph
 from tests.daily_reference import (dst_event_times, expected_daily,
                                    write_dst_orders)
 from tests.helpers import config, raw
-from tests.pipelines.test_daily import CATALOG, FX, RESULT_KEYS, TOP_KEYS
+from tests.pipelines.test_daily import (CATALOG, FX, RESULT_KEYS, SAMPLE,
+                                       TOP_KEYS)
 from tests.pipelines.test_streaming_semantics import as_batches
 from tests.reference import compute_expected, round_cents
 
@@ -129,4 +131,40 @@ def test_a_day_fires_on_time_then_late_and_drops_too_late(
   assert_that(outputs['dead_letters']
               | 'Dead' >> beam.Map(lambda d: (d.reason, d.position)),
               equal_to([('late', too_late + 1)]), label='TooLateIsDeadLetter')
+  pipeline.run().wait_until_finish()
+
+
+def test_the_sample_streamed_in_file_order_gives_the_batch_days(tmp_path):
+  """The bundled sample (its dirty records and duplicates included; its
+  blank lines are not records) as a stream into New York days: the newest pane of every day and its top
+  products equal the independent expectation of the bounded run."""
+  lines = pathlib.Path(SAMPLE).read_text(encoding='utf-8').split('\n')
+  expected = compute_expected([SAMPLE], CATALOG, FX)
+  event_ms = {o.position: o.event_ms for o in expected.orders}
+  start = min(event_ms.values()) - 3_600_000
+  stream = (TestStream()
+            .advance_watermark_to(start / 1000.0)
+            .add_elements([TimestampedValue(
+                raw(line, position=i, source=SAMPLE, watermark_ms=start),
+                event_ms.get(i, start) / 1000.0)
+                           for i, line in enumerate(lines, 1)
+                           if line.strip()])  # as the file reader
+            .advance_watermark_to_infinity())
+  results, top = expected_daily(expected.orders, 'America/New_York', CATALOG,
+                                FX)
+  cfg = config(('--streaming', '--catalog_refresh_seconds=0', '--window',
+                'daily', '--timezone', 'America/New_York',
+                '--dedupe_ttl_seconds=604800'), streaming=True)
+  pipeline = beam.Pipeline(options=PipelineOptions(['--streaming']))
+  outputs = build_sales_graph(pipeline, cfg, as_batches(stream))
+  assert_that(outputs['results'] | 'ResultFields' >> beam.Map(as_fields),
+              matches(results, RESULT_KEYS, ('window_start_ms', 'category')),
+              label='NewestPanesEqualBatch')
+  assert_that(outputs['top_products'] | 'TopFields' >> beam.Map(as_fields),
+              matches(top, TOP_KEYS, ('window_start_ms', 'rank')),
+              label='NewestTopProductsEqualBatch')
+  assert_that(outputs['dead_letters'] | 'Dead' >> beam.Map(
+      lambda d: (d.reason, d.position)), equal_to(
+          [(r, p) for r, _, p in expected.dead_letters]),
+              label='DeadLettersEqualBatch')
   pipeline.run().wait_until_finish()
