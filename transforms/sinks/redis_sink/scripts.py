@@ -145,10 +145,15 @@ return 1
 Call = Tuple[List[str], List[str]]
 
 
+def rank_args(generation: int, pane_rank: Tuple[int, bool]) -> List[str]:
+  """A pane's rank, (generation,) + (pane_index, is_final), as the scripts
+  compare it."""
+  return [str(int(v)) for v in (int(generation),) + tuple(pane_rank)]
+
+
 def pane_args(row, generation: int) -> List[str]:
-  """The rank of the row's pane as the scripts compare it."""
-  rank = (int(generation),) + database.pane_rank(row)
-  return [str(int(v)) for v in rank]
+  """The rank of a result or top-product row's pane."""
+  return rank_args(generation, database.pane_rank(row))
 
 
 def _pairs(fields) -> List[str]:
@@ -197,8 +202,8 @@ def mined_call(kind: str, row: Dict[str, Any], now: str, generation: int,
             mined.params(DIALECT, kind, row, now, generation).items()
             if value is not None}
   spec = MINED_TABLES[kind]
-  rank = ([str(int(v)) for v in (generation,) + mined.row_rank(row)]
-          if spec.has_panes else ['0', '0', '0'])
+  rank = (rank_args(generation, mined.row_rank(row)) if spec.has_panes
+          else ['0', '0', '0'])
   ttl = ttl_ms if layout.is_windowed(kind) else 0
   keys = [layout.mined_row_key(kind, row), layout.mined_index_key(kind)]
   args = (['1' if spec.has_panes else '0'] + rank +

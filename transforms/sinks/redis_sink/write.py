@@ -38,16 +38,15 @@ class _WriteFn(BufferedStoreFn):
     self._changed = Metrics.counter('sink.redis', f'{kind}_changed')
     self._skipped = Metrics.counter('sink.redis', f'{kind}_unchanged')
 
+  def script_name(self) -> str:
+    """The key of this kind's script in ``RedisStore.scripts``."""
+    return self._kind
+
   def new_buffer(self):
-    if self._kind in MINED_KINDS:
-      return MinedBuffer(self._kind)
     return database.Buffer(self._kind)
 
   def _calls(self, buffer):
     now = scripts.DIALECT.now()
-    if self._kind in MINED_KINDS:
-      return [scripts.mined_call(self._kind, r, now, self._generation,
-                                 self._ttl_ms) for r in buffer.sorted_rows()]
     if self._kind == RESULTS:
       return [scripts.result_call(r, now, self._generation, self._ttl_ms)
               for r in buffer.sorted_rows()]
@@ -57,10 +56,9 @@ class _WriteFn(BufferedStoreFn):
     return [scripts.top_call(rows, now, self._generation, self._ttl_ms)
             for _, _, rows in buffer.sorted_windows()]
 
-  def write_bundle(self, buffer: database.Buffer) -> None:
+  def write_bundle(self, buffer) -> None:
     calls = self._calls(buffer)
-    script = self._store.scripts[
-        'mined' if self._kind in MINED_KINDS else self._kind]
+    script = self._store.scripts[self.script_name()]
 
     def work(pipe):
       for keys, args in calls:
@@ -72,6 +70,22 @@ class _WriteFn(BufferedStoreFn):
     self._skipped.inc(len(calls) - changed)
     _LOG.debug('%s: %s writes changed, %s unchanged in %s', self._kind,
                changed, len(calls) - changed, self._store.describe())
+
+
+class _WriteMinedFn(_WriteFn):
+  """A mined kind (transforms/sinks/mined.py): the newest pane per key in a
+  bundle, written through the one script of the mined tables."""
+
+  def script_name(self) -> str:
+    return 'mined'
+
+  def new_buffer(self):
+    return MinedBuffer(self._kind)
+
+  def _calls(self, buffer):
+    now = scripts.DIALECT.now()
+    return [scripts.mined_call(self._kind, r, now, self._generation,
+                               self._ttl_ms) for r in buffer.sorted_rows()]
 
 
 class WriteToRedis(beam.PTransform):
@@ -119,6 +133,7 @@ class WriteToRedis(beam.PTransform):
     if unknown:
       raise ValueError(f'WriteToRedis: unknown keys {sorted(unknown)}; '
                        f'expected some of {kinds}')
-    return write_kinds(pcolls, kinds, 'Write', lambda kind: _WriteFn(
-        self.store, kind, self._generation, self._ttl_ms, self._maxlen,
-        self._batch_size))
+    return write_kinds(pcolls, kinds, 'Write', lambda kind: (
+        _WriteMinedFn if kind in MINED_KINDS else _WriteFn)(
+            self.store, kind, self._generation, self._ttl_ms, self._maxlen,
+            self._batch_size))
