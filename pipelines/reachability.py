@@ -126,13 +126,12 @@ def _kafka_metadata(servers: str, config_file: str):
   from confluent_kafka import KafkaError, KafkaException
   from confluent_kafka.admin import AdminClient
 
-  from transforms.kafka_client import resolve_client_config, with_routed_logs
+  from transforms.kafka_client import KafkaConnection
   if config_file and not os.path.isfile(config_file):
     _LOG.info('Kafka at %s: %s is not on this machine; metadata not checked',
               servers, config_file)
     return None
-  conf = with_routed_logs(resolve_client_config(
-      {'bootstrap.servers': servers}, None, config_file or None))
+  conf = KafkaConnection(servers, properties_file=config_file).client_config()
   secured = str(conf.get('security.protocol', 'PLAINTEXT')).upper() != (
       'PLAINTEXT')
   if not secured:
@@ -219,10 +218,10 @@ def _broker_creates_topics(servers: str, config_file: str, metadata) -> bool:
   (a writer's error then names the topic)."""
   from confluent_kafka.admin import AdminClient, ConfigResource
 
-  from transforms.kafka_client import resolve_client_config, with_routed_logs
+  from transforms.kafka_client import KafkaConnection
   try:
-    conf = with_routed_logs(resolve_client_config(
-        {'bootstrap.servers': servers}, None, config_file or None))
+    conf = KafkaConnection(servers,
+                           properties_file=config_file).client_config()
     broker = str(next(iter(metadata.brokers)))
     resource = ConfigResource(ConfigResource.Type.BROKER, broker)
     futures = AdminClient(conf).describe_configs([resource],

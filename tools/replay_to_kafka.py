@@ -37,7 +37,7 @@ from typing import List, Optional, Tuple
 
 from tools.retime import add_retime_flag, read_lines
 from tools.shuffle import bounded_shuffle
-from transforms.kafka_client import resolve_client_config
+from transforms.kafka_client import KafkaConnection
 from transforms.sources.unbounded import (
     event_time_ms_or_none as parse_event_time_ms)
 
@@ -99,8 +99,8 @@ def replay(input_path: str, topic: str, bootstrap_servers: str,
            producer_config_file: Optional[str] = None,
            retime: Optional[str] = None) -> dict:
   from confluent_kafka import Producer
-  conf = resolve_client_config(
-      {'bootstrap.servers': bootstrap_servers}, None, producer_config_file)
+  conf = KafkaConnection(bootstrap_servers,
+                         properties_file=producer_config_file).client_config()
   nparts = ensure_topic(bootstrap_servers, topic, partitions, conf)
   producer = Producer(dict(conf, **{
       'enable.idempotence': True, 'acks': 'all', 'linger.ms': 5}))

@@ -36,7 +36,7 @@ import time
 from typing import Optional
 
 from tools.replay_to_kafka import ensure_topic
-from transforms.kafka_client import resolve_client_config, with_routed_logs
+from transforms.kafka_client import KafkaConnection
 from transforms.sources.zeromq import (DEFAULT_HWM, check_endpoint,
                                        check_socket, event_frame)
 
@@ -55,8 +55,8 @@ def bridge(endpoint: str, bootstrap_servers: str, topic: str,
   endpoint = check_endpoint(endpoint)
   socket_kind = check_socket(socket_kind, zmq_topic)
   stop = stop or threading.Event()
-  conf = with_routed_logs(resolve_client_config(
-      {'bootstrap.servers': bootstrap_servers}, None, producer_config_file))
+  conf = KafkaConnection(bootstrap_servers,
+                         properties_file=producer_config_file).client_config()
   try:
     ensure_topic(bootstrap_servers, topic, partitions, conf)
   except Exception as e:  # pylint: disable=broad-except

@@ -10,6 +10,7 @@ values are refused, in a dict and in a properties file alike.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -132,6 +133,32 @@ def check_no_literal_secrets(config: Optional[Mapping[str, Any]]) -> None:
   for k, v in (config or {}).items():
     if is_secret_key(k) and not _is_reference(v):
       raise _literal_secret_error(k)
+
+
+@dataclasses.dataclass(frozen=True)
+class KafkaConnection:
+  """How one client reaches Kafka, as one value a DoFn carries: the
+  brokers, extra librdkafka properties (a dict; literal secrets are refused
+  here, at construction) and a properties file. Both are resolved where the
+  client is made (``client_config``), so ``env:``/``file:`` values are read
+  on the worker."""
+  bootstrap_servers: str
+  properties: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  properties_file: Optional[str] = None
+
+  def __post_init__(self) -> None:
+    check_no_literal_secrets(self.properties)
+    object.__setattr__(self, 'properties', dict(self.properties or {}))
+
+  def client_config(self, defaults: Optional[Mapping[str, Any]] = None,
+                    forced: Optional[Mapping[str, Any]] = None
+                    ) -> Dict[str, Any]:
+    """The client's configuration: the brokers and ``defaults`` < the file
+    < the dict < ``forced``, librdkafka's logs routed through Python
+    logging."""
+    base = {'bootstrap.servers': self.bootstrap_servers, **(defaults or {})}
+    return with_routed_logs(resolve_client_config(
+        base, self.properties, self.properties_file or None, forced))
 
 
 # -- librdkafka's own logs ---------------------------------------------------

@@ -125,10 +125,11 @@ hide_python_support_notices()  # as python -m pipeline does
 logging.basicConfig(level=logging.WARNING, stream=sys.stdout,
                     format='%(name)s %(levelname)s %(message)s')
 from confluent_kafka import Consumer
-from transforms.sources.kafka.config import resolve_consumer_config
+from transforms.kafka_client import KafkaConnection
+from transforms.sources.kafka.config import consumer_config
 s = socket.socket(); s.bind(('127.0.0.1', 0)); port = s.getsockname()[1]
 s.close()
-c = Consumer(resolve_consumer_config('127.0.0.1:%d' % port, 'g', None, None))
+c = Consumer(consumer_config(KafkaConnection('127.0.0.1:%d' % port), 'g'))
 c.subscribe(['orders'])
 end = time.monotonic() + 3
 while time.monotonic() < end:

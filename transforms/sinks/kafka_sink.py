@@ -40,11 +40,18 @@ from transforms.sinks.mined import MINED_KINDS, MINED_TABLES, json_row
 from transforms.sinks.mined import mined_key
 from transforms.sinks.rows import dead_letter_dict, json_ready
 from transforms.records import CategoryResult, DeadLetter, TopProduct
-from transforms.kafka_client import check_no_literal_secrets
-from transforms.kafka_client import resolve_client_config
-from transforms.kafka_client import with_routed_logs
+from transforms.kafka_client import KafkaConnection
 
 _LOG = logging.getLogger(__name__)
+
+# The producer's settings a user's properties may override.
+PRODUCER = {
+    'enable.idempotence': True,
+    'acks': 'all',
+    'linger.ms': 20,
+    'compression.type': 'lz4',
+}
+
 
 def result_key(row: CategoryResult) -> str:
   return '%d|%d|%s|%s' % (
@@ -84,28 +91,16 @@ def encode_row(row, kind: str = '') -> tuple:
 
 class _ProduceFn(beam.DoFn):
   """Produces each row to one topic; flushes and checks acks per bundle."""
-  def __init__(self, bootstrap_servers: str, topic: str,
-               producer_config: Optional[Mapping[str, Any]],
-               producer_config_file: Optional[str],
+  def __init__(self, connection: KafkaConnection, topic: str,
                flush_timeout_s: float, kind: str = ''):
-    self._kind = kind
-    self._bootstrap = bootstrap_servers
+    self._connection = connection
     self._topic = topic
-    self._config = dict(producer_config or {})
-    self._config_file = producer_config_file
     self._flush_timeout_s = flush_timeout_s
+    self._kind = kind
 
   def setup(self):
     from confluent_kafka import Producer
-    conf = with_routed_logs(resolve_client_config(
-        {
-            'bootstrap.servers': self._bootstrap,
-            'enable.idempotence': True,
-            'acks': 'all',
-            'linger.ms': 20,
-            'compression.type': 'lz4',
-        }, self._config, self._config_file))
-    self._producer = Producer(conf)
+    self._producer = Producer(self._connection.client_config(PRODUCER))
     self._errors = []
 
   def start_bundle(self):
@@ -161,12 +156,10 @@ class WriteToKafka(beam.PTransform):
                topics: Optional[Mapping[str, str]] = None,
                flush_timeout_s: float = 60.0):
     super().__init__()
-    check_no_literal_secrets(producer_config)
-    self._bootstrap = bootstrap_servers
+    self._connection = KafkaConnection(bootstrap_servers, producer_config or {},
+                                       producer_config_file)
     self._topics = {k: topic + s for k, s in self.SUFFIXES.items()}
     self._topics.update(topics or {})
-    self._config = dict(producer_config or {})
-    self._config_file = producer_config_file
     self._flush_timeout_s = flush_timeout_s
 
   def topic_for(self, name: str) -> str:
@@ -186,7 +179,6 @@ class WriteToKafka(beam.PTransform):
         continue
       step = ''.join(p.capitalize() for p in name.split('_'))
       written[name] = pcolls[name] | 'Write%s' % step >> beam.ParDo(
-          _ProduceFn(
-              self._bootstrap, self._topics[name], self._config,
-              self._config_file, self._flush_timeout_s, name))
+          _ProduceFn(self._connection, self._topics[name],
+                     self._flush_timeout_s, name))
     return written

@@ -9,9 +9,9 @@ bundle finalizer (read.py), never by librdkafka itself.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict
 
-from transforms.kafka_client import resolve_client_config, with_routed_logs
+from transforms.kafka_client import KafkaConnection
 
 # What the source needs whatever the user configures.
 CONSUMER_FORCED = {
@@ -20,10 +20,9 @@ CONSUMER_FORCED = {
 }
 
 
-def consumer_base(bootstrap_servers: str, group_id: str) -> Dict[str, Any]:
+def consumer_defaults(group_id: str) -> Dict[str, Any]:
   """The defaults a user's properties may override."""
   return {
-      'bootstrap.servers': bootstrap_servers,
       'group.id': group_id,
       'auto.offset.reset': 'earliest',
       'enable.partition.eof': False,
@@ -32,11 +31,8 @@ def consumer_base(bootstrap_servers: str, group_id: str) -> Dict[str, Any]:
   }
 
 
-def resolve_consumer_config(bootstrap_servers: str, group_id: str,
-                            config: Optional[Mapping[str, Any]],
-                            config_file: Optional[str]) -> Dict[str, Any]:
-  """A consumer's full configuration: base < file < dict < forced, with
-  librdkafka's logs routed through Python logging (kafka_client)."""
-  return with_routed_logs(resolve_client_config(
-      consumer_base(bootstrap_servers, group_id), config, config_file,
-      CONSUMER_FORCED))
+def consumer_config(connection: KafkaConnection,
+                    group_id: str) -> Dict[str, Any]:
+  """A consumer's full configuration: defaults < file < dict < forced."""
+  return connection.client_config(consumer_defaults(group_id),
+                                  CONSUMER_FORCED)

@@ -21,8 +21,9 @@ from typing import Iterable, List, NamedTuple, Optional, Tuple
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange
 
+from transforms.kafka_client import KafkaConnection
 from transforms.sources.kafka.client import retry_retriable
-from transforms.sources.kafka.config import resolve_consumer_config
+from transforms.sources.kafka.config import consumer_config
 from transforms.sources.kafka.watermark import HOLDS
 from transforms.sources.unbounded import UNBOUNDED_STOP
 from transforms.sources.unbounded import UnboundedRestrictionProvider
@@ -49,26 +50,23 @@ class PartitionRestrictionProvider(UnboundedRestrictionProvider):
 
 class ListPartitionsFn(beam.DoFn):
   """Impulse -> one PartitionSpec per partition (start/stop offsets)."""
-  def __init__(self, bootstrap_servers, topic, group_id, consumer_config,
-               consumer_config_file, bounded, start_offset, partitions,
-               metadata_timeout_s, ignore_committed=False, source_id=''):
-    self._ignore_committed = ignore_committed
-    self._source_id = source_id
-    self._bootstrap = bootstrap_servers
+  def __init__(self, connection: KafkaConnection, topic: str, group_id: str,
+               bounded: bool, start_offset: str,
+               partitions: Optional[List[int]], metadata_timeout_s: float,
+               ignore_committed: bool = False, source_id: str = ''):
+    self._connection = connection
     self._topic = topic
     self._group_id = group_id
-    self._config = consumer_config
-    self._config_file = consumer_config_file
     self._bounded = bounded
     self._start_offset = start_offset
     self._partitions = partitions
     self._timeout = metadata_timeout_s
+    self._ignore_committed = ignore_committed
+    self._source_id = source_id
 
   def process(self, unused_impulse) -> Iterable[PartitionSpec]:
     from confluent_kafka import Consumer, TopicPartition
-    consumer = Consumer(
-        resolve_consumer_config(self._bootstrap, self._group_id, self._config,
-                                self._config_file))
+    consumer = Consumer(consumer_config(self._connection, self._group_id))
     try:
       deadline = time.monotonic() + self._timeout
       parts = self._wait_for_partitions(consumer, deadline)
@@ -93,7 +91,7 @@ class ListPartitionsFn(beam.DoFn):
       if time.monotonic() >= deadline:
         raise RuntimeError(
             'Kafka topic %r not found at %s: %s' %
-            (self._topic, self._bootstrap, tmd.error if tmd else 'missing'))
+            (self._topic, self._connection.bootstrap_servers, tmd.error if tmd else 'missing'))
       time.sleep(0.5)
     parts = sorted(tmd.partitions)
     if self._partitions is not None:
@@ -129,8 +127,9 @@ def committed_partitions(bootstrap_servers: str, topic: str, group_id: str,
   offset: a job of that group has read (and finalized) records there
   before. An unknown topic has none."""
   from confluent_kafka import Consumer, TopicPartition
-  consumer = Consumer(resolve_consumer_config(bootstrap_servers, group_id,
-                                              None, consumer_config_file))
+  consumer = Consumer(consumer_config(
+      KafkaConnection(bootstrap_servers, properties_file=consumer_config_file),
+      group_id))
   try:
     md = consumer.list_topics(topic, timeout=timeout_s)
     tmd = md.topics.get(topic)

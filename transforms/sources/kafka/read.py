@@ -23,20 +23,21 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Duration
 from apache_beam.utils.timestamp import Timestamp
 
+from transforms.kafka_client import KafkaConnection
 from transforms.records import RawBatch, RawRecord
 from transforms.sources.kafka.client import consume
 from transforms.sources.kafka.client import has_backlog
 from transforms.sources.kafka.client import is_record
 from transforms.sources.kafka.client import kafka_timestamp_ms
 from transforms.sources.kafka.client import reached
-from transforms.sources.kafka.config import resolve_consumer_config
+from transforms.sources.kafka.config import consumer_config
 from transforms.sources.kafka.partitions import PartitionRestrictionProvider
 from transforms.sources.kafka.partitions import PartitionSpec
 from transforms.sources.kafka.watermark import HOLDS
@@ -89,10 +90,8 @@ class ReadPartitionFn(beam.DoFn):
   """Reads one partition's offset range (see the module docstring)."""
   def __init__(
       self,
-      bootstrap_servers: str,
+      connection: KafkaConnection,
       group_id: str,
-      consumer_config: Optional[Mapping[str, Any]],
-      consumer_config_file: Optional[str],
       bounded: bool,
       event_time: str,
       event_time_field: str,
@@ -106,10 +105,8 @@ class ReadPartitionFn(beam.DoFn):
       emit_batches: bool = False,
       source_id: str = ''):
     self._source_id = source_id
-    self._bootstrap = bootstrap_servers
+    self._connection = connection
     self._group_id = group_id
-    self._config = dict(consumer_config or {})
-    self._config_file = consumer_config_file
     self._bounded = bounded
     self._event_time = event_time
     self._event_time_field = event_time_field
@@ -131,8 +128,7 @@ class ReadPartitionFn(beam.DoFn):
 
   # -- lifecycle ------------------------------------------------------------
   def setup(self):
-    self._conf = resolve_consumer_config(self._bootstrap, self._group_id,
-                                         self._config, self._config_file)
+    self._conf = consumer_config(self._connection, self._group_id)
     self._consumers: Dict[tuple, _PartitionConsumer] = {}
     self._committer = None
     self._committed: Dict[tuple, int] = {}

@@ -6,7 +6,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 import apache_beam as beam
 
-from transforms.kafka_client import check_no_literal_secrets
+from transforms.kafka_client import KafkaConnection
 from transforms.sources.kafka.partitions import ListPartitionsFn
 from transforms.sources.kafka.read import ReadPartitionFn
 from transforms.sources.kafka.read import ReadPartitionUnboundedFn
@@ -74,18 +74,17 @@ class ReadFromKafkaNative(beam.PTransform):
       raise ValueError("start_offset must be 'earliest' or 'latest'")
     if not group_id:
       raise ValueError('group_id is required')
-    check_no_literal_secrets(consumer_config)
-    config = dict(consumer_config or {})
+    connection = KafkaConnection(bootstrap_servers, consumer_config or {},
+                                 consumer_config_file)
     # Ties this source's partitions together in WatermarkHolds.
     source_id = uuid.uuid4().hex
     self._list_partitions = ListPartitionsFn(
-        bootstrap_servers, topic, group_id, config, consumer_config_file,
-        bounded, start_offset,
+        connection, topic, group_id, bounded, start_offset,
         None if partitions is None else sorted(partitions),
         metadata_timeout_s, ignore_committed, source_id)
     read_cls = ReadPartitionFn if bounded else ReadPartitionUnboundedFn
     self._read_partitions = read_cls(
-        bootstrap_servers, group_id, config, consumer_config_file, bounded,
+        connection, group_id, bounded,
         event_time, event_time_field, idle_timeout_s,
         idle_timeout_s if idle_lag_s is None else idle_lag_s,
         max_out_of_orderness_s, poll_timeout_s, max_read_s,
