@@ -43,7 +43,7 @@ key                                         holds
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from transforms.event_time import format_utc_ms
 from transforms.sinks.mined import MINED_TABLES, mined_key
@@ -54,42 +54,38 @@ LATEST = f'{PREFIX}:latest'
 DEAD_LETTER_STREAM = f'{PREFIX}:dead_letters'
 
 
+def key(*parts: str) -> str:
+  """``sales:<part>:<part>...``: every key of the layout."""
+  return ':'.join((PREFIX,) + parts)
+
+
 def window_id(row) -> str:
   return (f'{int(row.window_start_ms)}|{int(row.window_end_ms)}|'
           f'{row.customer_id}')
 
 
-def result_key(row) -> str:
-  return f'{PREFIX}:result:{row_key(row)}'
+def result_keys(row) -> List[str]:
+  """The keys one result row's write touches: its hash, its window's hash,
+  the index of the UTC day its window starts on, the latest window."""
+  day = format_utc_ms(int(row.window_start_ms))[:10]
+  return [key('result', row_key(row)), key('window', window_id(row)),
+          key('day', day), LATEST]
 
 
-def window_rows_key(row) -> str:
-  return f'{PREFIX}:window:{window_id(row)}'
+def top_keys(row) -> List[str]:
+  """A window's top-N list: its sorted set and its rows' hash."""
+  return [key('top', window_id(row)), key('top_rows', window_id(row))]
 
 
-def top_key(row) -> str:
-  return f'{PREFIX}:top:{window_id(row)}'
+def dead_letter_keys(row) -> List[str]:
+  """The dead letter's already-written marker, and the stream."""
+  return [key('dead_seen', row_key(row)), DEAD_LETTER_STREAM]
 
 
-def top_rows_key(row) -> str:
-  return f'{PREFIX}:top_rows:{window_id(row)}'
-
-
-def day_key(row) -> str:
-  """The UTC day the row's window starts on."""
-  return f'{PREFIX}:day:{format_utc_ms(int(row.window_start_ms))[:10]}'
-
-
-def dead_seen_key(row) -> str:
-  return f'{PREFIX}:dead_seen:{row_key(row)}'
-
-
-def mined_row_key(kind: str, row: Dict[str, Any]) -> str:
-  return f'{PREFIX}:{MINED_TABLES[kind].table}:{mined_key(kind, row)}'
-
-
-def mined_index_key(kind: str) -> str:
-  return f'{PREFIX}:{MINED_TABLES[kind].table}'
+def mined_keys(kind: str, row: Dict[str, Any]) -> List[str]:
+  """The mined row's hash, and its table's index."""
+  table = MINED_TABLES[kind].table
+  return [key(table, mined_key(kind, row)), key(table)]
 
 
 def mined_score(kind: str, row: Dict[str, Any]) -> int:

@@ -166,8 +166,7 @@ def _pairs(fields) -> List[str]:
 def result_call(row: CategoryResult, now: str, generation: int,
                 ttl_ms: int) -> Call:
   fields = database.category_params(DIALECT, row, now, generation)
-  keys = [layout.result_key(row), layout.window_rows_key(row),
-          layout.day_key(row), layout.LATEST]
+  keys = layout.result_keys(row)
   args = pane_args(row, generation) + [
       str(ttl_ms), str(int(row.window_start_ms)), layout.window_id(row),
       fields['category'], layout.as_json(fields),
@@ -184,13 +183,13 @@ def top_call(rows: Sequence[TopProduct], now: str, generation: int,
     fields = database.top_product_params(DIALECT, row, now, generation)
     args += [fields['product_id'], fields['revenue_usd'],
              layout.as_json(fields)]
-  return [layout.top_key(first), layout.top_rows_key(first)], args
+  return layout.top_keys(first), args
 
 
 def dead_letter_call(row: DeadLetter, now: str, ttl_ms: int,
                      maxlen: int) -> Call:
   fields = database.dead_letter_params(DIALECT, row, now)
-  return ([layout.dead_seen_key(row), layout.DEAD_LETTER_STREAM],
+  return (layout.dead_letter_keys(row),
           [str(ttl_ms), str(maxlen)] + _pairs(fields))
 
 
@@ -205,7 +204,7 @@ def mined_call(kind: str, row: Dict[str, Any], now: str, generation: int,
   rank = (rank_args(generation, mined.row_rank(row)) if spec.has_panes
           else ['0', '0', '0'])
   ttl = ttl_ms if layout.is_windowed(kind) else 0
-  keys = [layout.mined_row_key(kind, row), layout.mined_index_key(kind)]
+  keys = layout.mined_keys(kind, row)
   args = (['1' if spec.has_panes else '0'] + rank +
           [str(ttl), str(layout.mined_score(kind, row)),
            mined_key(kind, row)] + _pairs(fields))
