@@ -343,39 +343,17 @@ def config_from_options(options: PipelineOptions,
       pair_partners=opts.pair_partners, anomalies=opts.anomalies,
       anomaly_detector=opts.anomaly_detector)
   mining.check(policy.bounded)
-  return SalesConfig(
-      source=opts.source,
+  derived = dict(
       inputs=list(opts.input or [SAMPLE_INPUT]),
-      input_format=opts.input_format,
-      catalog=opts.catalog,
-      catalog_refresh_seconds=opts.catalog_refresh_seconds,
-      fx_rates=opts.fx_rates,
-      event_time_from=opts.event_time_from,
-      output=opts.output,
       sinks=list(opts.sink or []),
-      dedupe_ttl_seconds=opts.dedupe_ttl_seconds,
       window=policy,
-      top_n=opts.top_n,
-      kafka_bootstrap_servers=opts.kafka_bootstrap_servers,
-      kafka_topic=opts.kafka_topic,
-      kafka_group_id=opts.kafka_group_id,
-      kafka_config_file=opts.kafka_config_file,
-      kafka_sink_config_file=opts.kafka_sink_config_file,
-      kafka_bounded=opts.kafka_bounded,
-      kafka_idle_timeout_seconds=opts.kafka_idle_timeout_seconds,
-      pubsub_subscription=opts.pubsub_subscription,
-      pubsub_topic=opts.pubsub_topic,
-      pubsub_event_time_attribute=opts.pubsub_event_time_attribute,
       pubsub_reader=reader,
-      engine=opts.engine,
       generation=int(time.time() * 1000) if opts.recover else 0,
       max_dead_letter_ratio=max_dead_letter_ratio,
       pseudonymizer=pseudonymizer,
-      report=opts.report,
-      redis_password=opts.redis_password,
-      redis_retention_seconds=opts.redis_retention_seconds,
-      zmq_endpoint=opts.zmq_endpoint,
-      zmq_socket=opts.zmq_socket,
-      zmq_topic=opts.zmq_topic,
-      zmq_idle_timeout_seconds=opts.zmq_idle_timeout_seconds,
       mining=mining)
+  # Every other field is the value of the flag of its name.
+  as_given = {field.name: getattr(opts, field.name)
+              for field in dataclasses.fields(SalesConfig)
+              if field.name not in derived}
+  return SalesConfig(**as_given, **derived)
