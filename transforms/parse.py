@@ -147,7 +147,13 @@ class ParseOrderFn(beam.DoFn):
     return beam.pvalue.TaggedOutput(DEAD_LETTERS, letter)
 
 
-class ParseOrders(beam.PTransform):
+@beam.ptransform_fn
+def ParseOrders(  # pylint: disable=invalid-name  (a PTransform's name)
+    raw_records: beam.PCollection, fx_rates: beam.pvalue.AsSideInput,
+    event_time_from: str = 'payload',
+    late_rule: Optional[LateDataRule] = None,
+    pseudonymizer: Optional['Pseudonymizer'] = None
+) -> beam.pvalue.DoOutputsTuple:
   """PCollection[RawRecord] -> {'valid': Order, 'dead_letters': DeadLetter}.
 
   Valid orders are timestamped with their event time. `fx_rates` is a side
@@ -156,21 +162,6 @@ class ParseOrders(beam.PTransform):
   watermark become dead letters with reason `late` (transforms/lateness.py).
   With a `pseudonymizer`, every customer id leaves as its pseudonym.
   """
-
-  def __init__(self, fx_rates: beam.pvalue.AsSideInput,
-               event_time_from: str = 'payload',
-               late_rule: Optional[LateDataRule] = None,
-               pseudonymizer: Optional['Pseudonymizer'] = None) -> None:
-    super().__init__()
-    self._fx_rates = fx_rates
-    self._event_time_from = event_time_from
-    self._late_rule = late_rule
-    self._pseudonymizer = pseudonymizer
-
-  def expand(self, raw_records: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-    return (
-        raw_records
-        | 'ValidateRecords' >> beam.ParDo(
-            ParseOrderFn(self._event_time_from, self._late_rule,
-                         self._pseudonymizer),
-            currencies=self._fx_rates).with_outputs(DEAD_LETTERS, main=VALID))
+  return raw_records | 'ValidateRecords' >> beam.ParDo(
+      ParseOrderFn(event_time_from, late_rule, pseudonymizer),
+      currencies=fx_rates).with_outputs(DEAD_LETTERS, main=VALID)

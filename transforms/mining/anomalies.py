@@ -159,23 +159,17 @@ class ScoreInStateFn(beam.DoFn):
       yield scored
 
 
-class AnomalyAlerts(beam.PTransform):
+@beam.ptransform_fn
+def AnomalyAlerts(  # pylint: disable=invalid-name  (a PTransform's name)
+    results: beam.PCollection, detector: str,
+    bounded: bool) -> beam.PCollection:
   """PCollection[CategoryResult] -> PCollection[anomalies rows]."""
-
-  def __init__(self, detector: str, bounded: bool) -> None:
-    super().__init__()
-    self._detector = detector
-    self._bounded = bounded
-
-  def expand(self, results: beam.PCollection) -> beam.PCollection:
-    series = (results
-              | 'SeriesValues' >> beam.FlatMap(series_values).with_output_types(
-                  Tuple[Tuple[str, str], Dict[str, Any]])
-              | 'AcrossWindows' >> beam.WindowInto(window.GlobalWindows()))
-    if self._bounded:
-      return (series
-              | 'GroupSeries' >> beam.GroupByKey()
-              | 'ScoreInWindowOrder' >> beam.ParDo(
-                  ScoreSeriesFn(self._detector)))
-    return series | 'ScoreAsSettled' >> beam.ParDo(
-        ScoreInStateFn(self._detector))
+  series = (results
+            | 'SeriesValues' >> beam.FlatMap(series_values).with_output_types(
+                Tuple[Tuple[str, str], Dict[str, Any]])
+            | 'AcrossWindows' >> beam.WindowInto(window.GlobalWindows()))
+  if bounded:
+    return (series
+            | 'GroupSeries' >> beam.GroupByKey()
+            | 'ScoreInWindowOrder' >> beam.ParDo(ScoreSeriesFn(detector)))
+  return series | 'ScoreAsSettled' >> beam.ParDo(ScoreInStateFn(detector))

@@ -23,7 +23,7 @@ from transforms.aggregate import (RESULTS, TOP_PRODUCTS, CategoryStats,
                                   EmitRowsFn, ProductStats, SalesSummary,
                                   SalesSummaryFn)
 from transforms.vectorized.partials import Partial, read_ipc
-from transforms.windowing import SESSIONS
+from transforms.windowing import SESSIONS, WindowPolicy
 
 
 class _DistinctCount:
@@ -155,24 +155,19 @@ class MergePartialsFn(beam.CombineFn):
     return summary
 
 
-class AggregatePartials(beam.PTransform):
+@beam.ptransform_fn
+def AggregatePartials(  # pylint: disable=invalid-name  (a PTransform's name)
+    partials: beam.PCollection, policy: WindowPolicy, top_n: int,
+    bounded: bool) -> beam.pvalue.DoOutputsTuple:
   """Windowed (scope, partial) -> {'results', 'top_products'}: one summary
   per window pane, then the record path's row emitter."""
-
-  def __init__(self, policy, top_n: int, bounded: bool) -> None:
-    super().__init__()
-    self._policy = policy
-    self._top_n = top_n
-    self._bounded = bounded
-
-  def expand(self, partials: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
-    return (
-        partials
-        | 'MergeSummaries' >> beam.CombinePerKey(
-            MergeSummariesFn() if self._policy.kind == SESSIONS else
-            MergePartialsFn())
-        | 'EmitRows' >> beam.ParDo(
-            EmitRowsFn(self._top_n, bounded=self._bounded,
-                       timezone=self._policy.timezone)).with_outputs(
-                TOP_PRODUCTS, main=RESULTS))
+  return (
+      partials
+      | 'MergeSummaries' >> beam.CombinePerKey(
+          MergeSummariesFn() if policy.kind == SESSIONS else
+          MergePartialsFn())
+      | 'EmitRows' >> beam.ParDo(
+          EmitRowsFn(top_n, bounded=bounded,
+                     timezone=policy.timezone)).with_outputs(
+              TOP_PRODUCTS, main=RESULTS))
 

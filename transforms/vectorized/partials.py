@@ -211,14 +211,10 @@ class PreAggregateFn(CatalogDoFn):
                              self._policy)
 
 
-class PreAggregate(beam.PTransform):
+@beam.ptransform_fn
+def PreAggregate(  # pylint: disable=invalid-name  (a PTransform's name)
+    rows: beam.PCollection, policy: WindowPolicy,
+    catalog: CatalogInput) -> beam.PCollection:
   """PCollection[(rows, exotic)] -> (scope, partial) stamped per time unit."""
-
-  def __init__(self, policy: WindowPolicy, catalog: CatalogInput) -> None:
-    super().__init__()
-    self._policy = policy
-    self._catalog = catalog
-
-  def expand(self, rows: beam.PCollection) -> beam.PCollection:
-    return rows | 'SumPerTimeUnit' >> self._catalog.par_do(
-        PreAggregateFn(self._policy, self._catalog))
+  return rows | 'SumPerTimeUnit' >> catalog.par_do(
+      PreAggregateFn(policy, catalog))
