@@ -4,7 +4,7 @@
     python -m benchmarks.batch --orders 1000000 --repeat 3 # median of 3
     python -m benchmarks.batch --scaling                   # 100k, 1M, 5M
 
-Generates the input with the project's generator (tools/generate_orders.py,
+Generates the input with the project's generator (tools/generate_orders/,
 ~1 % duplicates, ~1 % dirty; cached in --data_dir), runs every
 implementation as a subprocess, checks that all of them produce identical
 results (counts per dead-letter reason, and per 1-hour window and category:

@@ -13,7 +13,7 @@ What it does, per runner:
 1. Starts its own single-node Kafka broker (services/kafka/broker.py: free
    ports, a temporary data dir) and stops it at the end.
 2. Throughput: pre-produces ``--events`` clean order events (the project's
-   generator, tools/generate_orders.py, no dirty records, no duplicates;
+   generator, tools/generate_orders/, no dirty records, no duplicates;
    ``event_time`` rewritten to the last two minutes so the windows are live)
    into a ``--partitions``-partition topic, then starts
    ``python -m pipeline --source kafka --streaming --sink sqlite:///...`` and

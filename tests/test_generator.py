@@ -1,4 +1,4 @@
-"""Tests of the order generator (tools/generate_orders.py) and of the
+"""Tests of the order generator (tools/generate_orders/) and of the
 independent reference computation (tests/reference.py) it is checked with."""
 
 from __future__ import annotations
