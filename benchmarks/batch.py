@@ -23,7 +23,7 @@ Implementations:
                     (docs/mining.md); its sales_by_category must not change
   beam-spark        `python -m runners.spark.run local` (Spark local[2])
   beam-flink        `python -m runners.flink.run local` (Flink [local])
-  duckdb, polars, pandas   benchmarks/references.py
+  duckdb, polars, pandas   benchmarks/references/
 """
 from __future__ import annotations
 
