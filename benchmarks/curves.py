@@ -7,7 +7,7 @@
 `batch` runs benchmarks/batch.py at each size (the default pipeline and the
 same-rules DuckDB reference, results compared) and draws wall seconds and
 peak RSS against the number of orders. `streaming` runs
-benchmarks/streaming.py once per partition count (its own Kafka broker, a
+benchmarks/streaming/ once per partition count (its own Kafka broker, a
 backlog of --events in the topic) and draws end-to-end events/s and p99
 freshness against the partitions. Each writes its figures as JSON next to
 the chart, with the load average, so a chart can be traced to its runs.
