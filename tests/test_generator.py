@@ -7,7 +7,10 @@ import csv
 import gzip
 import io
 import json
+import os
 import random
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,22 @@ def test_same_seed_gives_same_bytes(tmp_path: Path, name: str) -> None:
     write_orders(first, 600, 3, dirty_rate=0.05, duplicate_rate=0.05)
     write_orders(second, 600, 3, dirty_rate=0.05, duplicate_rate=0.05)
     assert first.read_bytes() == second.read_bytes()
+
+
+@pytest.mark.parametrize("name", ["orders.avro", "orders.parquet"])
+def test_same_seed_gives_same_bytes_in_another_process(tmp_path: Path, name: str) -> None:
+    """Two runs of the command, each with its own string hashing (as any two
+    Python processes have): the same file. The Avro header once embedded the
+    schema in an order that followed PYTHONHASHSEED."""
+    outputs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / hash_seed / name
+        env = dict(os.environ, PYTHONHASHSEED=hash_seed)
+        subprocess.run([sys.executable, "-m", "tools.generate_orders", "--count", "200",
+                        "--seed", "3", "--out", str(out)],
+                       cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
 
 
 @pytest.mark.parametrize("name", ["orders.jsonl", "orders.parquet"])

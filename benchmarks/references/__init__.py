@@ -24,7 +24,7 @@ the canonical document), `inputs` (reading rates, catalog and lines),
 """
 from benchmarks.references.cli import IMPLS, main
 from benchmarks.references.contract import (
-    CENT, FIELDS, ID_FIELDS, ISO_RE, MAX_EPOCH_MS, NONFINITE_RE, PRICE_EXACT_RE,
+    CENT, FIELDS, ID_FIELDS, ISO_RE, MAX_EPOCH_MS, PRICE_EXACT_RE,
     PRICE_RE, PRICE_SCALE, RATE_SCALE, REV_SCALE, Unsupported, canonical, cents)
 from benchmarks.references.duckdb_job import run_duckdb
 from benchmarks.references.inputs import (
@@ -34,7 +34,7 @@ from benchmarks.references.polars_job import run_polars
 
 __all__ = [
     'CENT', 'FIELDS', 'ID_FIELDS', 'IMPLS', 'ISO_RE', 'MAX_EPOCH_MS',
-    'NONFINITE_RE', 'PRICE_EXACT_RE', 'PRICE_RE', 'PRICE_SCALE', 'RATE_SCALE',
+    'PRICE_EXACT_RE', 'PRICE_RE', 'PRICE_SCALE', 'RATE_SCALE',
     'REV_SCALE', 'Unsupported', 'arrow_lines', 'canonical', 'cents',
     'decode_fields', 'load_catalog', 'load_rates', 'main', 'read_lines',
     'run_duckdb', 'run_pandas', 'run_polars',

@@ -83,16 +83,6 @@ def decode_fields(path: str) -> Dict[str, List[Any]]:
 _ABSENT = object()
 
 
-def _days_from_civil(y, m, d):
-  y = y - (m <= 2)
-  era = y // 400
-  yoe = y - era * 400
-  mp = (m + 9) % 12
-  doy = (153 * mp + 2) // 5 + d - 1
-  doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-  return era * 146097 + doe - 719468
-
-
 def arrow_lines(path: str):
   """(pos, line) of every line of a file as an Arrow table (numpy split;
   the lines are views of one buffer, without their newline)."""

@@ -27,7 +27,6 @@ _ALL = frozenset(FORMATS)
 _NOT_AVRO = frozenset({"jsonl", "csv", "parquet"})
 _JSONL = frozenset({"jsonl"})
 _CSV = frozenset({"csv"})
-_TEXT_FORMATS = frozenset({"csv", "parquet"})
 
 
 @dataclass(frozen=True)
