@@ -166,43 +166,25 @@ def summary_rows(scope: str, summary: SalesSummary, pane: PaneFields,
                  ) -> Tuple[List[CategoryResult], List[TopProduct]]:
   """Turns one window's summary into result rows and top-N product rows;
   day: the local date of the window's start (local_day)."""
+  # The columns every row of this window pane shares.
+  window = dict(pane._asdict(), customer_id=scope, day=day)
   results = []
   per_category = sorted(summary.categories.items())
   ranks = category_ranks(summary)
   for category, stats in per_category + [(ALL_CATEGORIES, summary.total())]:
     results.append(CategoryResult(
-        window_start_ms=pane.window_start_ms,
-        window_end_ms=pane.window_end_ms,
-        customer_id=scope,
-        category=category,
-        orders=stats.orders,
-        units=stats.units,
-        revenue_usd=stats.revenue,
-        distinct_customers=len(stats.customers),
+        **window, category=category, orders=stats.orders, units=stats.units,
+        revenue_usd=stats.revenue, distinct_customers=len(stats.customers),
         avg_order_value_usd=stats.revenue / stats.orders,
-        pane_timing=pane.pane_timing,
-        pane_index=pane.pane_index,
-        is_final=pane.is_final,
-        day=day,
         rank=ranks.get(category)))
   ranked = sorted(summary.products.items(),
                   key=lambda item: (-item[1].revenue, item[0]))[:top_n]
   top = [
       TopProduct(
-          window_start_ms=pane.window_start_ms,
-          window_end_ms=pane.window_end_ms,
-          customer_id=scope,
-          rank=rank,
-          product_id=product_id,
-          product_name=product.name,
-          category=product.category,
-          orders=product.orders,
-          units=product.units,
-          revenue_usd=product.revenue,
-          pane_timing=pane.pane_timing,
-          pane_index=pane.pane_index,
-          is_final=pane.is_final,
-          day=day)
+          **window, rank=rank, product_id=product_id,
+          product_name=product.name, category=product.category,
+          orders=product.orders, units=product.units,
+          revenue_usd=product.revenue)
       for rank, (product_id, product) in enumerate(ranked, start=1)
   ]
   return results, top
