@@ -28,10 +28,10 @@ class RunnerSetupError(RuntimeError):
 
 
 def prism_binary() -> Optional[pathlib.Path]:
-  # '-loopback': built by runners/prism/setup.sh with its job service on
-  # 127.0.0.1 (docs/security.md, "Loopback only"); an older, unpatched
-  # build in f'v{BEAM_VERSION}' is not used.
-  path = cache_dir() / 'prism' / f'v{BEAM_VERSION}-loopback' / 'prism'
+  # '-patched-2': built by runners/prism/setup.sh with its two patches (job
+  # service on 127.0.0.1, docs/security.md; split bundles keep their keys,
+  # docs/running.md); older builds in other folders are not used.
+  path = cache_dir() / 'prism' / f'v{BEAM_VERSION}-patched-2' / 'prism'
   return path if path.is_file() else None
 
 

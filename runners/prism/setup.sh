@@ -3,18 +3,24 @@
 # thereafter: `go install` through the Go module proxy, cached in Go's module
 # and build caches. Prints the binary's path.
 #
-# One change to Beam's source, made in a copy at build time (the module
-# cache stays as downloaded): Prism's job service binds 127.0.0.1 instead of
-# every interface (Beam 2.77 has no flag for it); PRISM_BIND_HOST at run time
-# names another address. The files are in runners/prism/patches/; see
-# docs/security.md, "Loopback only". A Beam version whose server.go no longer
-# takes the patch fails here, loudly.
+# Two changes to Beam's source, made in a copy at build time (the module
+# cache stays as downloaded), files in runners/prism/patches/:
+# - Prism's job service binds 127.0.0.1 instead of every interface (Beam 2.77
+#   has no flag for it); PRISM_BIND_HOST at run time names another address
+#   (docs/security.md, "Loopback only").
+# - A split bundle keeps a key in progress while its primary part still has
+#   elements of that key: Beam 2.77 released it, so the key's residual
+#   elements could run in a second bundle beside the first, both reading the
+#   key's state before either committed, and the streaming dedupe lost the
+#   ids of one of them (docs/running.md, "Prism").
+# A Beam version whose sources no longer take a patch fails here, loudly.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BEAM_VERSION="${BEAM_VERSION:-2.77.0}"
 CACHE="${SALES_CACHE:-$HOME/.cache/sales-pipeline}"
-# "-loopback": not the unpatched binary earlier versions of this script built.
-BIN_DIR="$CACHE/prism/v$BEAM_VERSION-loopback"
+# "-patched-2": never a binary earlier versions of this script built (the
+# unpatched one, or "-loopback" with the first patch only).
+BIN_DIR="$CACHE/prism/v$BEAM_VERSION-patched-2"
 if [[ -x "$BIN_DIR/prism" ]]; then
   echo "$BIN_DIR/prism"
   exit 0
@@ -22,7 +28,7 @@ fi
 command -v go >/dev/null || { echo "prism setup: go is not installed" >&2; exit 1; }
 command -v patch >/dev/null || { echo "prism setup: patch is not installed" >&2; exit 1; }
 MODULE="github.com/apache/beam/sdks/v2@v$BEAM_VERSION"
-echo "prism setup: building $MODULE go/cmd/prism (job service on loopback)" >&2
+echo "prism setup: building $MODULE go/cmd/prism (patched: runners/prism/patches)" >&2
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
@@ -41,6 +47,10 @@ patch --quiet --forward --no-backup-if-mismatch "$JS/server.go" \
   "$HERE/patches/server.go.patch" >&2 \
   || { echo "prism setup: Beam $BEAM_VERSION's jobservices/server.go does not take runners/prism/patches/server.go.patch; update it" >&2; exit 1; }
 cp "$HERE/patches/listen_address.go" "$JS/"
+ENGINE="$SRC/go/pkg/beam/runners/prism/internal/engine"
+patch --quiet --forward --no-backup-if-mismatch "$ENGINE/elementmanager.go" \
+  "$HERE/patches/elementmanager.go.patch" >&2 \
+  || { echo "prism setup: Beam $BEAM_VERSION's engine/elementmanager.go does not take runners/prism/patches/elementmanager.go.patch; update it" >&2; exit 1; }
 mkdir -p "$BIN_DIR.tmp"
 (cd "$SRC" && GOFLAGS="${GOFLAGS:-} -mod=mod" go build -o "$BIN_DIR.tmp/prism" ./go/cmd/prism) >&2
 # Into place only once built: a half-built directory is never taken for done.
