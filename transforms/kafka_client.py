@@ -143,7 +143,7 @@ class KafkaConnection:
   client is made (``client_config``), so ``env:``/``file:`` values are read
   on the worker."""
   bootstrap_servers: str
-  properties: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  properties: Optional[Mapping[str, Any]] = None
   properties_file: Optional[str] = None
 
   def __post_init__(self) -> None:
@@ -158,7 +158,7 @@ class KafkaConnection:
     logging."""
     base = {'bootstrap.servers': self.bootstrap_servers, **(defaults or {})}
     return with_routed_logs(resolve_client_config(
-        base, self.properties, self.properties_file or None, forced))
+        base, self.properties, self.properties_file, forced))
 
 
 # -- librdkafka's own logs ---------------------------------------------------

@@ -156,7 +156,7 @@ class WriteToKafka(beam.PTransform):
                topics: Optional[Mapping[str, str]] = None,
                flush_timeout_s: float = 60.0):
     super().__init__()
-    self._connection = KafkaConnection(bootstrap_servers, producer_config or {},
+    self._connection = KafkaConnection(bootstrap_servers, producer_config,
                                        producer_config_file)
     self._topics = {k: topic + s for k, s in self.SUFFIXES.items()}
     self._topics.update(topics or {})

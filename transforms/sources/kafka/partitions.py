@@ -91,7 +91,8 @@ class ListPartitionsFn(beam.DoFn):
       if time.monotonic() >= deadline:
         raise RuntimeError(
             'Kafka topic %r not found at %s: %s' %
-            (self._topic, self._connection.bootstrap_servers, tmd.error if tmd else 'missing'))
+            (self._topic, self._connection.bootstrap_servers,
+             tmd.error if tmd else 'missing'))
       time.sleep(0.5)
     parts = sorted(tmd.partitions)
     if self._partitions is not None:

@@ -74,7 +74,7 @@ class ReadFromKafkaNative(beam.PTransform):
       raise ValueError("start_offset must be 'earliest' or 'latest'")
     if not group_id:
       raise ValueError('group_id is required')
-    connection = KafkaConnection(bootstrap_servers, consumer_config or {},
+    connection = KafkaConnection(bootstrap_servers, consumer_config,
                                  consumer_config_file)
     # Ties this source's partitions together in WatermarkHolds.
     source_id = uuid.uuid4().hex
