@@ -146,7 +146,8 @@ def test_the_writer_never_creates_tables_and_says_how(
   with connect(postgres_server.url, roles.owner) as conn:
     conn.execute(sql.SQL('CREATE DATABASE {}').format(sql.Identifier(name)))
   try:
-    store = PostgresStore(as_role(url, roles.writer.user), max_attempts=1)
+    store = PostgresStore(as_role(url, roles.writer.user),
+                          backoff=PostgresStore.backoff.with_attempts(1))
     monkeypatch.setenv('PGPASSWORD', roles.writer.password)
     try:
       with pytest.raises(SinkError) as err:

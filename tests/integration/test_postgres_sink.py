@@ -28,6 +28,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.integration]
 
 UTC = datetime.timezone.utc
 TABLES = ('sales_by_category', 'top_products', 'dead_letters', 'pipeline_runs')
+# Three quick tries, so that a test of giving up takes well under a second.
+QUICK_BACKOFF = database.Backoff(attempts=3, base_s=0.05, cap_s=0.1)
 
 
 def write(url, results=(), tops=(), dead_letters=(), **kwargs):
@@ -239,8 +241,7 @@ def test_missing_database_fails_fast_with_clear_message(postgres_server):
 
 def test_unreachable_server_is_retried_a_bounded_number_of_times():
   store = PostgresStore('postgresql://sales@127.0.0.1:1/sales',
-                        max_attempts=3, base_delay_s=0.05, max_delay_s=0.1,
-                        connect_timeout_s=2)
+                        connect_timeout_s=2, backoff=QUICK_BACKOFF)
   started = time.monotonic()
   with pytest.raises(SinkError, match='gave up .* after 3 attempts'):
     store.open()
@@ -277,8 +278,7 @@ def test_a_connection_killed_mid_transaction_is_retried_and_writes_once(
   """The server ends the sink's session inside a transaction (what a
   failover or an admin's pg_terminate_backend does): the transaction rolls
   back, the store reconnects, runs it again, and the row lands once."""
-  store = PostgresStore(db, max_attempts=3, base_delay_s=0.05,
-                        max_delay_s=0.1)
+  store = PostgresStore(db, backoff=QUICK_BACKOFF)
   store.open()
   store.run_in_transaction(
       lambda cur: cur.execute('CREATE TABLE retry_probe (id int PRIMARY KEY, '

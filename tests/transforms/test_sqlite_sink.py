@@ -185,7 +185,7 @@ def test_concurrent_writers_with_out_of_order_panes_converge(db):
   from transforms.sinks import database
 
   def writer(order):
-    store = SQLiteStore(sqlite_path(db), busy_timeout_s=30)
+    store = SQLiteStore(sqlite_path(db))
     store.open()
     store.ensure_schema()
     for i in order:

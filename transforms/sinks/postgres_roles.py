@@ -65,7 +65,8 @@ def init_schema(url: str, writer: Optional[str] = None,
   Raises ValueError when a role does not exist or the URL is refused, and
   database.SinkError (one line) when the server refuses the step.
   """
-  store = PostgresStore(postgres_conninfo(url), max_attempts=3)
+  store = PostgresStore(postgres_conninfo(url),
+                        backoff=PostgresStore.backoff.with_attempts(3))
 
   def step(cursor):
     for role in (writer, reader):

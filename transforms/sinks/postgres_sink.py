@@ -185,11 +185,11 @@ class PostgresStore(database.Store):
   """One psycopg connection (autocommit; explicit transactions)."""
   dialect = PostgresDialect()
   service = 'PostgreSQL'
+  backoff = database.Backoff(attempts=6, base_s=0.5, cap_s=20.0)
 
-  def __init__(self, conninfo: str, max_attempts: int = 6,
-               base_delay_s: float = 0.5, max_delay_s: float = 20.0,
-               connect_timeout_s: int = 10):
-    super().__init__(max_attempts, base_delay_s, max_delay_s)
+  def __init__(self, conninfo: str, connect_timeout_s: int = 10,
+               backoff: Optional[database.Backoff] = None):
+    super().__init__(backoff)
     self.conninfo = conninfo
     self.connect_timeout_s = connect_timeout_s
 
@@ -259,7 +259,7 @@ class PostgresStore(database.Store):
           self.close()
         self.outage(_LOG).failed(
             _first_line(e),
-            f'retrying, up to {self.max_attempts} attempts per write')
+            f'retrying, up to {self.backoff.attempts} attempts per write')
         database.sleep(delay)
 
 
@@ -271,20 +271,16 @@ class WriteToPostgres(database.WriteToDatabase):
   (PCollection[DeadLetter]). Output: the same keys, empty PCollections.
 
   url: ``postgresql://user@host:port/database`` without a password (see the
-    module docstring). max_attempts: tries per transaction for transient
-    errors. Other arguments: see ``database.WriteToDatabase``.
+    module docstring). Other arguments: see ``database.WriteToDatabase``.
   """
 
   def __init__(self, url: str, run_id: Optional[str] = None,
                track_run: bool = True, batch_size: int = 1000,
-               max_attempts: int = 6, connect_timeout_s: int = 10,
                label=None, generation: int = 0):
     self.url = postgres_conninfo(url)
     super().__init__(
-        PostgresStore(self.url, max_attempts=max_attempts,
-                      connect_timeout_s=connect_timeout_s),
-        run_id=run_id, track_run=track_run, batch_size=batch_size,
-        label=label, generation=generation)
+        PostgresStore(self.url), run_id=run_id, track_run=track_run,
+        batch_size=batch_size, label=label, generation=generation)
 
 
 def connection_problem(url: str, timeout_s: int = 3) -> Optional[str]:

@@ -36,6 +36,9 @@ from transforms.sinks import database
 from transforms.sinks.rows import to_cents
 
 _LOG = logging.getLogger(__name__)
+# How long a write waits for another writer's lock before it counts as busy
+# (a transient error, retried with the store's backoff).
+BUSY_TIMEOUT_S = 30.0
 
 
 class SQLiteDialect(database.Dialect):
@@ -113,13 +116,11 @@ class SQLiteStore(database.Store):
   """One sqlite3 connection in WAL mode."""
   dialect = SQLiteDialect()
   service = 'SQLite'
+  backoff = database.Backoff(attempts=5, base_s=0.2, cap_s=5.0)
 
-  def __init__(self, path: str, busy_timeout_s: float = 30.0,
-               max_attempts: int = 5, base_delay_s: float = 0.2,
-               max_delay_s: float = 5.0):
-    super().__init__(max_attempts, base_delay_s, max_delay_s)
+  def __init__(self, path: str):
+    super().__init__()
     self.path = path
-    self.busy_timeout_s = busy_timeout_s
 
   def describe(self) -> str:
     return f'sqlite:///{self.path}'
@@ -133,9 +134,9 @@ class SQLiteStore(database.Store):
         os.makedirs(directory, mode=0o750, exist_ok=True)
       create_private(self.path)
       # isolation_level=None: no implicit transactions; we BEGIN ourselves.
-      conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s,
+      conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S,
                              isolation_level=None, check_same_thread=False)
-      conn.execute(f'PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}')
+      conn.execute(f'PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}')
       mode = conn.execute('PRAGMA journal_mode = WAL').fetchone()[0]
       if str(mode).lower() != 'wal':
         _LOG.warning('SQLite sink: %s is in %s journal mode, not WAL',
@@ -198,11 +199,10 @@ class WriteToSQLite(database.WriteToDatabase):
   """
 
   def __init__(self, url_or_path: str, run_id: Optional[str] = None,
-               track_run: bool = True, batch_size: int = 1000,
-               busy_timeout_s: float = 30.0, label=None,
+               track_run: bool = True, batch_size: int = 1000, label=None,
                generation: int = 0):
     self.path = sqlite_path(url_or_path)
-    super().__init__(SQLiteStore(self.path, busy_timeout_s=busy_timeout_s),
+    super().__init__(SQLiteStore(self.path),
                      run_id=run_id, track_run=track_run,
                      batch_size=batch_size, label=label,
                      generation=generation)

@@ -113,8 +113,8 @@ from transforms.sinks.database.params import (category_key, category_params,
                                               window_params)
 from transforms.sinks.database.runs import (new_run_id, run_finish_sql,
                                             run_progress_sql, run_start_sql)
-from transforms.sinks.database.store import (SinkError, Store, backoff_delays,
-                                             sleep)
+from transforms.sinks.database.store import (Backoff, SinkError, Store,
+                                             backoff_delays, sleep)
 from transforms.sinks.database.tables import (CATEGORY_TABLE, DEAD_LETTER_TABLE,
                                               DEAD_LETTERS, KINDS, NO_PARTITION,
                                               PRIMARY_KEYS, RESULTS, RUNS_TABLE,
@@ -133,7 +133,7 @@ __all__ = [
     'TOP_TABLE', 'DEAD_LETTER_TABLE', 'RUNS_TABLE', 'NO_PARTITION',
     'TABLE_COLUMNS', 'PRIMARY_KEYS',
     # the two per-database interfaces
-    'Dialect', 'Store', 'SinkError', 'backoff_delays', 'sleep',
+    'Backoff', 'Dialect', 'Store', 'SinkError', 'backoff_delays', 'sleep',
     # rows -> parameters
     'pane_rank', 'window_key', 'category_key', 'dead_letter_key',
     'clean_text', 'window_params', 'category_params', 'top_product_params',

@@ -6,6 +6,7 @@ Each database implements ``open``, ``close``, ``describe`` and
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -31,24 +32,39 @@ def sleep(seconds: float) -> None:
   time.sleep(seconds)
 
 
+@dataclasses.dataclass(frozen=True)
+class Backoff:
+  """How a store retries a write that failed for a transient reason:
+  ``attempts`` tries in all, waiting ``backoff_delays(attempts, base_s,
+  cap_s)`` between them."""
+  attempts: int
+  base_s: float
+  cap_s: float
+
+  def with_attempts(self, attempts: int) -> 'Backoff':
+    return dataclasses.replace(self, attempts=attempts)
+
+  def delays(self) -> Iterator[float]:
+    return iter(backoff_delays(self.attempts, self.base_s, self.cap_s))
+
+
 class Store:
   """One connection to one database; implemented per database.
 
   Must be picklable before ``open()`` (it travels inside a DoFn); the open
   connection, ``_conn``, is never pickled or copied.
 
-  max_attempts: tries per transaction for transient errors, waiting
-    ``backoff_delays(max_attempts, base_delay_s, max_delay_s)`` between them.
+  backoff: each database's retries of a transaction that failed for a
+    transient reason (its class attribute), unless one is given.
   """
   dialect: Dialect
   service = 'the database'  # as a user names it, in messages
+  backoff: Backoff
   _conn: Any = None
 
-  def __init__(self, max_attempts: int, base_delay_s: float,
-               max_delay_s: float):
-    self.max_attempts = max_attempts
-    self.base_delay_s = base_delay_s
-    self.max_delay_s = max_delay_s
+  def __init__(self, backoff: Optional[Backoff] = None):
+    if backoff is not None:
+      self.backoff = backoff
     self._conn = None
     self._outage: Optional[Outage] = None
 
@@ -71,8 +87,7 @@ class Store:
 
   def retry_delays(self) -> Iterator[float]:
     """The waits before each retry of one transaction, then none."""
-    return iter(backoff_delays(self.max_attempts, self.base_delay_s,
-                               self.max_delay_s))
+    return self.backoff.delays()
 
   def describe(self) -> str:
     """Where this store writes, safe to log (never a password)."""

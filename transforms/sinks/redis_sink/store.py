@@ -108,10 +108,12 @@ class RedisStore(database.Store):
   service = 'Redis'
   dialect = None  # no SQL; the scripts (scripts.py) hold the rule
 
-  def __init__(self, url: str, password: str = '', max_attempts: int = 10,
-               base_delay_s: float = 0.2, max_delay_s: float = 5.0,
-               timeout_s: float = 10.0):
-    super().__init__(max_attempts, base_delay_s, max_delay_s)
+  # About a minute of retries: a Redis restart loads its data meanwhile.
+  backoff = database.Backoff(attempts=20, base_s=0.2, cap_s=5.0)
+
+  def __init__(self, url: str, password: str = '', timeout_s: float = 10.0,
+               backoff: Optional[database.Backoff] = None):
+    super().__init__(backoff)
     self.address = parse_redis_url(url)
     check_password_reference(password)
     self.password = password  # the reference, never the secret
@@ -183,7 +185,7 @@ class RedisStore(database.Store):
               f'attempts: {_first_line(e)}') from None
         self.outage(_LOG).failed(
             _first_line(e),
-            f'retrying, up to {self.max_attempts} attempts per write')
+            f'retrying, up to {self.backoff.attempts} attempts per write')
         database.sleep(delay)
       except redis.ResponseError as e:
         if 'NOAUTH' in str(e) or 'WRONGPASS' in str(e):

@@ -105,20 +105,19 @@ class WriteToRedis(beam.PTransform):
       long after their last change; 0 = never.
     dead_letter_maxlen: the dead-letter stream is trimmed to about this.
     batch_size: rows buffered before a mid-bundle write.
-    max_attempts: tries per write for transient errors (with backoff).
   """
 
   def __init__(self, url: str, password: str = '', generation: int = 0,
                retention_s: float = DEFAULT_RETENTION_S,
                dead_letter_maxlen: int = DEFAULT_DEAD_LETTER_MAXLEN,
-               batch_size: int = 1000, max_attempts: int = 20, label=None):
+               batch_size: int = 1000, label=None):
     super().__init__(label)
     if retention_s < 0:
       raise ValueError('Redis sink: the retention must be >= 0 seconds')
     if dead_letter_maxlen < 1:
       raise ValueError('Redis sink: the dead-letter stream length must be '
                        '>= 1')
-    self.store = RedisStore(url, password, max_attempts=max_attempts)
+    self.store = RedisStore(url, password)
     self._generation = generation
     self._ttl_ms = int(retention_s * 1000)
     self._maxlen = dead_letter_maxlen

@@ -48,35 +48,39 @@ class PartitionRestrictionProvider(UnboundedRestrictionProvider):
     return OffsetRange(element.start_offset, stop)
 
 
+class PartitionQuery(NamedTuple):
+  """Which partitions of which topic a source reads, and from where."""
+  topic: str
+  group_id: str
+  bounded: bool
+  start_offset: str  # 'earliest' or 'latest': where no offset is committed
+  partitions: Optional[List[int]]  # None = every partition of the topic
+  ignore_committed: bool = False  # a recovery replays the whole retention
+  source_id: str = ''  # ties the source's partitions in WatermarkHolds
+
+
 class ListPartitionsFn(beam.DoFn):
   """Impulse -> one PartitionSpec per partition (start/stop offsets)."""
-  def __init__(self, connection: KafkaConnection, topic: str, group_id: str,
-               bounded: bool, start_offset: str,
-               partitions: Optional[List[int]], metadata_timeout_s: float,
-               ignore_committed: bool = False, source_id: str = ''):
+  def __init__(self, connection: KafkaConnection, query: PartitionQuery,
+               metadata_timeout_s: float):
     self._connection = connection
-    self._topic = topic
-    self._group_id = group_id
-    self._bounded = bounded
-    self._start_offset = start_offset
-    self._partitions = partitions
+    self._query = query
     self._timeout = metadata_timeout_s
-    self._ignore_committed = ignore_committed
-    self._source_id = source_id
 
   def process(self, unused_impulse) -> Iterable[PartitionSpec]:
     from confluent_kafka import Consumer, TopicPartition
-    consumer = Consumer(consumer_config(self._connection, self._group_id))
+    topic = self._query.topic
+    consumer = Consumer(consumer_config(self._connection, self._query.group_id))
     try:
       deadline = time.monotonic() + self._timeout
       parts = self._wait_for_partitions(consumer, deadline)
       committed = retry_retriable(
           lambda: consumer.committed(
-              [TopicPartition(self._topic, p) for p in parts],
+              [TopicPartition(topic, p) for p in parts],
               timeout=self._timeout), deadline)
       for tp in committed:
         low, high = consumer.get_watermark_offsets(
-            TopicPartition(self._topic, tp.partition), timeout=self._timeout)
+            TopicPartition(topic, tp.partition), timeout=self._timeout)
         yield self._spec(tp.partition, tp.offset, low, high)
     finally:
       consumer.close()
@@ -84,41 +88,41 @@ class ListPartitionsFn(beam.DoFn):
   def _wait_for_partitions(self, consumer, deadline: float) -> List[int]:
     """The partitions to read, once the topic exists (until ``deadline``)."""
     while True:
-      md = consumer.list_topics(self._topic, timeout=self._timeout)
-      tmd = md.topics.get(self._topic)
+      md = consumer.list_topics(self._query.topic, timeout=self._timeout)
+      tmd = md.topics.get(self._query.topic)
       if tmd is not None and tmd.error is None and tmd.partitions:
         break
       if time.monotonic() >= deadline:
         raise RuntimeError(
             'Kafka topic %r not found at %s: %s' %
-            (self._topic, self._connection.bootstrap_servers,
+            (self._query.topic, self._connection.bootstrap_servers,
              tmd.error if tmd else 'missing'))
       time.sleep(0.5)
     parts = sorted(tmd.partitions)
-    if self._partitions is not None:
-      parts = [p for p in parts if p in set(self._partitions)]
+    if self._query.partitions is not None:
+      parts = [p for p in parts if p in set(self._query.partitions)]
     return parts
 
   def _start(self, committed: int, low: int, high: int) -> Tuple[int, str]:
     """Where a partition's read starts, and why."""
-    if self._ignore_committed:
+    if self._query.ignore_committed:
       return low, 'start of retention (recovery replay)'
     if committed >= 0:
       return min(max(committed, low), high), 'committed'
-    if self._start_offset == 'latest':
+    if self._query.start_offset == 'latest':
       return high, 'latest'
     return low, 'earliest'
 
   def _spec(self, partition: int, committed: int, low: int,
             high: int) -> PartitionSpec:
     start, how = self._start(committed, low, high)
-    stop = high if self._bounded else None
+    stop = high if self._query.bounded else None
     _LOG.info(
-        'Kafka %s[%d]: start at %d (%s), stop at %s', self._topic,
+        'Kafka %s[%d]: start at %d (%s), stop at %s', self._query.topic,
         partition, start, how, stop if stop is not None else 'never')
-    if not self._bounded:
-      HOLDS.register(self._source_id, (self._topic, partition))
-    return PartitionSpec(self._topic, partition, start, stop)
+    if not self._query.bounded:
+      HOLDS.register(self._query.source_id, (self._query.topic, partition))
+    return PartitionSpec(self._query.topic, partition, start, stop)
 
 
 def committed_partitions(bootstrap_servers: str, topic: str, group_id: str,

@@ -7,7 +7,8 @@ from typing import Any, Iterable, Mapping, Optional
 import apache_beam as beam
 
 from transforms.kafka_client import KafkaConnection
-from transforms.sources.kafka.partitions import ListPartitionsFn
+from transforms.sources.kafka.partitions import (ListPartitionsFn,
+                                                 PartitionQuery)
 from transforms.sources.kafka.read import ReadPartitionFn
 from transforms.sources.kafka.read import ReadPartitionUnboundedFn
 
@@ -78,10 +79,12 @@ class ReadFromKafkaNative(beam.PTransform):
                                  consumer_config_file)
     # Ties this source's partitions together in WatermarkHolds.
     source_id = uuid.uuid4().hex
-    self._list_partitions = ListPartitionsFn(
-        connection, topic, group_id, bounded, start_offset,
+    query = PartitionQuery(
+        topic, group_id, bounded, start_offset,
         None if partitions is None else sorted(partitions),
-        metadata_timeout_s, ignore_committed, source_id)
+        ignore_committed, source_id)
+    self._list_partitions = ListPartitionsFn(connection, query,
+                                             metadata_timeout_s)
     read_cls = ReadPartitionFn if bounded else ReadPartitionUnboundedFn
     self._read_partitions = read_cls(
         connection, group_id, bounded,
