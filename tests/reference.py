@@ -65,13 +65,14 @@ MALFORMED = _Malformed()
 class Order:
     """A valid, normalised order event and where it came from."""
 
+    # Who ordered what, and when; then the amounts; then where it came from.
     order_id: str
     customer_id: str
     product_id: str
+    event_ms: int
     quantity: int
     unit_price: Decimal
     currency: str
-    event_ms: int
     country: Optional[str]
     source: str
     position: int
