@@ -400,15 +400,18 @@ def test_idle_rule_moves_partition_watermark_with_the_clock(
   from apache_beam.utils.timestamp import MIN_TIMESTAMP
   from transforms.kafka_client import KafkaConnection
   from transforms.sources.kafka import (
-      PartitionRestrictionProvider, PartitionSpec, PartitionWatermarkEstimator,
-      ReadPartitionUnboundedFn)
+      PartitionReading, PartitionRestrictionProvider, PartitionSpec,
+      PartitionWatermarkEstimator, ReadPartitionUnboundedFn)
+  from transforms.sources.unbounded import WatermarkRule
 
   topic = kafka_topic_factory(partitions=1)
-  fn = ReadPartitionUnboundedFn(
+  fn = ReadPartitionUnboundedFn(PartitionReading(
       KafkaConnection(kafka_broker.bootstrap), 'g-' + topic, bounded=False,
-      event_time='payload', event_time_field='event_time', idle_timeout_s=1.0,
-      idle_lag_s=5.0, max_out_of_orderness_s=0, poll_timeout_s=0.2,
-      max_read_s=1.0, max_records_per_read=100, commit_offsets=False)
+      event_time='payload', event_time_field='event_time',
+      watermark=WatermarkRule(idle_timeout_s=1.0, idle_lag_s=5.0,
+                              max_out_of_orderness_s=0),
+      poll_timeout_s=0.2, max_read_s=1.0, max_records_per_read=100,
+      commit_offsets=False))
   fn.setup()
   provider = PartitionRestrictionProvider()
   spec = PartitionSpec(topic, 0, 0, None)

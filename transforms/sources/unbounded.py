@@ -17,11 +17,13 @@
 * The end of a read: a bundle finalization is always registered, and the
   read self-checkpoints so the runner commits the output, reports the
   watermark and finalizes the bundle.
+* ``WatermarkRule``: the settings of the idle rule and of the allowed
+  out-of-orderness, as each source's reader takes them.
 """
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Tuple
 
 import orjson
 from apache_beam.io.restriction_trackers import OffsetRange
@@ -152,6 +154,22 @@ class UnboundedRestrictionProvider(RestrictionProvider):
 # ---------------------------------------------------------------------------
 # Watermark estimator
 # ---------------------------------------------------------------------------
+class WatermarkRule(NamedTuple):
+  """How a reader's watermark follows event time and, when idle, the clock."""
+  idle_timeout_s: float  # caught up and idle this long: follow the clock
+  idle_lag_s: float  # how far behind the clock an idle watermark stays
+  max_out_of_orderness_s: float = 0.0  # trails the highest event time by this
+
+  @classmethod
+  def of(cls, idle_timeout_s: float, idle_lag_s: Optional[float] = None,
+         max_out_of_orderness_s: float = 0.0) -> 'WatermarkRule':
+    """The rule a source's arguments give: ``idle_lag_s`` defaults to
+    ``idle_timeout_s``."""
+    return cls(idle_timeout_s,
+               idle_timeout_s if idle_lag_s is None else idle_lag_s,
+               max_out_of_orderness_s)
+
+
 class IdleAwareWatermarkEstimator(ManualWatermarkEstimator):
   """Manual watermark that never goes backwards, plus the wall-clock time
   of the reader's last activity (the idle rule's clock).

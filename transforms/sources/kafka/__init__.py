@@ -26,6 +26,7 @@ watermark estimator) is in transforms/sources/unbounded.py.
 """
 from transforms.sources.kafka.partitions import PartitionRestrictionProvider
 from transforms.sources.kafka.partitions import PartitionSpec
+from transforms.sources.kafka.read import PartitionReading
 from transforms.sources.kafka.read import ReadPartitionFn
 from transforms.sources.kafka.read import ReadPartitionUnboundedFn
 from transforms.sources.kafka.source import ReadFromKafkaNative
@@ -33,6 +34,7 @@ from transforms.sources.kafka.watermark import PartitionWatermarkEstimator
 from transforms.sources.kafka.watermark import WatermarkHolds
 
 __all__ = [
+    'PartitionReading',
     'PartitionRestrictionProvider',
     'PartitionSpec',
     'PartitionWatermarkEstimator',

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.transforms.window import TimestampedValue
@@ -43,6 +43,7 @@ from transforms.sources.kafka.partitions import PartitionSpec
 from transforms.sources.kafka.watermark import HOLDS
 from transforms.sources.kafka.watermark import PartitionWatermarkEstimator
 from transforms.sources.kafka.watermark import partition_watermark_provider
+from transforms.sources.unbounded import WatermarkRule
 from transforms.sources.unbounded import is_unbounded
 from transforms.sources.unbounded import payload_event_time_ms
 from transforms.sources.unbounded import register_finalization
@@ -86,41 +87,34 @@ class _Progress:
     self.last_claimed = last_offset
 
 
+class PartitionReading(NamedTuple):
+  """How a source's partitions are read: ReadPartitionFn's settings."""
+  connection: KafkaConnection  # the brokers, and the client's properties
+  group_id: str  # the consumer group: its offsets are committed
+  bounded: bool  # read to the end offsets seen at start, then finish
+  event_time: str  # 'payload' (event_time_field) or 'kafka' (record time)
+  event_time_field: str  # the payload's JSON field of the event time
+  watermark: WatermarkRule  # the idle rule and the allowed out-of-orderness
+  poll_timeout_s: float  # one consume() call's timeout
+  max_read_s: float  # the longest read (bundle) before a self-checkpoint
+  max_records_per_read: int  # the most records one read claims
+  commit_offsets: bool  # commit to group_id on bundle finalization
+  emit_batches: bool = False  # a RawBatch per consume() call, not RawRecords
+  source_id: str = ''  # ties the source's partitions in WatermarkHolds
+
+
 class ReadPartitionFn(beam.DoFn):
   """Reads one partition's offset range (see the module docstring)."""
-  def __init__(
-      self,
-      connection: KafkaConnection,
-      group_id: str,
-      bounded: bool,
-      event_time: str,
-      event_time_field: str,
-      idle_timeout_s: float,
-      idle_lag_s: float,
-      max_out_of_orderness_s: float,
-      poll_timeout_s: float,
-      max_read_s: float,
-      max_records_per_read: int,
-      commit_offsets: bool,
-      emit_batches: bool = False,
-      source_id: str = ''):
-    self._source_id = source_id
-    self._connection = connection
-    self._group_id = group_id
-    self._bounded = bounded
-    self._event_time = event_time
-    self._event_time_field = event_time_field
-    self._idle_timeout_s = idle_timeout_s
-    self._idle_lag = Duration(seconds=idle_lag_s)
-    self._ooo = Duration(seconds=max_out_of_orderness_s)
-    self._poll_timeout_s = poll_timeout_s
-    self._max_read_s = max_read_s
-    self._max_records = max_records_per_read
-    self._commit = commit_offsets
-    self._emit_batches = emit_batches
+  def __init__(self, settings: PartitionReading):
+    self._settings = settings
+    self._idle_lag = Duration(seconds=settings.watermark.idle_lag_s)
+    self._ooo = Duration(seconds=settings.watermark.max_out_of_orderness_s)
     # Records asked of librdkafka per consume() call; one batch element each.
-    self._consume_batch = BATCH_RECORDS if emit_batches else 500
-    if emit_batches:
+    self._consume_batch = BATCH_RECORDS if settings.emit_batches else 500
+    # The budget of one read (see _read_until_pause).
+    self._max_read_s = settings.max_read_s
+    self._max_records = settings.max_records_per_read
+    if settings.emit_batches:
       # A bundle's output moves on only when the bundle ends: batches make
       # short bundles cheap, so they buy latency with them.
       self._max_read_s = min(self._max_read_s, BATCH_MAX_READ_S)
@@ -128,7 +122,8 @@ class ReadPartitionFn(beam.DoFn):
 
   # -- lifecycle ------------------------------------------------------------
   def setup(self):
-    self._conf = consumer_config(self._connection, self._group_id)
+    self._conf = consumer_config(self._settings.connection,
+                                 self._settings.group_id)
     self._consumers: Dict[tuple, _PartitionConsumer] = {}
     self._committer = None
     self._committed: Dict[tuple, int] = {}
@@ -182,9 +177,9 @@ class ReadPartitionFn(beam.DoFn):
 
   def _event_ts_ms(self, payload: Optional[bytes],
                    transport_ms: Optional[int]) -> Optional[int]:
-    if self._event_time == 'kafka':
+    if self._settings.event_time == 'kafka':
       return transport_ms
-    return payload_event_time_ms(payload, self._event_time_field)
+    return payload_event_time_ms(payload, self._settings.event_time_field)
 
   # -- one RawRecord per record ----------------------------------------------
   def _claim_records(self, msgs, entry: _PartitionConsumer, tracker,
@@ -220,8 +215,9 @@ class ReadPartitionFn(beam.DoFn):
             source=spec.topic,
             partition=spec.partition,
             position=offset,
-            source_watermark_ms=(None if self._bounded or current_us is None
-                                 else current_us // 1000),
+            source_watermark_ms=(
+                None if self._settings.bounded or current_us is None
+                else current_us // 1000),
             transport_time_ms=transport_ms),
         Timestamp(micros=us))
 
@@ -276,7 +272,7 @@ class ReadPartitionFn(beam.DoFn):
     if hi is not None:
       wm.advance_to(Timestamp(micros=hi))
     wm.mark_activity(time.time())
-    if self._bounded:
+    if self._settings.bounded:
       watermarks = [None] * len(payloads)
     return watermarks, low
 
@@ -298,12 +294,13 @@ class ReadPartitionFn(beam.DoFn):
     up (unbounded), or the read's record or time budget is spent."""
     bounded = not is_unbounded(rng)
     entry = self._consumer_at(spec, rng.start)
-    claim = self._claim_batch if self._emit_batches else self._claim_records
+    claim = (self._claim_batch if self._settings.emit_batches
+             else self._claim_records)
     started = time.monotonic()
     while True:
       msgs = consume(entry.consumer,
                      min(self._consume_batch, self._max_records - progress.read)
-                     or 1, self._poll_timeout_s)
+                     or 1, self._settings.poll_timeout_s)
       before = progress.read
       yield from claim(msgs, entry, tracker, wm, spec, progress)
       if progress.done:
@@ -316,7 +313,8 @@ class ReadPartitionFn(beam.DoFn):
           return
         continue  # a bounded read runs to its stop in one call
       if progress.read == before:
-        wm.idle_tick(time.time(), self._idle_timeout_s, self._idle_lag,
+        wm.idle_tick(time.time(), self._settings.watermark.idle_timeout_s,
+                     self._idle_lag,
                      backlog=has_backlog(entry.consumer, spec.topic,
                                          spec.partition, entry.next_offset))
         return
@@ -332,10 +330,10 @@ class ReadPartitionFn(beam.DoFn):
     bounded = not is_unbounded(rng)
     if not bounded:
       wm.hold_at(Timestamp(micros=HOLDS.report(
-          self._source_id, (spec.topic, spec.partition),
+          self._settings.source_id, (spec.topic, spec.partition),
           wm.own_watermark_us())))
     commit = None
-    if self._commit and progress.last_claimed is not None:
+    if self._settings.commit_offsets and progress.last_claimed is not None:
       commit = lambda t=spec.topic, p=spec.partition, o=(
           progress.last_claimed + 1): self._commit_offset(t, p, o)
     register_finalization(finalizer, commit)

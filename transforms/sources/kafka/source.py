@@ -9,8 +9,10 @@ import apache_beam as beam
 from transforms.kafka_client import KafkaConnection
 from transforms.sources.kafka.partitions import (ListPartitionsFn,
                                                  PartitionQuery)
+from transforms.sources.kafka.read import PartitionReading
 from transforms.sources.kafka.read import ReadPartitionFn
 from transforms.sources.kafka.read import ReadPartitionUnboundedFn
+from transforms.sources.unbounded import WatermarkRule
 
 
 class ReadFromKafkaNative(beam.PTransform):
@@ -86,12 +88,12 @@ class ReadFromKafkaNative(beam.PTransform):
     self._list_partitions = ListPartitionsFn(connection, query,
                                              metadata_timeout_s)
     read_cls = ReadPartitionFn if bounded else ReadPartitionUnboundedFn
-    self._read_partitions = read_cls(
-        connection, group_id, bounded,
-        event_time, event_time_field, idle_timeout_s,
-        idle_timeout_s if idle_lag_s is None else idle_lag_s,
-        max_out_of_orderness_s, poll_timeout_s, max_read_s,
-        max_records_per_read, commit_offsets, emit_batches, source_id)
+    reading = PartitionReading(
+        connection, group_id, bounded, event_time, event_time_field,
+        WatermarkRule.of(idle_timeout_s, idle_lag_s, max_out_of_orderness_s),
+        poll_timeout_s, max_read_s, max_records_per_read, commit_offsets,
+        emit_batches, source_id)
+    self._read_partitions = read_cls(reading)
 
   def expand(self, pbegin):
     return (

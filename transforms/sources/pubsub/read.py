@@ -20,7 +20,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange
@@ -38,6 +38,7 @@ from transforms.sources.pubsub.watermark import ReaderWatermarkEstimator
 from transforms.sources.pubsub.watermark import reader_watermark_provider
 from transforms.sources.unbounded import UNBOUNDED_STOP
 from transforms.sources.unbounded import UnboundedRestrictionProvider
+from transforms.sources.unbounded import WatermarkRule
 from transforms.sources.unbounded import event_time_ms_or_none
 from transforms.sources.unbounded import payload_event_time_ms
 from transforms.sources.unbounded import record_time_us
@@ -62,24 +63,26 @@ _TRACKER = beam.DoFn.RestrictionParam(PullRestrictionProvider())
 _WATERMARK = beam.DoFn.WatermarkEstimatorParam(reader_watermark_provider())
 
 
+class PullSettings(NamedTuple):
+  """How a source's readers pull and stamp messages: ReadMessagesFn's
+  settings."""
+  event_time: str  # 'payload' (its event_time) or 'transport'
+  timestamp_attribute: Optional[str]  # the transport time; None: publish time
+  watermark: WatermarkRule  # the idle rule and the allowed out-of-orderness
+  backlog_hold_s: float  # how long full pulls (a backlog) hold the watermark
+  max_messages: int  # messages per pull
+  max_read_s: float  # seconds of pulling before a self-checkpoint
+  pull_timeout_s: float  # one pull's RPC timeout
+  ack_deadline_s: int  # received messages' lease (extended to it if longer)
+
+
 class ReadMessagesFn(beam.DoFn):
   """Pulls one reader's messages (see the module docstring)."""
 
-  def __init__(self, event_time: str, timestamp_attribute: Optional[str],
-               idle_timeout_s: float, idle_lag_s: float,
-               max_out_of_orderness_s: float, backlog_hold_s: float,
-               max_messages: int, max_read_s: float, pull_timeout_s: float,
-               ack_deadline_s: int):
-    self._event_time = event_time
-    self._attribute = timestamp_attribute
-    self._idle_timeout_s = idle_timeout_s
-    self._idle_lag = Duration(seconds=idle_lag_s)
-    self._ooo_ms = int(max_out_of_orderness_s * 1000)
-    self._backlog_hold_s = backlog_hold_s
-    self._max_messages = max_messages
-    self._max_read_s = max_read_s
-    self._pull_timeout_s = pull_timeout_s
-    self._ack_deadline_s = ack_deadline_s
+  def __init__(self, settings: PullSettings):
+    self._settings = settings
+    self._idle_lag = Duration(seconds=settings.watermark.idle_lag_s)
+    self._ooo_ms = int(settings.watermark.max_out_of_orderness_s * 1000)
 
   # -- lifecycle ------------------------------------------------------------
   def setup(self):
@@ -116,8 +119,8 @@ class ReadMessagesFn(beam.DoFn):
     try:
       response = self._client.pull(
           request={'subscription': subscription,
-                   'max_messages': self._max_messages},
-          timeout=self._pull_timeout_s)
+                   'max_messages': self._settings.max_messages},
+          timeout=self._settings.pull_timeout_s)
     except exceptions.DeadlineExceeded:
       return []  # no message within the pull's timeout: not an outage
     except (exceptions.ServiceUnavailable, exceptions.Aborted,
@@ -133,7 +136,7 @@ class ReadMessagesFn(beam.DoFn):
         self._client.modify_ack_deadline(
             request={'subscription': subscription,
                      'ack_ids': ack_ids[i:i + _ACK_BATCH],
-                     'ack_deadline_seconds': self._ack_deadline_s},
+                     'ack_deadline_seconds': self._settings.ack_deadline_s},
             timeout=30)
     except Exception:  # pylint: disable=broad-except
       _LOG.warning('Pub/Sub: extending leases on %s failed', subscription,
@@ -143,12 +146,13 @@ class ReadMessagesFn(beam.DoFn):
   def _transport_ms(self, message) -> Optional[int]:
     """The timestamp attribute (epoch ms or RFC 3339) when one is named,
     else the publish time; None where it cannot be read."""
-    if self._attribute:
-      return event_time_ms_or_none(message.attributes.get(self._attribute))
+    attribute = self._settings.timestamp_attribute
+    if attribute:
+      return event_time_ms_or_none(message.attributes.get(attribute))
     return publish_time_ms(message)
 
   def _event_ms(self, message, transport_ms: Optional[int]) -> Optional[int]:
-    if self._event_time == 'transport':
+    if self._settings.event_time == 'transport':
       return transport_ms
     return payload_event_time_ms(message.data)
 
@@ -167,12 +171,14 @@ class ReadMessagesFn(beam.DoFn):
       if not received:
         # Caught up: apply any held maximum; then the idle rule.
         wm.apply_pending(self._ooo_ms)
-        wm.idle_tick(now, self._idle_timeout_s, self._idle_lag)
+        wm.idle_tick(now, self._settings.watermark.idle_timeout_s,
+                     self._idle_lag)
         break
       pull_max_ms = yield from self._emit_pull(spec, received, wm, ack_ids)
-      wm.after_pull(pull_max_ms, len(received) >= self._max_messages, now,
-                    self._backlog_hold_s, self._ooo_ms)
-      if time.monotonic() - started >= self._max_read_s:
+      wm.after_pull(pull_max_ms,
+                    len(received) >= self._settings.max_messages, now,
+                    self._settings.backlog_hold_s, self._ooo_ms)
+      if time.monotonic() - started >= self._settings.max_read_s:
         break
     self._end_read(spec, tracker, finalizer, ack_ids)
 
@@ -181,7 +187,7 @@ class ReadMessagesFn(beam.DoFn):
     """Yields a pull's messages, each at its timestamp and carrying the
     watermark from before the pull; returns the pull's highest event time
     (None if none could be read)."""
-    if self._ack_deadline_s > spec.ack_deadline_s:
+    if self._settings.ack_deadline_s > spec.ack_deadline_s:
       self._extend_leases(spec.subscription, [r.ack_id for r in received])
     current_us = wm.own_watermark_us()
     current_ms = None if current_us is None else current_us // 1000

@@ -5,13 +5,16 @@ from typing import Optional
 
 import apache_beam as beam
 
+from transforms.sources.pubsub.read import PullSettings
 from transforms.sources.pubsub.read import ReadMessagesFn
 from transforms.sources.pubsub.subscription import MAX_ACK_DEADLINE_S
 from transforms.sources.pubsub.subscription import MIN_ACK_DEADLINE_S
 from transforms.sources.pubsub.subscription import ResolveSubscriptionFn
+from transforms.sources.pubsub.subscription import SubscriptionRequest
 from transforms.sources.pubsub.subscription import check_subscription_path
 from transforms.sources.pubsub.subscription import check_topic_path
 from transforms.sources.pubsub.subscription import subscription_for_topic
+from transforms.sources.unbounded import WatermarkRule
 
 
 class ReadFromPubSubNative(beam.PTransform):
@@ -74,18 +77,23 @@ class ReadFromPubSubNative(beam.PTransform):
       raise ValueError('ack_deadline_s must be 10..600')
     self.subscription = subscription
     self.topic = topic
-    self.event_time = event_time
-    self.timestamp_attribute = timestamp_attribute or None
-    self._idle_timeout_s = idle_timeout_s
-    self._idle_lag_s = idle_timeout_s if idle_lag_s is None else idle_lag_s
-    self._ooo_s = max_out_of_orderness_s
-    self._backlog_hold_s = backlog_hold_s
-    self._num_readers = num_readers
-    self._max_messages = max_messages
-    self._max_read_s = max_read_s
-    self._pull_timeout_s = pull_timeout_s
-    self._ack_deadline_s = ack_deadline_s
-    self._resolve_timeout_s = resolve_timeout_s
+    self._request = SubscriptionRequest(
+        subscription, topic, num_readers,
+        max(MIN_ACK_DEADLINE_S, min(ack_deadline_s, MAX_ACK_DEADLINE_S)),
+        resolve_timeout_s)
+    self._pull = PullSettings(
+        event_time, timestamp_attribute or None,
+        WatermarkRule.of(idle_timeout_s, idle_lag_s, max_out_of_orderness_s),
+        backlog_hold_s, max_messages, max_read_s, pull_timeout_s,
+        ack_deadline_s)
+
+  @property
+  def event_time(self) -> str:
+    return self._pull.event_time
+
+  @property
+  def timestamp_attribute(self) -> Optional[str]:
+    return self._pull.timestamp_attribute
 
   @classmethod
   def from_config(cls, config) -> 'ReadFromPubSubNative':
@@ -109,15 +117,6 @@ class ReadFromPubSubNative(beam.PTransform):
         pbegin
         | 'Impulse' >> beam.Impulse()
         | 'ResolveSubscription' >> beam.ParDo(
-            ResolveSubscriptionFn(self.subscription, self.topic,
-                                  self._num_readers,
-                                  max(MIN_ACK_DEADLINE_S,
-                                      min(self._ack_deadline_s, 600)),
-                                  self._resolve_timeout_s))
+            ResolveSubscriptionFn(self._request))
         | 'DistributeReaders' >> beam.Reshuffle()
-        | 'ReadMessages' >> beam.ParDo(
-            ReadMessagesFn(self.event_time, self.timestamp_attribute,
-                           self._idle_timeout_s, self._idle_lag_s,
-                           self._ooo_s, self._backlog_hold_s,
-                           self._max_messages, self._max_read_s,
-                           self._pull_timeout_s, self._ack_deadline_s)))
+        | 'ReadMessages' >> beam.ParDo(ReadMessagesFn(self._pull)))

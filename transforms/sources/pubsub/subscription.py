@@ -65,22 +65,25 @@ class ReaderSpec(NamedTuple):
   ack_deadline_s: int  # the subscription's own ack deadline
 
 
+class SubscriptionRequest(NamedTuple):
+  """The subscription a source reads, and by how many readers."""
+  subscription: str  # projects/P/subscriptions/S
+  topic: Optional[str]  # create the subscription on it; None: it exists
+  num_readers: int  # parallel pullers: one ReaderSpec each
+  ack_deadline_s: int  # a created subscription's ack deadline
+  timeout_s: float  # the timeout of each call on the subscription
+
+
 class ResolveSubscriptionFn(beam.DoFn):
   """Impulse -> one ReaderSpec per reader (creates a topic subscription)."""
 
-  def __init__(self, subscription: str, topic: Optional[str],
-               num_readers: int, subscription_ack_deadline_s: int,
-               timeout_s: float):
-    self._subscription = subscription
-    self._topic = topic
-    self._num_readers = num_readers
-    self._ack_deadline_s = subscription_ack_deadline_s
-    self._timeout_s = timeout_s
+  def __init__(self, request: SubscriptionRequest):
+    self._request = request
 
   def process(self, unused_impulse) -> Iterable[ReaderSpec]:
     client = subscriber_client()
     try:
-      if self._topic:
+      if self._request.topic:
         sub = self._create_or_get(client)
       else:
         sub = self._get(client)
@@ -88,48 +91,45 @@ class ResolveSubscriptionFn(beam.DoFn):
       client.close()
     deadline = int(getattr(sub, 'ack_deadline_seconds', 0) or
                    MIN_ACK_DEADLINE_S)
-    for reader in range(self._num_readers):
-      yield ReaderSpec(self._subscription, reader, deadline)
+    for reader in range(self._request.num_readers):
+      yield ReaderSpec(self._request.subscription, reader, deadline)
 
   def _create_or_get(self, client):
     """The topic's subscription, created unless it exists."""
     from google.api_core import exceptions
+    name, topic = self._request.subscription, self._request.topic
     try:
       sub = client.create_subscription(
           request={
-              'name': self._subscription,
-              'topic': self._topic,
-              'ack_deadline_seconds': self._ack_deadline_s,
+              'name': name,
+              'topic': topic,
+              'ack_deadline_seconds': self._request.ack_deadline_s,
               'expiration_policy': {'ttl': {'seconds': 86400}},
           },
-          timeout=self._timeout_s)
-      _LOG.warning('Pub/Sub: created subscription %s on %s',
-                   self._subscription, self._topic)
+          timeout=self._request.timeout_s)
+      _LOG.warning('Pub/Sub: created subscription %s on %s', name, topic)
       return sub
     except exceptions.AlreadyExists:
-      return client.get_subscription(
-          request={'subscription': self._subscription},
-          timeout=self._timeout_s)
+      return client.get_subscription(request={'subscription': name},
+                                     timeout=self._request.timeout_s)
     except exceptions.NotFound as e:
       raise RuntimeError(
-          f'Pub/Sub topic {self._topic} not found: {e.message}') from None
+          f'Pub/Sub topic {topic} not found: {e.message}') from None
 
   def _get(self, client):
     """The given subscription's settings (None if we may not read them)."""
     from google.api_core import exceptions
+    name = self._request.subscription
     try:
-      return client.get_subscription(
-          request={'subscription': self._subscription},
-          timeout=self._timeout_s)
+      return client.get_subscription(request={'subscription': name},
+                                     timeout=self._request.timeout_s)
     except exceptions.NotFound:
-      raise RuntimeError(
-          f'Pub/Sub subscription {self._subscription} not found') from None
+      raise RuntimeError(f'Pub/Sub subscription {name} not found') from None
     except exceptions.PermissionDenied:
       # Pub/Sub Subscriber may pull but not read the settings
       # (pubsub.subscriptions.get is in Pub/Sub Viewer): assume the
       # shortest ack deadline, which only means earlier extensions.
       _LOG.warning(
           'Pub/Sub: no permission to read %s (pubsub.subscriptions.get); '
-          'assuming a %d s ack deadline', self._subscription,
-          MIN_ACK_DEADLINE_S)
+          'assuming a %d s ack deadline', name, MIN_ACK_DEADLINE_S)
       return None
