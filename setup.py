@@ -8,7 +8,7 @@ setup(
     version='0.1.0',
     description='One Apache Beam pipeline for batch and streaming e-commerce '
     'sales analytics.',
-    python_requires='>=3.10',
+    python_requires='>=3.11',  # tomllib (pipelines/flag_table.py)
     packages=find_packages(include=['pipelines*', 'transforms*', 'runners*',
                                     'services*', 'tools*', 'reporting*',
                                     'dashboard*']),
