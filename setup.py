@@ -13,7 +13,10 @@ setup(
                                     'services*', 'tools*', 'reporting*',
                                     'dashboard*']),
     py_modules=['pipeline'],
+    # flags.toml: the pipeline's flags, read wherever SalesOptions registers
+    # them (the launcher and every worker).
     package_data={'transforms': ['schema/*.avsc'],
+                  'pipelines': ['flags.toml'],
                   'dashboard': ['static/*']},
     install_requires=[
         BEAM,
