@@ -8,12 +8,15 @@ setup(
     version='0.1.0',
     description='One Apache Beam pipeline for batch and streaming e-commerce '
     'sales analytics.',
-    python_requires='>=3.10',
+    python_requires='>=3.11',  # tomllib (pipelines/flag_table.py)
     packages=find_packages(include=['pipelines*', 'transforms*', 'runners*',
                                     'services*', 'tools*', 'reporting*',
                                     'dashboard*']),
     py_modules=['pipeline'],
+    # flags.toml: the pipeline's flags, read wherever SalesOptions registers
+    # them (the launcher and every worker).
     package_data={'transforms': ['schema/*.avsc'],
+                  'pipelines': ['flags.toml'],
                   'dashboard': ['static/*']},
     install_requires=[
         BEAM,
