@@ -42,6 +42,7 @@ setup(
         'test': [
             'pytest>=8',
             'pytest-timeout>=2.3',
+            'pytest-xdist>=3.5',  # scripts/test.sh: two workers
             'hypothesis>=6.100',
             'duckdb>=1.0',
             'confluent-kafka>=2.3',

@@ -14,7 +14,9 @@ if [[ -n "${SALES_CLOCK_OFFSET_DAYS:-}" ]]; then
   export PYTHONPATH="$PWD/tests/clock${PYTHONPATH:+:$PYTHONPATH}"
 fi
 set +e
-.venv/bin/python -m pytest "$@"
+# Two workers (tests/conftest.py says who runs what); `-n 0` after it runs
+# the suite in one process.
+.venv/bin/python -m pytest -n "${SALES_TEST_WORKERS:-2}" --dist loadgroup "$@"
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then
