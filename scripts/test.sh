@@ -14,10 +14,9 @@ if [[ -n "${SALES_CLOCK_OFFSET_DAYS:-}" ]]; then
   export PYTHONPATH="$PWD/tests/clock${PYTHONPATH:+:$PYTHONPATH}"
 fi
 set +e
-# Three workers (tests/conftest.py says who runs what; most tests wait on
-# services and subprocesses, so three share two cores well); `-n 0` after
-# it runs the suite in one process.
-.venv/bin/python -m pytest -n "${SALES_TEST_WORKERS:-3}" --dist loadgroup "$@"
+# Two workers, one a core (tests/conftest.py says who runs what; three were
+# no faster, docs/testing.md); `-n 0` after it runs the suite in one process.
+.venv/bin/python -m pytest -n "${SALES_TEST_WORKERS:-2}" --dist loadgroup "$@"
 status=$?
 set -e
 if [[ $status -eq 5 ]]; then
