@@ -1,6 +1,8 @@
 """The sales pipeline on Apache Flink: the embedded mini cluster ([local])
 for bounded and streaming runs, and a real standalone session cluster for
-the deployment path. Streaming runs checkpoint every 5 s and must complete
+the deployment path, its Python workers started by the TaskManager through
+the PROCESS environment (runners/flink/sdk_boot.sh; the worker pool of the
+EXTERNAL environment serves the recovery test, test_flink_recovery.py). Streaming runs checkpoint every 5 s and must complete
 checkpoints (Flink's own record: chk-<n>/_metadata files, the REST API).
 Expected rows come from the local runner's run of the same input (itself
 checked against tests/reference.py)."""
@@ -112,8 +114,7 @@ def test_deploy_bounded_sample_to_a_standalone_cluster(
   out = tmp_path / 'cluster'
   run_bounded('--input', SAMPLE, '--output', str(out),
               *flink_options.cluster_args(
-                  master=f'localhost:{port}',
-                  worker_pool=f'localhost:{flink_cluster["pool_port"]}',
+                  master=f'localhost:{port}', environment='PROCESS',
                   job_name='sales-bounded'))
   assert parquet(out / 'sales_by_category.parquet') == parquet(
       local_runner_output / 'sales_by_category.parquet')
