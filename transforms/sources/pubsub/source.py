@@ -77,23 +77,13 @@ class ReadFromPubSubNative(beam.PTransform):
       raise ValueError('ack_deadline_s must be 10..600')
     self.subscription = subscription
     self.topic = topic
-    self._request = SubscriptionRequest(
-        subscription, topic, num_readers,
-        max(MIN_ACK_DEADLINE_S, min(ack_deadline_s, MAX_ACK_DEADLINE_S)),
-        resolve_timeout_s)
+    self._request = SubscriptionRequest(subscription, topic, num_readers,
+                                        ack_deadline_s, resolve_timeout_s)
     self._pull = PullSettings(
         event_time, timestamp_attribute or None,
         WatermarkRule.of(idle_timeout_s, idle_lag_s, max_out_of_orderness_s),
         backlog_hold_s, max_messages, max_read_s, pull_timeout_s,
         ack_deadline_s)
-
-  @property
-  def event_time(self) -> str:
-    return self._pull.event_time
-
-  @property
-  def timestamp_attribute(self) -> Optional[str]:
-    return self._pull.timestamp_attribute
 
   @classmethod
   def from_config(cls, config) -> 'ReadFromPubSubNative':
