@@ -4,7 +4,8 @@ suite is shared between pytest-xdist workers.
 A session fixture imported into several test modules is several fixtures,
 each set up once: a Kafka broker, a PostgreSQL check, a bounded run per
 module. Registered here as plugins, each is defined once, so the whole suite
-shares one of each (one per worker). Test modules use them by name and never import them.
+shares one of each (one per worker). Test modules use them by name and never
+import them.
 
 scripts/test.sh runs the suite on two workers (``-n 2 --dist loadgroup``):
 each worker runs whole groups (``xdist_group``), and a group is a test
@@ -12,8 +13,7 @@ module, so a module's fixtures are set up once, except that every test of a
 family that starts a cluster (Flink; Spark with HDFS) or shares a session
 fixture that starts a service or runs a job (Redis and its live batch, the
 Pub/Sub emulator) is one group: one worker starts that cluster or runs that
-job, once. A session fixture is then once per worker. Without ``-n`` the
-groups change nothing (docs/testing.md).
+job, once. Without ``-n`` the groups change nothing (docs/testing.md).
 """
 import pytest
 
