@@ -181,7 +181,7 @@ def test_dedupe_cache_never_outlives_the_stored_state():
 
 
 def test_counted_summary_has_the_sizes_of_the_exact_customer_sets():
-  from transforms.vectorized.aggregate import summary_of_partials
+  from transforms.vectorized.summaries import summary_of_partials
   from transforms.vectorized.partials import partial_tables
   catalog = {'P1': ('toys', 'Kite'), 'P2': ('books', 'Atlas')}
   policy = WindowPolicy(bounded=False)

@@ -1,0 +1,124 @@
+"""Merging Partials (partials.py) into one SalesSummary with Arrow.
+
+`merged_tables` sums a window's partial tables; `summary_of_partials` turns
+them into the record path's SalesSummary. Where only the sizes of customer
+sets are read (emitting rows), a `CountedSummary` holds counts instead of
+Python sets.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.aggregate import CategoryStats, ProductStats, SalesSummary
+from transforms.vectorized.partials import Partial, read_ipc
+
+
+class DistinctCount:
+  """Stands in for a set of customer ids where only its size is read."""
+  __slots__ = ('n',)
+
+  def __init__(self, n: int) -> None:
+    self.n = n
+
+  def __len__(self) -> int:
+    return self.n
+
+
+class CountedSummary(SalesSummary):
+  """A SalesSummary whose customer sets are only their sizes (counted with
+  Arrow), for emitting rows; it cannot be merged with another summary."""
+  __slots__ = ('total_customers',)
+
+  def __init__(self, total_customers: int = 0) -> None:
+    super().__init__()
+    self.total_customers = total_customers
+
+  def merge(self, other: SalesSummary) -> None:
+    raise TypeError('a CountedSummary holds counts, not customer sets')
+
+  def total(self) -> CategoryStats:
+    total = self.summed()
+    total.customers = DistinctCount(self.total_customers)
+    return total
+
+
+# The summed columns of a Partial's category and product tables.
+STATS = ('quantity_sum', 'quantity_count', 'amount_sum')
+
+
+def summed(table: pa.Table, keys: List[str]) -> pa.Table:
+  """The STATS of `table` summed per `keys`, under their own names (so a
+  merged table merges again like a Partial's)."""
+  out = table.group_by(keys, use_threads=False).aggregate(
+      [(c, 'sum') for c in STATS])
+  return out.rename_columns([n[:-4] if n[:-4] in STATS else n
+                             for n in out.column_names])
+
+
+def merged_tables(partials: Sequence[Partial]
+                  ) -> Tuple[pa.Table, pa.Table, pa.Table]:
+  """Partials -> (per category, per product, distinct (category,
+  customer_id)), each merged over all of them."""
+  cats = pa.concat_tables([read_ipc(p[0]) for p in partials])
+  prods = pa.concat_tables([read_ipc(p[1]) for p in partials])
+  custs = pa.concat_tables([read_ipc(p[2]) for p in partials])
+  return (summed(cats, ['category']),
+          summed(prods, ['product_id', 'category', 'name']),
+          custs.group_by(['category', 'customer_id'],
+                         use_threads=False).aggregate([]))
+
+
+def fill_summary(summary: SalesSummary, cats: pa.Table, prods: pa.Table,
+                 customers: Callable[[str], Any]) -> SalesSummary:
+  """Adds the merged category and product tables to `summary`; each
+  category's customers are `customers(category)` (a set, or its size)."""
+  for cat, units_, orders, revenue in zip(
+      *(cats[c].to_pylist() for c in ('category',) + STATS)):
+    stats_ = CategoryStats()
+    stats_.orders, stats_.units, stats_.revenue = orders, units_, revenue
+    stats_.customers = customers(cat)
+    summary.categories[cat] = stats_
+  for product, cat, name, units_, orders, revenue in zip(
+      *(prods[c].to_pylist() for c in ('product_id', 'category', 'name')
+        + STATS)):
+    stats_p = ProductStats(name, cat)
+    stats_p.orders, stats_p.units, stats_p.revenue = orders, units_, revenue
+    summary.products[product] = stats_p
+  return summary
+
+
+def summary_of_partials(partials: Sequence[Partial],
+                        customer_sets: bool = True) -> SalesSummary:
+  """One SalesSummary of merged Partials (of one window).
+
+  customer_sets=False: a CountedSummary, with distinct customers counted in
+  Arrow instead of built as Python sets (the bulk of a pane's cost once a
+  window holds many orders); use it when nothing is merged into the result.
+  """
+  if not partials:
+    return SalesSummary()
+  cats, prods, custs = merged_tables(partials)
+  if not customer_sets:
+    counts = pc.value_counts(custs['category'])
+    per_category = dict(zip(counts.field('values').to_pylist(),
+                            counts.field('counts').to_pylist()))
+    return fill_summary(
+        CountedSummary(pc.count_distinct(custs['customer_id']).as_py()),
+        cats, prods, lambda cat: DistinctCount(per_category.get(cat, 0)))
+  custs = custs.sort_by('category')
+  cust_cat = custs['category'].to_numpy(zero_copy_only=False)
+  cust_ids = custs['customer_id'].to_pylist()
+  bounds: Dict[str, Tuple[int, int]] = {}
+  if len(cust_cat):
+    starts = np.flatnonzero(np.r_[True, cust_cat[1:] != cust_cat[:-1]])
+    ends = np.r_[starts[1:], len(cust_cat)]
+    bounds = {cust_cat[a]: (int(a), int(b)) for a, b in zip(starts, ends)}
+
+  def customers(cat: str) -> set:
+    lo, hi = bounds.get(cat, (0, 0))
+    return set(cust_ids[lo:hi])
+  return fill_summary(SalesSummary(), cats, prods, customers)
