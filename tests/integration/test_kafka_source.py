@@ -388,67 +388,98 @@ def test_replay_tool_produces_every_line(kafka_broker, tmp_path):
       newest = max(newest, t)
 
 
-def test_idle_rule_moves_partition_watermark_with_the_clock(
-    kafka_broker, kafka_topic_factory):
-  """Drives the reading DoFn directly (real broker, Beam's own tracker and
-  estimator wrappers) to pin the idle rule down: an empty partition holds
-  the watermark at MIN until idle_timeout_s, then follows now - idle_lag_s,
-  never backwards; a record read afterwards is emitted with that watermark."""
-  from apache_beam.runners.sdf_utils import (
-      RestrictionTrackerView, ThreadsafeRestrictionTracker,
-      ThreadsafeWatermarkEstimator)
-  from apache_beam.utils.timestamp import MIN_TIMESTAMP
-  from transforms.kafka_client import KafkaConnection
-  from transforms.sources.kafka import (
-      PartitionReading, PartitionRestrictionProvider, PartitionSpec,
-      PartitionWatermarkEstimator, ReadPartitionUnboundedFn)
-  from transforms.sources.unbounded import WatermarkRule
+class _DirectRead:
+  """Drives the reading DoFn directly on one partition (real broker, Beam's
+  own tracker and estimator wrappers): each read() is one process call,
+  resumed where the last one self-checkpointed."""
 
-  topic = kafka_topic_factory(partitions=1)
-  fn = ReadPartitionUnboundedFn(PartitionReading(
-      KafkaConnection(kafka_broker.bootstrap), 'g-' + topic, bounded=False,
-      event_time='payload', event_time_field='event_time',
-      watermark=WatermarkRule(idle_timeout_s=1.0, idle_lag_s=5.0,
-                              max_out_of_orderness_s=0),
-      poll_timeout_s=0.2, max_read_s=1.0, max_records_per_read=100,
-      commit_offsets=False))
-  fn.setup()
-  provider = PartitionRestrictionProvider()
-  spec = PartitionSpec(topic, 0, 0, None)
-  restriction = provider.initial_restriction(spec)
-  state = (MIN_TIMESTAMP, None)
+  def __init__(self, bootstrap: str, topic: str, idle_timeout_s: float = 1.0,
+               poll_timeout_s: float = 0.2, max_read_s: float = 1.0):
+    from apache_beam.utils.timestamp import MIN_TIMESTAMP
+    from transforms.kafka_client import KafkaConnection
+    from transforms.sources.kafka import (
+        PartitionReading, PartitionRestrictionProvider, PartitionSpec,
+        ReadPartitionUnboundedFn)
+    from transforms.sources.unbounded import WatermarkRule
+    self.fn = ReadPartitionUnboundedFn(PartitionReading(
+        KafkaConnection(bootstrap), 'g-' + topic, bounded=False,
+        event_time='payload', event_time_field='event_time',
+        watermark=WatermarkRule(idle_timeout_s=idle_timeout_s, idle_lag_s=5.0,
+                                max_out_of_orderness_s=0),
+        poll_timeout_s=poll_timeout_s, max_read_s=max_read_s,
+        max_records_per_read=100, commit_offsets=False))
+    self.fn.setup()
+    self.provider = PartitionRestrictionProvider()
+    self.spec = PartitionSpec(topic, 0, 0, None)
+    self.restriction = self.provider.initial_restriction(self.spec)
+    self.state = (MIN_TIMESTAMP, None)
 
-  class _Finalizer:
-    def register(self, callback):
-      pass
+  def read(self):
+    """(records emitted, the partition's watermark after the read)."""
+    from apache_beam.runners.sdf_utils import (
+        RestrictionTrackerView, ThreadsafeRestrictionTracker,
+        ThreadsafeWatermarkEstimator)
+    from transforms.sources.kafka import PartitionWatermarkEstimator
 
-  def read_once():
-    nonlocal restriction, state
-    tracker = ThreadsafeRestrictionTracker(provider.create_tracker(restriction))
-    wm = ThreadsafeWatermarkEstimator(PartitionWatermarkEstimator(state))
-    out = list(fn._read(spec, RestrictionTrackerView(tracker), wm,
-                        _Finalizer()))
+    class _Finalizer:
+      def register(self, callback):
+        pass
+
+    tracker = ThreadsafeRestrictionTracker(
+        self.provider.create_tracker(self.restriction))
+    wm = ThreadsafeWatermarkEstimator(PartitionWatermarkEstimator(self.state))
+    out = list(self.fn._read(self.spec, RestrictionTrackerView(tracker), wm,
+                             _Finalizer()))
     deferred = tracker.deferred_status()
     assert deferred is not None  # unbounded: always self-checkpoints
-    restriction = deferred[0]  # the residual: where the next read resumes
-    state = wm.get_estimator_state()
-    return out, state[0]
+    self.restriction = deferred[0]  # the residual: where the next read resumes
+    self.state = wm.get_estimator_state()
+    return out, self.state[0]
 
+
+def test_idle_rule_moves_partition_watermark_with_the_clock(
+    kafka_broker, kafka_topic_factory):
+  """Pins the idle rule down: an empty partition holds the watermark at MIN
+  until idle_timeout_s, then follows now - idle_lag_s, never backwards; a
+  record read afterwards is emitted with that watermark."""
+  from apache_beam.utils.timestamp import MIN_TIMESTAMP
+  topic = kafka_topic_factory(partitions=1)
+  reader = _DirectRead(kafka_broker.bootstrap, topic)
   try:
-    out, wm1 = read_once()  # empty partition: idle clock starts
+    out, wm1 = reader.read()  # empty partition: idle clock starts
     assert out == [] and wm1 == MIN_TIMESTAMP
     time.sleep(1.2)
     before = time.time()
-    out, wm2 = read_once()  # idle for > 1 s: wm = now - 5 s
+    out, wm2 = reader.read()  # idle for > 1 s: wm = now - 5 s
     assert out == []
     assert before - 5.5 <= wm2.micros / 1e6 <= time.time() - 5 + 0.01
     _produce(kafka_broker.bootstrap, topic,
              [(0, {'order_id': 'old', 'event_time': T0})])
-    out, wm3 = read_once()
+    out, wm3 = reader.read()
     assert len(out) == 1
     rec = out[0].value
     assert out[0].timestamp.micros // 1000 == T0  # late: behind the watermark
     assert rec.source_watermark_ms == wm2.micros // 1000
     assert wm3 >= wm2  # never backwards
   finally:
-    fn.teardown()
+    reader.fn.teardown()
+
+
+def test_a_caught_up_read_hands_its_records_on_at_once(
+    kafka_broker, kafka_topic_factory):
+  """A read that has taken every record the broker holds ends there: the
+  runner moves a bundle's output on only when the bundle ends, so polling
+  once more would hold the records back a whole poll timeout (20 s here)."""
+  topic = kafka_topic_factory(partitions=1)
+  _produce(kafka_broker.bootstrap, topic,
+           [(0, {'order_id': f'o{i}', 'event_time': T0}) for i in range(3)])
+  reader = _DirectRead(kafka_broker.bootstrap, topic, poll_timeout_s=20.0,
+                       max_read_s=60.0)
+  try:
+    started = time.monotonic()
+    out, _ = reader.read()
+    took = time.monotonic() - started
+    assert len(out) == 3
+    assert took < 20.0  # not a poll timeout more
+  finally:
+    reader.fn.teardown()

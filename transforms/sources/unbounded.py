@@ -41,7 +41,7 @@ from transforms import event_time
 UNBOUNDED_STOP = 2**63 - 1
 
 # An idle reader resumes after this pause (a self-checkpoint with a delay).
-IDLE_RESUME_S = 0.5
+IDLE_RESUME_S = 0.2
 
 
 # ---------------------------------------------------------------------------

@@ -291,7 +291,8 @@ class ReadPartitionFn(beam.DoFn):
                         wm: PartitionWatermarkEstimator, rng,
                         progress: _Progress):
     """Consumes and claims until the range ends, the partition is caught
-    up (unbounded), or the read's record or time budget is spent."""
+    up (unbounded: a poll brought nothing, or the broker held nothing more
+    when the last one did), or the read's record or time budget is spent."""
     bounded = not is_unbounded(rng)
     entry = self._consumer_at(spec, rng.start)
     claim = (self._claim_batch if self._settings.emit_batches
@@ -320,6 +321,12 @@ class ReadPartitionFn(beam.DoFn):
         return
       if (progress.read >= self._max_records or
           time.monotonic() - started >= self._max_read_s):
+        return
+      if not has_backlog(entry.consumer, spec.topic, spec.partition,
+                         entry.next_offset):
+        # Caught up: hand what was read on now. Polling again would hold
+        # it in this bundle for a whole poll timeout (the read resumes at
+        # once, self_checkpoint).
         return
 
   def _end_read(self, spec: PartitionSpec, tracker,

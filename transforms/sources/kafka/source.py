@@ -64,7 +64,7 @@ class ReadFromKafkaNative(beam.PTransform):
       consumer_config_file: Optional[str] = None,
       partitions: Optional[Iterable[int]] = None,
       event_time_field: str = 'event_time',
-      poll_timeout_s: float = 0.5,
+      poll_timeout_s: float = 0.1,
       max_read_s: float = 1.0,
       max_records_per_read: int = 10000,
       metadata_timeout_s: float = 30.0,
