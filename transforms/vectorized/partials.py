@@ -13,6 +13,7 @@ category `unknown` and an empty name.
 """
 from __future__ import annotations
 
+import os
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
@@ -113,7 +114,11 @@ def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
   return [(u, s, m) for (u, s), m in summaries.items()]
 
 
-Partial = Tuple[bytes, bytes, bytes]  # categories, products, customers
+# Categories, products, customers (Arrow IPC tables), and a random token
+# naming this partial: a window's panes re-deliver the same partials, and
+# pane_merge.py knows which it has merged already by their tokens.
+Partial = Tuple[bytes, bytes, bytes, bytes]
+TOKEN_BYTES = 16
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -170,7 +175,8 @@ def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
                                                   customers))
   empty = pa.table({})
   return [(unit, (_ipc(cats[unit]), _ipc(prods.get(unit, empty)),
-                  _ipc(custs.get(unit, empty)))) for unit in cats]
+                  _ipc(custs.get(unit, empty)), os.urandom(TOKEN_BYTES)))
+          for unit in cats]
 
 
 def unit_partials(table: pa.Table, exotic: Sequence[Any], catalog: Dict,
