@@ -21,12 +21,12 @@ from __future__ import annotations
 
 from typing import Dict, FrozenSet, List, Optional, Sequence, Set
 
-import numpy as np
 import pyarrow as pa
 
 from transforms.aggregate import SalesSummary
 from transforms.vectorized.partials import Partial
 from transforms.vectorized.summaries import (CountedSummary, DistinctCount,
+                                             customers_by_category,
                                              fill_summary, merged_tables,
                                              summed)
 
@@ -59,16 +59,12 @@ class RunningMerge:
       cats = summed(pa.concat_tables([self.cats, cats]), ['category'])
       prods = summed(pa.concat_tables([self.prods, prods]),
                      ['product_id', 'category', 'name'])
-    custs = custs.sort_by('category')
-    categories = custs['category'].to_numpy(zero_copy_only=False)
-    ids = custs['customer_id'].to_pylist()
+    runs = customers_by_category(custs)
     self.cats, self.prods = cats, prods
     self.tokens = self.tokens.union(token(p) for p in partials)
-    self.everyone.update(ids)
-    if len(ids):
-      starts = np.flatnonzero(np.r_[True, categories[1:] != categories[:-1]])
-      for a, b in zip(starts, np.r_[starts[1:], len(ids)]):
-        self.per_category.setdefault(categories[a], set()).update(ids[a:b])
+    for category, ids in runs:
+      self.per_category.setdefault(category, set()).update(ids)
+      self.everyone.update(ids)
 
   def summary(self) -> SalesSummary:
     if self.cats is None:

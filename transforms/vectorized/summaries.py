@@ -7,7 +7,7 @@ Python sets.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Sequence, Tuple
+from typing import Any, Callable, List, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -72,6 +72,18 @@ def merged_tables(partials: Sequence[Partial]
                          use_threads=False).aggregate([]))
 
 
+def customers_by_category(custs: pa.Table) -> List[Tuple[str, List[str]]]:
+  """(category, its customer ids) of a (category, customer_id) table."""
+  custs = custs.sort_by('category')
+  categories = custs['category'].to_numpy(zero_copy_only=False)
+  ids = custs['customer_id'].to_pylist()
+  if not ids:
+    return []
+  starts = np.flatnonzero(np.r_[True, categories[1:] != categories[:-1]])
+  return [(categories[a], ids[a:b])
+          for a, b in zip(starts, np.r_[starts[1:], len(ids)])]
+
+
 def fill_summary(summary: SalesSummary, cats: pa.Table, prods: pa.Table,
                  customers: Callable[[str], Any]) -> SalesSummary:
   """Adds the merged category and product tables to `summary`; each
@@ -109,16 +121,6 @@ def summary_of_partials(partials: Sequence[Partial],
     return fill_summary(
         CountedSummary(pc.count_distinct(custs['customer_id']).as_py()),
         cats, prods, lambda cat: DistinctCount(per_category.get(cat, 0)))
-  custs = custs.sort_by('category')
-  cust_cat = custs['category'].to_numpy(zero_copy_only=False)
-  cust_ids = custs['customer_id'].to_pylist()
-  bounds: Dict[str, Tuple[int, int]] = {}
-  if len(cust_cat):
-    starts = np.flatnonzero(np.r_[True, cust_cat[1:] != cust_cat[:-1]])
-    ends = np.r_[starts[1:], len(cust_cat)]
-    bounds = {cust_cat[a]: (int(a), int(b)) for a, b in zip(starts, ends)}
-
-  def customers(cat: str) -> set:
-    lo, hi = bounds.get(cat, (0, 0))
-    return set(cust_ids[lo:hi])
-  return fill_summary(SalesSummary(), cats, prods, customers)
+  ids_of = dict(customers_by_category(custs))
+  return fill_summary(SalesSummary(), cats, prods,
+                      lambda cat: set(ids_of.get(cat, ())))
