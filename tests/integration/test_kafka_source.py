@@ -401,13 +401,14 @@ class _DirectRead:
         PartitionReading, PartitionRestrictionProvider, PartitionSpec,
         ReadPartitionUnboundedFn)
     from transforms.sources.unbounded import WatermarkRule
-    self.fn = ReadPartitionUnboundedFn(PartitionReading(
+    self.settings = PartitionReading(
         KafkaConnection(bootstrap), 'g-' + topic, bounded=False,
         event_time='payload', event_time_field='event_time',
         watermark=WatermarkRule(idle_timeout_s=idle_timeout_s, idle_lag_s=5.0,
                                 max_out_of_orderness_s=0),
         poll_timeout_s=poll_timeout_s, max_read_s=max_read_s,
-        max_records_per_read=100, commit_offsets=False))
+        max_records_per_read=100, commit_offsets=False)
+    self.fn = ReadPartitionUnboundedFn(self.settings)
     self.fn.setup()
     self.provider = PartitionRestrictionProvider()
     self.spec = PartitionSpec(topic, 0, 0, None)
@@ -483,3 +484,31 @@ def test_a_caught_up_read_hands_its_records_on_at_once(
     assert took < 20.0  # not a poll timeout more
   finally:
     reader.fn.teardown()
+
+
+def test_a_read_handed_to_a_new_dofn_instance_starts_where_the_last_stopped(
+    kafka_broker, kafka_topic_factory):
+  """The SDK keeps a bundle's DoFns aside until the bundle is finalized
+  (Flink: at the next checkpoint), so the next read of a partition runs in a
+  fresh instance. It must read on from the consumer the last read left
+  positioned, with its prefetched records, not re-assign a consumer whose
+  first short poll comes back empty (the partition then waited for a
+  checkpoint on Flink)."""
+  topic = kafka_topic_factory(partitions=1)
+  _produce(kafka_broker.bootstrap, topic,
+           [(0, {'order_id': f'o{i}', 'event_time': T0}) for i in range(300)])
+  reader = _DirectRead(kafka_broker.bootstrap, topic, poll_timeout_s=0.001)
+  first = reader.fn
+  try:
+    deadline = time.monotonic() + 60
+    out: list = []
+    while not out and time.monotonic() < deadline:  # a new consumer connects
+      out, _ = reader.read()
+    assert len(out) == 100  # max_records_per_read; the rest is prefetched
+    reader.fn = type(first)(reader.settings)  # the next bundle's DoFn
+    reader.fn.setup()
+    out, _ = reader.read()
+    assert [r.value.position for r in out] == list(range(100, 200))
+  finally:
+    reader.fn.teardown()
+    first.teardown()

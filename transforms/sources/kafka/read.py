@@ -14,16 +14,15 @@ Within one run the restriction (not the group offset) is the source of
 truth, so a runner retry re-reads exactly the uncommitted offsets; across a
 crash or cancel, records of bundles that were not finalized yet are read
 again (at-least-once across restarts; the pipeline de-duplicates by
-order_id).
+order_id). The consumers, and the commits, are the worker's pool of this
+source's positioned consumers (consumers.py), not a DoFn instance's.
 """
 from __future__ import annotations
 
 import bisect
-import contextlib
 import logging
-import threading
 import time
-from typing import Dict, List, NamedTuple, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.transforms.window import TimestampedValue
@@ -38,6 +37,8 @@ from transforms.sources.kafka.client import is_record
 from transforms.sources.kafka.client import kafka_timestamp_ms
 from transforms.sources.kafka.client import reached
 from transforms.sources.kafka.config import consumer_config
+from transforms.sources.kafka.consumers import POOLS
+from transforms.sources.kafka.consumers import PartitionConsumer
 from transforms.sources.kafka.partitions import PartitionRestrictionProvider
 from transforms.sources.kafka.partitions import PartitionSpec
 from transforms.sources.kafka.watermark import HOLDS
@@ -61,15 +62,6 @@ BATCH_RECORDS = 50000
 # The process() parameters Beam fills in: the restriction and the watermark.
 _TRACKER = beam.DoFn.RestrictionParam(PartitionRestrictionProvider())
 _WATERMARK = beam.DoFn.WatermarkEstimatorParam(partition_watermark_provider())
-
-
-class _PartitionConsumer:
-  """A partition's consumer and the next offset it will deliver."""
-  __slots__ = ('consumer', 'next_offset')
-
-  def __init__(self, consumer):
-    self.consumer = consumer
-    self.next_offset: Optional[int] = None
 
 
 class _Progress:
@@ -121,59 +113,19 @@ class ReadPartitionFn(beam.DoFn):
       self._max_records = max(self._max_records, BATCH_RECORDS)
 
   # -- lifecycle ------------------------------------------------------------
+  def _pool_key(self) -> tuple:
+    return (self._settings.source_id, self._settings.group_id,
+            self._settings.connection.bootstrap_servers)
+
   def setup(self):
-    self._conf = consumer_config(self._settings.connection,
-                                 self._settings.group_id)
-    self._consumers: Dict[tuple, _PartitionConsumer] = {}
-    self._committer = None
-    self._committed: Dict[tuple, int] = {}
-    self._commit_lock = threading.Lock()
+    self._pool = POOLS.acquire(
+        self._pool_key(),
+        consumer_config(self._settings.connection, self._settings.group_id))
 
   def teardown(self):
-    # list(): a bundle thread may still be adding a consumer on cancel.
-    consumers = [e.consumer for e in getattr(self, '_consumers', {}).values()]
-    consumers.append(getattr(self, '_committer', None))
-    self._consumers, self._committer = {}, None
-    for consumer in consumers:
-      if consumer is not None:
-        with contextlib.suppress(Exception):  # best effort, shutting down
-          consumer.close()
-
-  # -- the consumer and the commit -----------------------------------------
-  def _consumer_at(self, spec: PartitionSpec,
-                   offset: int) -> _PartitionConsumer:
-    from confluent_kafka import Consumer, TopicPartition
-    key = (spec.topic, spec.partition)
-    entry = self._consumers.get(key)
-    if entry is None:
-      entry = _PartitionConsumer(Consumer(self._conf))
-      self._consumers[key] = entry
-    if entry.next_offset != offset:
-      entry.consumer.assign([TopicPartition(spec.topic, spec.partition,
-                                            offset)])
-      entry.next_offset = offset
-    return entry
-
-  def _commit_offset(self, topic: str, partition: int, offset: int):
-    """Bundle-finalization callback: commit ``offset`` (the next to read)."""
-    from confluent_kafka import Consumer, TopicPartition
-    key = (topic, partition)
-    with self._commit_lock:
-      if self._committed.get(key, -1) >= offset:
-        return
-      try:
-        if self._committer is None:
-          self._committer = Consumer(self._conf)
-        self._committer.commit(
-            offsets=[TopicPartition(topic, partition, offset)],
-            asynchronous=False)
-        self._committed[key] = offset
-      except Exception:  # pylint: disable=broad-except
-        # Best effort, like any finalization: the next bundle commits a
-        # later offset; a restart re-reads at most the uncommitted records.
-        _LOG.warning(
-            'Committing %s[%d]@%d failed', topic, partition, offset,
-            exc_info=True)
+    if getattr(self, '_pool', None) is not None:
+      self._pool = None
+      POOLS.release(self._pool_key())
 
   def _event_ts_ms(self, payload: Optional[bytes],
                    transport_ms: Optional[int]) -> Optional[int]:
@@ -182,7 +134,7 @@ class ReadPartitionFn(beam.DoFn):
     return payload_event_time_ms(payload, self._settings.event_time_field)
 
   # -- one RawRecord per record ----------------------------------------------
-  def _claim_records(self, msgs, entry: _PartitionConsumer, tracker,
+  def _claim_records(self, msgs, entry: PartitionConsumer, tracker,
                      wm: PartitionWatermarkEstimator, spec: PartitionSpec,
                      progress: _Progress):
     """Claims a consume() call's records one by one, yielding each."""
@@ -222,7 +174,7 @@ class ReadPartitionFn(beam.DoFn):
         Timestamp(micros=us))
 
   # -- one RawBatch per consume() call ---------------------------------------
-  def _claim_batch(self, msgs, entry: _PartitionConsumer, tracker,
+  def _claim_batch(self, msgs, entry: PartitionConsumer, tracker,
                    wm: PartitionWatermarkEstimator, spec: PartitionSpec,
                    progress: _Progress):
     """Claims a consume() call's records and yields them as one RawBatch.
@@ -284,17 +236,18 @@ class ReadPartitionFn(beam.DoFn):
       tracker.try_claim(rng.stop)
       return
     progress = _Progress()
-    yield from self._read_until_pause(spec, tracker, wm, rng, progress)
+    with self._pool.checkout(spec.topic, spec.partition, rng.start) as entry:
+      yield from self._read_until_pause(spec, tracker, wm, rng, progress,
+                                        entry)
     self._end_read(spec, tracker, wm, finalizer, rng, progress)
 
   def _read_until_pause(self, spec: PartitionSpec, tracker,
                         wm: PartitionWatermarkEstimator, rng,
-                        progress: _Progress):
+                        progress: _Progress, entry: PartitionConsumer):
     """Consumes and claims until the range ends, the partition is caught
     up (unbounded: a poll brought nothing, or the broker held nothing more
     when the last one did), or the read's record or time budget is spent."""
     bounded = not is_unbounded(rng)
-    entry = self._consumer_at(spec, rng.start)
     claim = (self._claim_batch if self._settings.emit_batches
              else self._claim_records)
     started = time.monotonic()
@@ -341,8 +294,8 @@ class ReadPartitionFn(beam.DoFn):
           wm.own_watermark_us())))
     commit = None
     if self._settings.commit_offsets and progress.last_claimed is not None:
-      commit = lambda t=spec.topic, p=spec.partition, o=(
-          progress.last_claimed + 1): self._commit_offset(t, p, o)
+      commit = lambda pool=self._pool, t=spec.topic, p=spec.partition, o=(
+          progress.last_claimed + 1): pool.commit(t, p, o)
     register_finalization(finalizer, commit)
     if not progress.done and not bounded:
       self_checkpoint(tracker, had_data=progress.read > 0)
