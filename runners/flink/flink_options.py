@@ -42,6 +42,16 @@ BOOT_COMMAND = str(HERE / "sdk_boot.sh")
 # finishBundleCallback; README, Deploy to Flink).
 FINISH_BUNDLE_FLAG = "--finish_bundle_before_checkpointing"
 
+# Streaming bundles end after this many milliseconds (Flink's default: 1000).
+# Every fused stage hands its output on only when its bundle ends, and a
+# record crosses several stages before the sink, so the bundle time adds up
+# along the way. Flink [local], 500k events produced live, 1 s early firings
+# (docs/performance.md, session 14): 1000 ms gave p50/p99 freshness
+# 3.5/4.9 s at 23.3k events/s, 250 ms 1.6/2.0 s at 23.1k, 100 ms 1.5/1.9 s
+# at 22.1k. A user's own --max_bundle_time_mills wins (runners/flink/run.py).
+BUNDLE_TIME_FLAG = "--max_bundle_time_mills"
+STREAMING_BUNDLE_MS = 250
+
 
 class FlinkSetupError(RuntimeError):
   """The Flink job server / distribution is not in the cache."""
@@ -62,7 +72,7 @@ def flink_version() -> str:
 
 def _base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
                shutdown_sources_after_idle_ms=None, extra_flink_version=None,
-               checkpoint_dir=None):
+               checkpoint_dir=None, bundle_ms=STREAMING_BUNDLE_MS):
   jar = job_server_jar or find_job_server_jar()
   version = extra_flink_version or flink_version()
   args = [
@@ -78,6 +88,8 @@ def _base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
     args.append("--parallelism=%d" % parallelism)
   if streaming:
     args.append("--streaming")
+    if bundle_ms:
+      args.append("%s=%d" % (BUNDLE_TIME_FLAG, bundle_ms))
   if checkpoint_ms:
     args.append("--checkpointing_interval=%d" % checkpoint_ms)
     args.append(FINISH_BUNDLE_FLAG)
@@ -103,17 +115,19 @@ def environment_args(environment: str, worker_pool: str = DEFAULT_WORKER_POOL,
 def local_args(job_server_jar: str = None, streaming: bool = False, checkpoint_ms: int = None,
                parallelism: int = 1, environment: str = "LOOPBACK",
                shutdown_sources_after_idle_ms: int = None,
-               checkpoint_dir: str = None) -> list:
+               checkpoint_dir: str = None, bundle_ms: int = STREAMING_BUNDLE_MS) -> list:
   """Flink's embedded MiniCluster inside the job server JVM (``[local]``)."""
   return (_base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
-                     shutdown_sources_after_idle_ms, checkpoint_dir=checkpoint_dir)
+                     shutdown_sources_after_idle_ms, checkpoint_dir=checkpoint_dir,
+                     bundle_ms=bundle_ms)
           + ["--flink_master=[local]"] + environment_args(environment))
 
 
 def cluster_args(master: str = DEFAULT_MASTER, worker_pool: str = DEFAULT_WORKER_POOL,
                  streaming: bool = False, checkpoint_ms: int = None, parallelism: int = None,
                  environment: str = "EXTERNAL", job_server_jar: str = None,
-                 job_name: str = None, shutdown_sources_after_idle_ms: int = None) -> list:
+                 job_name: str = None, shutdown_sources_after_idle_ms: int = None,
+                 bundle_ms: int = STREAMING_BUNDLE_MS) -> list:
   """A standalone Flink session cluster (runners/flink/cluster.sh start).
 
   The job server runs locally and submits to ``master`` over Flink's REST
@@ -124,7 +138,7 @@ def cluster_args(master: str = DEFAULT_MASTER, worker_pool: str = DEFAULT_WORKER
     raise ValueError("LOOPBACK needs the submitting process to live as long as the job; "
                      "use EXTERNAL (cluster.sh's worker pool) or PROCESS on a cluster")
   args = (_base_args(job_server_jar, parallelism, streaming, checkpoint_ms,
-                     shutdown_sources_after_idle_ms)
+                     shutdown_sources_after_idle_ms, bundle_ms=bundle_ms)
           + ["--flink_master=%s" % master]
           + environment_args(environment, worker_pool=worker_pool))
   if job_name:

@@ -15,7 +15,9 @@ it off) unless the flags carry their own --checkpointing_interval. Local runs
 keep their checkpoints under FLINK_CHECKPOINT_DIR (default
 <cache>/flink/checkpoints-local); the cluster uses its own state.checkpoints.dir.
 Checkpointing always comes with --finish_bundle_before_checkpointing (see
-flink_options.FINISH_BUNDLE_FLAG).
+flink_options.FINISH_BUNDLE_FLAG). Streaming bundles last at most
+flink_options.STREAMING_BUNDLE_MS unless the flags carry their own
+--max_bundle_time_mills.
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ def _has_flag(args: List[str], flag: str) -> bool:
 
 def flink_pipeline_args(mode: str, pipeline_args: List[str]) -> List[str]:
   streaming = '--streaming' in pipeline_args
+  bundle_ms = (None if _has_flag(pipeline_args, flink_options.BUNDLE_TIME_FLAG)
+               else flink_options.STREAMING_BUNDLE_MS)
   checkpoint_ms = None
   extra = []
   if _has_flag(pipeline_args, '--checkpointing_interval'):
@@ -50,14 +54,15 @@ def flink_pipeline_args(mode: str, pipeline_args: List[str]) -> List[str]:
           flink_options.cache_dir() / 'checkpoints-local')
     return flink_options.local_args(
         streaming=streaming, checkpoint_ms=checkpoint_ms,
-        checkpoint_dir=checkpoint_dir) + extra
+        checkpoint_dir=checkpoint_dir, bundle_ms=bundle_ms) + extra
   if mode == 'cluster':
     return flink_options.cluster_args(
         master=os.environ.get('FLINK_MASTER', flink_options.DEFAULT_MASTER),
         worker_pool=os.environ.get('BEAM_WORKER_POOL',
                                    flink_options.DEFAULT_WORKER_POOL),
         environment=os.environ.get('FLINK_ENVIRONMENT', 'EXTERNAL'),
-        streaming=streaming, checkpoint_ms=checkpoint_ms) + extra
+        streaming=streaming, checkpoint_ms=checkpoint_ms,
+        bundle_ms=bundle_ms) + extra
   raise ValueError('mode must be local or cluster')
 
 
