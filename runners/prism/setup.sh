@@ -3,7 +3,7 @@
 # thereafter: `go install` through the Go module proxy, cached in Go's module
 # and build caches. Prints the binary's path.
 #
-# Two changes to Beam's source, made in a copy at build time (the module
+# Three changes to Beam's source, made in a copy at build time (the module
 # cache stays as downloaded), files in runners/prism/patches/:
 # - Prism's job service binds 127.0.0.1 instead of every interface (Beam 2.77
 #   has no flag for it); PRISM_BIND_HOST at run time names another address
@@ -13,14 +13,19 @@
 #   elements could run in a second bundle beside the first, both reading the
 #   key's state before either committed, and the streaming dedupe lost the
 #   ids of one of them (docs/running.md, "Prism").
+# - An ordinary stage with side inputs and nothing pending is not ready: Beam
+#   2.77 took it as ready while parked read residuals held its watermark
+#   back, built an empty bundle and rescheduled it, and the scheduler spun
+#   at most of a core, idle or busy (docs/performance.md).
 # A Beam version whose sources no longer take a patch fails here, loudly.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BEAM_VERSION="${BEAM_VERSION:-2.77.0}"
 CACHE="${SALES_CACHE:-$HOME/.cache/sales-pipeline}"
-# "-patched-2": never a binary earlier versions of this script built (the
-# unpatched one, or "-loopback" with the first patch only).
-BIN_DIR="$CACHE/prism/v$BEAM_VERSION-patched-2"
+# "-patched-3": never a binary earlier versions of this script built (the
+# unpatched one, "-loopback" with the first patch only, "-patched-2"
+# without the third).
+BIN_DIR="$CACHE/prism/v$BEAM_VERSION-patched-3"
 if [[ -x "$BIN_DIR/prism" ]]; then
   echo "$BIN_DIR/prism"
   exit 0
