@@ -28,11 +28,12 @@ class RunnerSetupError(RuntimeError):
 
 
 def prism_binary() -> Optional[pathlib.Path]:
-  # '-patched-3': built by runners/prism/setup.sh with its patches (job
+  # '-patched-4': built by runners/prism/setup.sh with its patches (job
   # service on 127.0.0.1, docs/security.md; split bundles keep their keys,
-  # docs/running.md; no empty bundles for a stage with nothing pending,
-  # docs/performance.md); older builds in other folders are not used.
-  path = cache_dir() / 'prism' / f'v{BEAM_VERSION}-patched-3' / 'prism'
+  # docs/running.md; no empty bundles for a stage with nothing pending, a
+  # stateful stage runs on data beside complete side inputs, docs/running.md);
+  # older builds in other folders are not used.
+  path = cache_dir() / 'prism' / f'v{BEAM_VERSION}-patched-4' / 'prism'
   return path if path.is_file() else None
 
 
