@@ -55,7 +55,7 @@ def run_one(runner: str, beam_args: List[str], broker, args,
       '--kafka_bootstrap_servers', broker.bootstrap, '--kafka_topic', topic,
       '--kafka_group_id', group, '--sink', f'sqlite:///{db_path}',
       '--output', '', '--early_firing_seconds', str(args.early_firing),
-      *args.pipeline_arg, *beam_args]
+      *beam_args, *args.pipeline_arg]  # the user's flags last: they win
   profile_path = os.path.join(work, f'{runner}-{tag}.profile.json')
   if args.profile or args.variant != 'baseline':
     cmd = [PY, '-m', 'benchmarks.streaming', '--_inproc',
@@ -184,9 +184,15 @@ def _measure_live(runner, proc, sampler, prod, topic, tag, args, launched,
   time.sleep(args.settle)
   base = sampler.latest_sink()
   cpu0, cpu_k0 = tree_cpu(proc.pid), pids_cpu(kafka_pids)
+  cpu_b0 = time.process_time()  # this process: the producer, the sampler
   t0 = time.monotonic()
-  producing = threading.Thread(target=produce_all,
-                               args=(prod, topic, backlog), daemon=True)
+  produced = []  # when the producer had delivered the last event
+
+  def produce() -> None:
+    produce_all(prod, topic, backlog)
+    produced.append(time.monotonic())
+
+  producing = threading.Thread(target=produce, daemon=True)
   producing.start()
   while sampler.latest_sink() < base + n:
     if proc.poll() is not None:
@@ -202,17 +208,31 @@ def _measure_live(runner, proc, sampler, prod, topic, tag, args, launched,
   cpu1, cpu_k1 = tree_cpu(proc.pid), pids_cpu(kafka_pids)
   seconds = done - t0
   res['sink'] = {'events_per_s': round(n / seconds), 'seconds': round(
-      seconds, 2), 'events': n}
+      seconds, 2), 'events': n,
+      'produced_s': round(produced[0] - t0, 2) if produced else None,
+      'timeline': _per_second(sampler.sink, t0, base)}
   res['source'] = {'events_per_s': None, 'seconds': None}
   res['cpu_s_throughput_phase'] = {
       'wall_s': round(time.monotonic() - t0, 2),
       'pipeline_tree': cpu_delta(cpu0, cpu1),
-      'kafka_jvm': round(cpu_k1 - cpu_k0, 2)}
+      'kafka_jvm': round(cpu_k1 - cpu_k0, 2),
+      'benchmark': round(time.process_time() - cpu_b0, 2)}
   print(f'[{runner}] live throughput: {n} events produced and in the sink '
-        f'in {seconds:.2f}s = {res["sink"]["events_per_s"]}/s', flush=True)
+        f'in {seconds:.2f}s = {res["sink"]["events_per_s"]}/s (the producer '
+        f'delivered the last after {res["sink"]["produced_s"]}s)', flush=True)
   res.update(_freshness(runner, proc, sampler, prod, topic, tag, args,
                         err_path, base + n))
   return res
+
+
+def _per_second(samples, t0: float, base: int) -> List[Tuple[float, int]]:
+  """(seconds since t0, events in the sink since t0), about one a second:
+  where a run went fast and where it waited."""
+  out: List[Tuple[float, int]] = []
+  for t, v in samples:
+    if t >= t0 and (not out or t - t0 >= out[-1][0] + 1):
+      out.append((round(t - t0, 1), v - base))
+  return out
 
 
 def _freshness(runner, proc, sampler, prod, topic, tag, args, err_path,

@@ -41,7 +41,9 @@ def print_profile(result: Dict[str, Any]) -> None:
   if cpu:
     print(f'\n[{result["runner"]}] CPU seconds during the throughput phase '
           f'({cpu["wall_s"]} s wall): pipeline tree {cpu["pipeline_tree"]}, '
-          f'Kafka JVM {cpu["kafka_jvm"]}')
+          f'Kafka JVM {cpu["kafka_jvm"]}'
+          + (f', benchmark (producer, sampler) {cpu["benchmark"]}'
+             if 'benchmark' in cpu else ''))
   if not prof:
     return
   totals = prof['totals']
