@@ -210,7 +210,7 @@ def _measure_live(runner, proc, sampler, prod, topic, tag, args, launched,
   res['sink'] = {'events_per_s': round(n / seconds), 'seconds': round(
       seconds, 2), 'events': n,
       'produced_s': round(produced[0] - t0, 2) if produced else None,
-      'timeline': _per_second(sampler.sink, t0, base)}
+      'timeline': timeline(sampler, t0, done)}  # the warm-up's events too
   res['source'] = {'events_per_s': None, 'seconds': None}
   res['cpu_s_throughput_phase'] = {
       'wall_s': round(time.monotonic() - t0, 2),
@@ -223,16 +223,6 @@ def _measure_live(runner, proc, sampler, prod, topic, tag, args, launched,
   res.update(_freshness(runner, proc, sampler, prod, topic, tag, args,
                         err_path, base + n))
   return res
-
-
-def _per_second(samples, t0: float, base: int) -> List[Tuple[float, int]]:
-  """(seconds since t0, events in the sink since t0), about one a second:
-  where a run went fast and where it waited."""
-  out: List[Tuple[float, int]] = []
-  for t, v in samples:
-    if t >= t0 and (not out or t - t0 >= out[-1][0] + 1):
-      out.append((round(t - t0, 1), v - base))
-  return out
 
 
 def _freshness(runner, proc, sampler, prod, topic, tag, args, err_path,
