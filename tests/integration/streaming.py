@@ -82,6 +82,13 @@ def streaming_pipeline(*args: str, env=None, log_path=None,
   assert 'records read' in out, f'stdout: {out[-1000:]}; stderr: {err[-3000:]}'
 
 
+def prism_children(pid: int) -> List[int]:
+  """The local Prism processes a run's CLI (``pid``) started."""
+  found = subprocess.run(['pgrep', '-P', str(pid), 'prism'],
+                         capture_output=True, text=True).stdout.split()
+  return [int(p) for p in found]
+
+
 def wait_for(predicate: Callable[[], bool], timeout_s: float,
              proc: subprocess.Popen, interval_s: float = 2) -> bool:
   """Polls ``predicate`` until it holds or ``timeout_s`` passes; fails at

@@ -16,16 +16,10 @@ import pytest
 
 from pipelines.run import SNAPSHOT_SECONDS
 from tests.integration.streaming import (ROOT, cli, kafka_stream_args,
-                                         results, wait_for)
+                                         prism_children, results, wait_for)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prism, pytest.mark.integration]
-
-
-def prism_children(pid: int):
-  found = subprocess.run(['pgrep', '-P', str(pid), 'prism'],
-                         capture_output=True, text=True).stdout.split()
-  return [int(p) for p in found]
 
 
 def test_ctrl_c_reaching_prism_before_the_cli_still_stops_cleanly(

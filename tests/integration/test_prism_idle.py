@@ -10,13 +10,14 @@ and its scheduling loop spun: 0.76 of a core idle, most of a core while
 busy (docs/performance.md). `runners/prism/patches/elementmanager.go.patch`
 makes a stage with nothing pending not ready.
 """
-import subprocess
 import time
 
 import pytest
 
-from tests.integration.streaming import (kafka_stream_args, results,
-                                         streaming_pipeline, wait_for)
+from benchmarks.streaming.cpu import tree_cpu
+from tests.integration.streaming import (kafka_stream_args, prism_children,
+                                         results, streaming_pipeline,
+                                         wait_for)
 from tools.replay_to_kafka import replay
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prism, pytest.mark.integration,
@@ -26,20 +27,11 @@ pytestmark = [pytest.mark.kafka, pytest.mark.prism, pytest.mark.integration,
 # quiet machine), 0.08 after (1.6 CPU s in 20 s).
 MAX_IDLE_CORES = 0.25
 WINDOW_S = 8.0
-CLOCK_TICKS = 100  # os.sysconf('SC_CLK_TCK') on Linux
 
 
 def cpu_seconds(pid: int) -> float:
-  with open(f'/proc/{pid}/stat', encoding='ascii') as stat:
-    fields = stat.read().rsplit(')', 1)[1].split()
-  return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def prism_child(pid: int) -> int:
-  found = subprocess.run(['pgrep', '-P', str(pid), 'prism'],
-                         capture_output=True, text=True).stdout.split()
-  assert found, 'no Prism child process found'
-  return int(found[0])
+  """User + system CPU seconds of the process (and any children)."""
+  return sum(tree_cpu(pid).values())
 
 
 def test_a_caught_up_stream_leaves_prism_nearly_idle(
@@ -60,7 +52,9 @@ def test_a_caught_up_stream_leaves_prism_nearly_idle(
       return previous == seen[0]
 
     assert wait_for(unchanged, 120, proc, interval_s=3)
-    prism = prism_child(proc.pid)
+    found = prism_children(proc.pid)
+    assert found, 'no Prism child process found'
+    prism = found[0]
     start_cpu, start = cpu_seconds(prism), time.monotonic()
     time.sleep(WINDOW_S)  # a measuring window, not a wait for an event
     cores = (cpu_seconds(prism) - start_cpu) / (time.monotonic() - start)
