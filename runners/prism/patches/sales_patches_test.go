@@ -6,52 +6,16 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/coder"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/mtime"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/runtime/exec"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 )
 
-// salesInfo is a global window PColInfo; keyed for a stateful consumer.
-func salesInfo(t *testing.T, keyed bool) PColInfo {
-	t.Helper()
-	readAll := func(r io.Reader) []byte {
-		b, err := io.ReadAll(r)
-		if err != nil {
-			t.Fatalf("decoding an element: %v", err)
-		}
-		return b
-	}
-	info := PColInfo{
-		GlobalID: "sales_info",
-		WDec:     exec.MakeWindowDecoder(coder.NewGlobalWindow()),
-		WEnc:     exec.MakeWindowEncoder(coder.NewGlobalWindow()),
-		EDec:     readAll,
-	}
-	if keyed {
-		info.KeyDec = readAll
-	}
-	return info
-}
-
-// salesElement is one global window element at event time et.
-func salesElement(t *testing.T, info PColInfo, et mtime.Time) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	if err := exec.EncodeWindowedValueHeader(info.WEnc, []typex.Window{window.GlobalWindow{}}, et, typex.NoFiringPane(), &buf); err != nil {
-		t.Fatalf("EncodeWindowedValueHeader: %v", err)
-	}
-	buf.Write([]byte{3, 65, 66, 67})
-	return buf.Bytes()
-}
+// continuationInfo and encodeElement are Beam's own helpers in this package
+// (elementmanager_continuation_test.go).
 
 // salesPipeline is the shape of the sales pipeline's streaming graph: a
 // complete side input (the FX rates), a self-checkpointing read that takes
@@ -85,7 +49,7 @@ func salesPipeline(t *testing.T, cfg Config, statefulSink bool) (*ElementManager
 // upstream's), built an empty bundle and rescheduled it, and the scheduling
 // loop spun until the residual was due.
 func TestSalesPatch_WaitingReadIsNotReady(t *testing.T) {
-	srcInfo := salesInfo(t, false)
+	srcInfo := continuationInfo(t, false)
 	em, ch, cancelFn := salesPipeline(t, Config{EnableRTC: true}, false)
 	defer cancelFn(nil)
 	rb, ok := <-ch
@@ -95,7 +59,7 @@ func TestSalesPatch_WaitingReadIsNotReady(t *testing.T) {
 	em.PersistBundle(rb, nil, TentativeData{}, srcInfo, Residuals{
 		TransformID: "src",
 		InputID:     "i0",
-		Data: []Residual{{Element: salesElement(t, srcInfo, mtime.MinTimestamp),
+		Data: []Residual{{Element: encodeElement(t, srcInfo, mtime.MinTimestamp),
 			Delay: time.Minute}},
 	})
 	src := em.stages["src"]
@@ -119,8 +83,8 @@ func TestSalesPatch_WaitingReadIsNotReady(t *testing.T) {
 // the 25 s of a 1M-event burst.
 func TestSalesPatch_StatefulStageWithCompleteSideInputRunsOnData(t *testing.T) {
 	const budget = 50
-	srcInfo := salesInfo(t, false)
-	outInfo := salesInfo(t, true)
+	srcInfo := continuationInfo(t, false)
+	outInfo := continuationInfo(t, true)
 	em, ch, cancelFn := salesPipeline(t, Config{}, true)
 	defer cancelFn(nil)
 	var srcBundles, sinkBundles int
@@ -136,11 +100,11 @@ func TestSalesPatch_StatefulStageWithCompleteSideInputRunsOnData(t *testing.T) {
 		case "src":
 			srcBundles++
 			td := TentativeData{}
-			td.WriteData("sink_in", salesElement(t, outInfo, mtime.Time(100*srcBundles)))
+			td.WriteData("sink_in", encodeElement(t, outInfo, mtime.Time(100*srcBundles)))
 			em.PersistBundle(rb, map[string]PColInfo{"sink_in": outInfo}, td, srcInfo, Residuals{
 				TransformID: "src",
 				InputID:     "i0",
-				Data:        []Residual{{Element: salesElement(t, srcInfo, mtime.MinTimestamp)}},
+				Data:        []Residual{{Element: encodeElement(t, srcInfo, mtime.MinTimestamp)}},
 			})
 		default:
 			t.Fatalf("bundle %d: unexpected stage %v", b, rb.StageID)
