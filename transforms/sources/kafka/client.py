@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Optional
+from typing import List, Optional
 
 _LOG = logging.getLogger(__name__)
 
@@ -63,11 +63,17 @@ def consume(consumer, num_messages: int, timeout_s: float) -> list:
 
 def kafka_timestamp_ms(msg) -> Optional[int]:
   """The record's Kafka timestamp in epoch ms, or None."""
+  return kafka_timestamps_ms([msg])[0]
+
+
+def kafka_timestamps_ms(msgs: list) -> List[Optional[int]]:
+  """Each record's Kafka timestamp in epoch ms, or None."""
   from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
-  ts_type, ts = msg.timestamp()
-  if ts_type == TIMESTAMP_NOT_AVAILABLE or ts is None or ts < 0:
-    return None
-  return ts
+  out: List[Optional[int]] = []
+  for ts_type, ts in (msg.timestamp() for msg in msgs):
+    out.append(None if ts_type == TIMESTAMP_NOT_AVAILABLE or ts is None or
+               ts < 0 else ts)
+  return out
 
 
 def reached(consumer, topic: str, partition: int, next_offset: Optional[int],

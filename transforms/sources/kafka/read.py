@@ -31,10 +31,13 @@ from apache_beam.utils.timestamp import Timestamp
 
 from transforms.kafka_client import KafkaConnection
 from transforms.records import RawBatch, RawRecord
+from transforms.sources.batch_time import payload_event_times_ms
+from transforms.sources.batch_time import stamp_batch
 from transforms.sources.kafka.client import consume
 from transforms.sources.kafka.client import has_backlog
 from transforms.sources.kafka.client import is_record
 from transforms.sources.kafka.client import kafka_timestamp_ms
+from transforms.sources.kafka.client import kafka_timestamps_ms
 from transforms.sources.kafka.client import reached
 from transforms.sources.kafka.config import consumer_config
 from transforms.sources.kafka.consumers import POOLS
@@ -183,13 +186,11 @@ class ReadPartitionFn(beam.DoFn):
     `_claim_records`, in plain integers and with one claim for the whole
     batch (`_claim_offsets`).
     """
-    offsets, payloads, transport = [], [], []
-    for msg in msgs:
-      if not is_record(msg, spec.topic, spec.partition):
-        continue
-      offsets.append(msg.offset())
-      payloads.append(msg.value() or b'')
-      transport.append(kafka_timestamp_ms(msg))
+    records = [msg for msg in msgs
+               if is_record(msg, spec.topic, spec.partition)]
+    offsets = [msg.offset() for msg in records]
+    payloads = [msg.value() or b'' for msg in records]
+    transport = kafka_timestamps_ms(records)
     if not offsets:
       return
     entry.next_offset = offsets[-1] + 1
@@ -211,22 +212,19 @@ class ReadPartitionFn(beam.DoFn):
                    wm: PartitionWatermarkEstimator) -> Tuple[list, int]:
     """(each record's watermark before it, in ms, the lowest timestamp in
     micros); the partition's watermark follows the records."""
-    hi = wm.own_watermark_us()
-    ooo_us = self._ooo.micros
-    watermarks = []
-    low = None
-    for payload, transport_ms in zip(payloads, transport):
-      watermarks.append(None if hi is None else hi // 1000)
-      us, hi = stamp_us(self._event_ts_ms(payload, transport_ms),
-                        transport_ms, hi, ooo_us)
-      if low is None or us < low:
-        low = us
-    if hi is not None:
-      wm.advance_to(Timestamp(micros=hi))
+    if self._settings.event_time == 'kafka':
+      event_ms = transport
+    else:
+      event_ms = payload_event_times_ms(payloads,
+                                        self._settings.event_time_field)
+    stamps = stamp_batch(event_ms, transport, wm.own_watermark_us(),
+                         self._ooo.micros)
+    if stamps.watermark_us is not None:
+      wm.advance_to(Timestamp(micros=stamps.watermark_us))
     wm.mark_activity(time.time())
     if self._settings.bounded:
-      watermarks = [None] * len(payloads)
-    return watermarks, low
+      return [None] * len(payloads), stamps.low_us
+    return stamps.watermarks_ms, stamps.low_us
 
   # -- the read ---------------------------------------------------------------
   def _read(self, spec: PartitionSpec, tracker,
