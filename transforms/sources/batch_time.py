@@ -17,11 +17,11 @@ from typing import List, NamedTuple, Optional, Sequence
 
 import numpy as np
 import orjson
-from apache_beam.utils.timestamp import Timestamp
 
 from transforms.event_time import MAX_EPOCH_MS, MIN_EPOCH_MS
 from transforms.sources.unbounded import event_time_ms_or_none
 from transforms.sources.unbounded import payload_event_time_ms
+from transforms.sources.unbounded import record_time_us
 
 # "No value" in an int64 column: below every watermark and timestamp.
 _NONE = np.iinfo(np.int64).min
@@ -70,11 +70,8 @@ def stamp_batch(event_ms: Sequence[Optional[int]],
   before = np.concatenate([[start], after[:-1]]).astype(np.int64)
   stamps = np.where(has, us, before)
   fallback = np.flatnonzero(~has & (before == _NONE))
-  if len(fallback):  # no event time and no watermark yet: transport, or now
-    now_us = Timestamp.now().micros
-    for i in fallback.tolist():
-      t = transport_ms[i]
-      stamps[i] = now_us if t is None else t * 1000
+  for i in fallback.tolist():  # no event time and no watermark yet
+    stamps[i] = record_time_us(None, transport_ms[i], None)
   missing = int(np.count_nonzero(before == _NONE))  # a prefix: it only rises
   watermarks: List[Optional[int]] = [None] * missing
   watermarks.extend((before[missing:] // 1000).tolist())

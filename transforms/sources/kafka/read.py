@@ -49,7 +49,6 @@ from transforms.sources.kafka.watermark import PartitionWatermarkEstimator
 from transforms.sources.kafka.watermark import partition_watermark_provider
 from transforms.sources.unbounded import WatermarkRule
 from transforms.sources.unbounded import is_unbounded
-from transforms.sources.unbounded import payload_event_time_ms
 from transforms.sources.unbounded import register_finalization
 from transforms.sources.unbounded import self_checkpoint
 from transforms.sources.unbounded import stamp_us
@@ -130,11 +129,12 @@ class ReadPartitionFn(beam.DoFn):
       self._pool = None
       POOLS.release(self._pool_key())
 
-  def _event_ts_ms(self, payload: Optional[bytes],
-                   transport_ms: Optional[int]) -> Optional[int]:
+  def _event_times_ms(self, payloads: List[bytes],
+                      transport: List[Optional[int]]) -> List[Optional[int]]:
+    """Each record's event time: its Kafka time, or its payload's."""
     if self._settings.event_time == 'kafka':
-      return transport_ms
-    return payload_event_time_ms(payload, self._settings.event_time_field)
+      return transport
+    return payload_event_times_ms(payloads, self._settings.event_time_field)
 
   # -- one RawRecord per record ----------------------------------------------
   def _claim_records(self, msgs, entry: PartitionConsumer, tracker,
@@ -159,8 +159,8 @@ class ReadPartitionFn(beam.DoFn):
     payload = msg.value() if msg.value() is not None else b''
     current_us = wm.own_watermark_us()
     us, watermark_us = stamp_us(
-        self._event_ts_ms(payload, transport_ms), transport_ms, current_us,
-        self._ooo.micros)
+        self._event_times_ms([payload], [transport_ms])[0], transport_ms,
+        current_us, self._ooo.micros)
     if watermark_us is not None:
       wm.advance_to(Timestamp(micros=watermark_us))
     wm.mark_activity(time.time())
@@ -212,13 +212,8 @@ class ReadPartitionFn(beam.DoFn):
                    wm: PartitionWatermarkEstimator) -> Tuple[list, int]:
     """(each record's watermark before it, in ms, the lowest timestamp in
     micros); the partition's watermark follows the records."""
-    if self._settings.event_time == 'kafka':
-      event_ms = transport
-    else:
-      event_ms = payload_event_times_ms(payloads,
-                                        self._settings.event_time_field)
-    stamps = stamp_batch(event_ms, transport, wm.own_watermark_us(),
-                         self._ooo.micros)
+    stamps = stamp_batch(self._event_times_ms(payloads, transport), transport,
+                         wm.own_watermark_us(), self._ooo.micros)
     if stamps.watermark_us is not None:
       wm.advance_to(Timestamp(micros=stamps.watermark_us))
     wm.mark_activity(time.time())
