@@ -118,8 +118,7 @@ def iso_ms_columns(padded: np.ndarray, begin: np.ndarray, length: np.ndarray
     return ok, ms
   windows = np.lib.stride_tricks.sliding_window_view(padded, 29)
   m = windows[begin[rows]]
-  d = m.astype(np.int64) - 48
-  digit = (d >= 0) & (d <= 9)
+  digit = (m >= 48) & (m <= 57)
   length = length[rows]
   good = digit[:, [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]].all(1)
   good &= (m[:, 4] == 45) & (m[:, 7] == 45) & (m[:, 10] == 84)
@@ -136,17 +135,20 @@ def iso_ms_columns(padded: np.ndarray, begin: np.ndarray, length: np.ndarray
                digit[r, p + 5])
   good &= zulu | offset_ok
 
-  def num(*cols: int) -> np.ndarray:
+  def num(*cols: np.ndarray | int) -> np.ndarray:
+    """The decimal number of the digits in columns `cols` of each row (a
+    column per row when an array), in int64; the byte matrix stays uint8."""
     out = np.zeros(len(rows), np.int64)
     for c in cols:
-      out = out * 10 + d[:, c]
+      column = m[:, c] if isinstance(c, int) else m[r, c]
+      out = out * 10 + (column.astype(np.int64) - 48)
     return out
 
   year, month, day = num(0, 1, 2, 3), num(5, 6), num(8, 9)
   hour, minute, second = num(11, 12), num(14, 15), num(17, 18)
   millis = np.where(has_ms, num(20, 21, 22), 0)
-  off_h = np.where(zulu, 0, d[r, p + 1] * 10 + d[r, p + 2])
-  off_m = np.where(zulu, 0, d[r, p + 4] * 10 + d[r, p + 5])
+  off_h = np.where(zulu, 0, num(p + 1, p + 2))
+  off_m = np.where(zulu, 0, num(p + 4, p + 5))
   sign = np.where(sign_byte == 45, -1, 1)
   leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
   month_ok = (month >= 1) & (month <= 12)

@@ -186,7 +186,8 @@ def test_json_lines_agree_on_the_byte_path_the_decoded_path_and_the_rule(
   from transforms.parse import decode_payload
   from transforms.validate import Rejection, check_order
   from transforms.vectorized.columns import prepare_rates
-  from transforms.vectorized.jsonl import check_jsonl_bytes
+  from transforms.vectorized.jsonl import (check_jsonl_bytes,
+                                           check_jsonl_decoded)
   lines = [('{' + ','.join(f'"{k}":{v}' for k, v in o.items()) + '}').encode()
            for o in orders]
   rates = prepare_rates(RATES)
@@ -202,3 +203,6 @@ def test_json_lines_agree_on_the_byte_path_the_decoded_path_and_the_rule(
       expected.append((number, result.reason, result.detail))
   assert dead == expected
   assert checked.table.num_rows == len(lines) - len(expected)
+  decoded = check_jsonl_decoded(b'\n'.join(lines) + b'\n', 1, 's', 0, rates)
+  rows = lambda t: t.sort_by('k').drop_columns(['exotic'])
+  assert rows(checked.table).equals(rows(decoded.table))

@@ -87,26 +87,32 @@ _JSON_PRICE = r'^(0|[1-9][0-9]{0,6})(\.[0-9]{1,6})?$'  # <= 13 digits: exact
 _JSON_EPOCH = r'^(0|[1-9][0-9]{0,14})$'
 
 
-def _gather(padded: np.ndarray, start: np.ndarray, stop: np.ndarray,
+def _gather(buf: np.ndarray, start: np.ndarray, stop: np.ndarray,
             is_str: np.ndarray) -> Tuple[pa.Array, pa.Array]:
-  """padded[start[i]:stop[i]] for every i (ASCII bytes, at most _MAX_TOKEN
-  long) as two string arrays sharing one buffer: (the rows where is_str,
-  the others), each null elsewhere."""
-  lengths = stop - start
-  n = len(lengths)
-  offsets = np.zeros(n + 1, np.int32)
-  np.cumsum(lengths, out=offsets[1:])
-  width = int(lengths.max()) if n else 0
-  if width == 0:
-    values = np.zeros(0, np.uint8)
+  """buf[start[i]:stop[i]] for every i (ASCII bytes; the spans in order and
+  apart: stop[i] <= start[i + 1]) as two string arrays sharing one buffer:
+  (the rows where is_str, the others), each null elsewhere.
+
+  The spans and the gaps between them are the values of one binary array
+  over buf, no byte copied; Arrow's `take` of every other value then copies
+  just the spans' bytes."""
+  n = len(start)
+  if n == 0:
+    values = pa.array([], pa.binary())
   else:
-    windows = np.lib.stride_tricks.sliding_window_view(padded, width)
-    values = windows[start][np.arange(width)[None, :] < lengths[:, None]]
-  buffers = [pa.py_buffer(offsets), pa.py_buffer(values)]
+    bounds = np.empty(2 * n, np.int32)
+    bounds[0::2] = start
+    bounds[1::2] = stop
+    spans_and_gaps = pa.Array.from_buffers(
+        pa.binary(), 2 * n - 1, [None, pa.py_buffer(bounds), pa.py_buffer(buf)])
+    values = pc.take(spans_and_gaps,
+                     pa.array(np.arange(0, 2 * n, 2, dtype=np.int32)),
+                     boundscheck=False)
+  _, offsets, data = values.buffers()
   strs = pa.Array.from_buffers(pa.string(), n, [
-      pa.py_buffer(np.packbits(is_str, bitorder='little'))] + buffers)
+      pa.py_buffer(np.packbits(is_str, bitorder='little')), offsets, data])
   nums = pa.Array.from_buffers(pa.string(), n, [
-      pa.py_buffer(np.packbits(~is_str, bitorder='little'))] + buffers)
+      pa.py_buffer(np.packbits(~is_str, bitorder='little')), offsets, data])
   return strs, nums
 
 
@@ -140,7 +146,7 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, fi
     shift = is_str.astype(np.int64)
     first, last = begin + shift, np.maximum(stop - shift, begin + shift)
     spans[name] = (first, last - first)
-    s, num = _gather(padded, first, last, is_str)
+    s, num = _gather(buf, first, last, is_str)
     return is_str, s, num
 
   cols: Dict[str, pa.Array] = {}
