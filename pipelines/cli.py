@@ -13,6 +13,7 @@ import os
 import sys
 from typing import List, NoReturn, Optional
 
+from pipelines.allocator import reuse_freed_memory
 from pipelines.flags import UsageError, help_text, pop_log_level
 from pipelines.quality import EXIT_QUALITY, QualityGateFailed
 from pipelines.reachability import Unreachable
@@ -45,6 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
   noise = configure_logging(pop_log_level(argv))
   bind_grpc_servers_to_loopback()  # docs/security.md, "Loopback only"
+  reuse_freed_memory()  # docs/performance.md, "Allocator"
   try:
     build_and_run(argv, noise)
   except QualityGateFailed as e:
