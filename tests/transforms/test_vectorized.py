@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import apache_beam as beam
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.sales import build_sales_graph
@@ -230,3 +232,33 @@ def test_a_chunk_checked_in_pieces_equals_it_checked_whole(pieces):
   assert sorted(d for c in checked for d in c.dead) == sorted(whole.dead)
   assert sum(c.read for c in checked) == whole.read
   assert len(whole.dead) > 50
+
+
+def _reference_bucket(text: str, buckets: int) -> int:
+  """bucket_of's documented formula in plain Python integers."""
+  mask = (1 << 64) - 1
+  weights = [0x9e3779b97f4a7c15 * (2 * i + 1) & mask for i in range(16)]
+  data = text.encode('utf-8', 'surrogatepass')
+  head = [data[j] if j < len(data) else 0 for j in range(8)]
+  tail = [data[len(data) - 1 - j] if j < len(data) else 0 for j in range(8)]
+  h = sum(b * w for b, w in zip(head + tail, weights)) & mask
+  h ^= len(data) * 0x94d049bb133111eb & mask
+  h ^= h >> 30
+  h = h * 0xbf58476d1ce4e5b9 & mask
+  h ^= h >> 27
+  h = h * 0x94d049bb133111eb & mask
+  h ^= h >> 31
+  return h % buckets
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=30),
+       st.integers(0, 5), st.sampled_from([2, 3, 4, 8, 64, 1000]))
+def test_bucket_of_is_its_documented_formula(texts, skip, buckets):
+  """The buckets stay what they were (a stream's dedupe state is kept per
+  bucket across restarts and upgrades), for slices of an array too."""
+  import pyarrow as pa
+  texts = [t.encode('utf-8', 'replace').decode('utf-8') for t in texts]
+  ids = pa.array(['pad'] * skip + texts).slice(skip)
+  assert bucket_of(ids, buckets).tolist() == [
+      _reference_bucket(t, buckets) for t in texts]

@@ -44,7 +44,12 @@ def table_from_bytes(data: bytes) -> pa.Table:
 
 def bucket_of(ids: pa.Array, buckets: int) -> np.ndarray:
   """A stable hash of each string (its length, first and last 8 bytes),
-  modulo `buckets`; the same in every process (unlike Python's hash())."""
+  modulo `buckets`; the same in every process (unlike Python's hash()).
+
+  h = sum(head[j] * W[j]) + sum(tail[j] * W[8 + j]) (mod 2**64), head[j]
+  the string's byte j and tail[j] its byte len-1-j (0 past either end),
+  then h ^= len * MIX2 and a splitmix64 finish. The bytes are read as
+  8-byte windows of the data, zero-padded on both sides."""
   if isinstance(ids, pa.ChunkedArray):
     ids = ids.combine_chunks()
   n = len(ids)
@@ -52,18 +57,21 @@ def bucket_of(ids: pa.Array, buckets: int) -> np.ndarray:
     return np.zeros(n, np.int64)
   offsets = np.frombuffer(ids.buffers()[1], np.int32)[
       ids.offset:ids.offset + n + 1].astype(np.int64)
-  data = np.frombuffer(ids.buffers()[2], np.uint8)
-  starts, ends = offsets[:-1, None], offsets[1:, None]
-  span = np.arange(8)[None, :]
-  head = starts + span
-  tail = ends - 1 - span
-  idx = np.concatenate([head, tail], axis=1)
-  inside = np.concatenate([head < ends, tail >= starts], axis=1)
-  picked = np.where(inside, data[np.clip(idx, 0, max(len(data) - 1, 0))], 0)
+  data = ids.buffers()[2]
+  body = (np.frombuffer(data, np.uint8) if data is not None else
+          np.zeros(0, np.uint8))
+  padded = np.zeros(len(body) + 16, np.uint8)
+  padded[8:8 + len(body)] = body
+  windows = np.lib.stride_tricks.sliding_window_view(padded, 8)
+  starts, ends = offsets[:-1], offsets[1:]
+  length = ends - starts
+  past_end = np.arange(8)[None, :] >= length[:, None]
+  head = np.where(past_end, 0, windows[starts + 8])  # bytes 0..7
+  tail = np.where(past_end, 0, windows[ends][:, ::-1])  # bytes len-1..len-8
   with np.errstate(over='ignore'):
-    h = (picked.astype(np.uint64) * _WEIGHTS[None, :]).sum(
-        axis=1, dtype=np.uint64)
-    h ^= (ends[:, 0] - starts[:, 0]).astype(np.uint64) * _MIX2
+    h = (head.astype(np.uint64) @ _WEIGHTS[:8] +
+         tail.astype(np.uint64) @ _WEIGHTS[8:])
+    h ^= length.astype(np.uint64) * _MIX2
     h ^= h >> np.uint64(30)
     h *= _MIX1
     h ^= h >> np.uint64(27)
