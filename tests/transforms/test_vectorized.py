@@ -262,3 +262,22 @@ def test_bucket_of_is_its_documented_formula(texts, skip, buckets):
   ids = pa.array(['pad'] * skip + texts).slice(skip)
   assert bucket_of(ids, buckets).tolist() == [
       _reference_bucket(t, buckets) for t in texts]
+
+
+@pytest.mark.parametrize('value', [
+    b'-9223372036854775809', b'[-9223372036854775809]',
+    b'{"a":[1,{"b":18446744073709551616}]}', b'[[[[99999999999999999999]]]]'])
+def test_integers_beyond_64_bits_at_any_depth_keep_the_rules_detail(value):
+  """orjson reads them as floats; the columnar paths re-decode such a
+  record, so its dead letter's detail is the record path's (a hypothesis
+  run found [-9223372036854775809] detailed as [-9.223372036854776e+18])."""
+  from transforms.parse import decode_payload
+  from transforms.validate import check_order
+  rates = {'USD': Decimal(1), 'EUR': Decimal('1.1')}
+  line = (b'{"order_id":"o-1","customer_id":"c-1","product_id":"P0001",'
+          b'"quantity":2,"unit_price":"10.50","currency":' + value +
+          b',"event_time":"2026-11-02T10:15:00Z"}')
+  rule = check_order(decode_payload(line), rates, 's', None, 1)
+  for checked in _decoded_and_bytes([line]):
+    assert [(d.reason, d.detail) for d in checked.dead] == [
+        (rule.reason, rule.detail)]

@@ -28,9 +28,9 @@ from transforms.parse import DEAD_LETTERS, VALID, payload_text
 from transforms.records import DeadLetter, RawBatch
 from transforms.sources.files import read_file_records
 from transforms.vectorized.chunks import FileChunk
-from transforms.vectorized.columns import (POSITION_BITS, UNDECODED, Checked,
-                                           PreparedRates, check_chunk,
-                                           decode_each)
+from transforms.vectorized.columns import (POSITION_BITS, Checked,
+                                           PreparedRates, check_chunk)
+from transforms.vectorized.decoding import UNDECODED, decode_each
 from transforms.vectorized.jsonl import check_jsonl_bytes, split_lines
 from transforms.vectorized.tables import bucket_parts, encode_part
 from transforms.windowing import WindowPolicy

@@ -12,9 +12,10 @@ letters carry exactly the record path's reason and detail, and unusual valid
 rows get exactly the record path's values.
 
 JSON Lines of the common shape are not decoded at all (jsonl.py). Every
-other record is decoded with orjson; a line orjson rejects is re-decoded
-with the record path's own `decode_payload` (stdlib json), so what is
-`malformed` and its detail are the record path's.
+other record is decoded with orjson (decoding.py); a line orjson rejects,
+or may have read differently (an integer beyond 64 bits, at any depth), is
+re-decoded with the record path's own `decode_payload` (stdlib json), so
+what is `malformed` and every detail are the record path's.
 
 Prices are carried as decimal128(13, 6); a valid row whose price does not
 fit that exactly is kept as a Python `Order` ("exotic") and priced and
@@ -27,7 +28,6 @@ from typing import (Any, Dict, Iterable, List, NamedTuple, Optional, Sequence,
                     Tuple)
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -37,6 +37,7 @@ from transforms.parse import decode_payload, payload_text
 from transforms.records import DeadLetter, Order
 from transforms.validate import (MAX_QUANTITY, MAX_UNIT_PRICE, MIN_QUANTITY,
                                  Rejection, check_order, is_unicode)
+from transforms.vectorized.decoding import UNDECODED, lossy_decoding
 
 PRICE_SCALE = 6
 PRICE_TYPE = pa.decimal128(13, PRICE_SCALE)  # <= 1000000 with 6 decimals
@@ -119,68 +120,6 @@ class Checked(NamedTuple):
   exotic: List[Order]  # referenced by table['exotic']
   dead: List[DeadLetter]
   read: int
-
-
-# --- JSON Lines ---------------------------------------------------------------
-
-UNDECODED = object()  # orjson failed: decode with the record path's decoder
-
-
-def decode_one(payload: bytes) -> Any:
-  """The payload decoded with orjson, or UNDECODED (the record path's
-  decoder then decides)."""
-  try:
-    return orjson.loads(payload)
-  except orjson.JSONDecodeError:
-    return UNDECODED
-
-
-def decode_each(payloads: Sequence[bytes]) -> List[Any]:
-  """Each payload decoded (decode_one); a blank payload is `malformed`,
-  not skipped."""
-  return [decode_one(payload) for payload in payloads]
-
-
-_INT64_LIMIT = float(1 << 63)
-
-
-def lossy_decoding(record: Any) -> bool:
-  """Whether orjson may have decoded a record differently from the record
-  path's decoder: orjson reads an integer beyond 64 bits as a float, which
-  would turn `out_of_range` into `bad_type`; such records are re-decoded
-  with `decode_payload`."""
-  return type(record) is dict and any(
-      type(v) is float and abs(v) >= _INT64_LIMIT for v in record.values())
-
-
-def decode_jsonl(data: bytes, first_line: int
-                 ) -> Tuple[List[Any], List[int], List[bytes]]:
-  """Decodes the lines of a chunk; blank lines are skipped, not counted.
-
-  Returns (objects, line numbers, raw lines); an object is UNDECODED when orjson
-  rejected the line.
-  """
-  lines = data.split(b'\n')
-  if lines and not lines[-1]:
-    lines.pop()
-  return decode_numbered(enumerate(lines, start=first_line))
-
-
-def decode_numbered(numbered: Iterable[Tuple[int, bytes]]
-                     ) -> Tuple[List[Any], List[int], List[bytes]]:
-  """(line number, raw line) pairs -> (objects, line numbers, raw lines);
-  blank lines are skipped."""
-  objs: List[Any] = []
-  numbers: List[int] = []
-  raws: List[bytes] = []
-  for number, line in numbered:
-    obj = decode_one(line)
-    if obj is UNDECODED and not line.strip():
-      continue
-    objs.append(obj)
-    numbers.append(number)
-    raws.append(line)
-  return objs, numbers, raws
 
 
 # --- vectorized checks ----------------------------------------------------------

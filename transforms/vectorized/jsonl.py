@@ -25,10 +25,9 @@ from transforms.vectorized.columns import (BLANK, COUNTRY_TEXT, EPOCH_TEXT,
                                            PRICE_TYPE, PRINTABLE_ID, QTY_TEXT,
                                            VALID_SCHEMA, Checked, Rates,
                                            as_mask, currency_codes,
-                                           empty_valid,
-                                           check_chunk, decode_jsonl,
-                                           decode_numbered, matches,
-                                           price_in_range)
+                                           empty_valid, check_chunk,
+                                           matches, price_in_range)
+from transforms.vectorized.decoding import decode_jsonl, decode_numbered
 
 
 def check_jsonl_decoded(data: bytes, first_line: int, source: str,
