@@ -1,28 +1,29 @@
 """What a run leaves behind under --output: private files, a summary.json
-replaced atomically, and no temp directories after a failure.
+replaced atomically, and no temp files after a failure.
 
 * File modes: while a run lasts, the process's umask also masks the bits
   of "others" and group write (``PRIVATE_BITS``): everything the run
-  creates locally (the output directory, Beam's temp and final files,
+  creates locally (the output directory, the temp and final files,
   summary.json, SQLite databases and their WAL files) is at most 0640
   (directories 0750), and a stricter umask (077) is kept as it is. Files a
   runner's workers create in another process are restricted once the run
   is over (``restrict``).
 * summary.json goes to a new temp file (O_EXCL, O_NOFOLLOW) in the output
-  directory, then is renamed over the old name: a reader sees the old or the
-  new summary, never half of one, and a symlink planted at the name is
-  replaced, never followed.
-* Beam's file sinks create ``beam-temp-*`` directories under the output; a
-  run that fails removes those it created (``TempDirs``).
+  directory, then is renamed over the old name (transforms/sinks/
+  atomic_file.py): a reader sees the old or the new summary, never half of
+  one, and a symlink planted at the name is replaced, never followed.
+* The output files are replaced whole the same way
+  (transforms/sinks/one_file.py); a run that fails removes the temp files
+  it created (``TempDirs``).
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
-import uuid
 from typing import Any, Dict, Iterator, Set
+
+from transforms.sinks.atomic_file import is_temp_name, write_atomically
 
 __all__ = ['PRIVATE_BITS', 'SUMMARY_FILE', 'TempDirs', 'private_files',
            'restrict', 'write_json_atomically', 'write_summary']
@@ -30,7 +31,6 @@ __all__ = ['PRIVATE_BITS', 'SUMMARY_FILE', 'TempDirs', 'private_files',
 SUMMARY_FILE = 'summary.json'
 # The mode bits no output ever has: any access by others, group write.
 PRIVATE_BITS = 0o027
-BEAM_TEMP_PREFIX = 'beam-temp-'
 
 
 @contextlib.contextmanager
@@ -58,54 +58,29 @@ def restrict(path: str) -> None:
 
 
 def write_json_atomically(path: str, data: Any) -> None:
-  """Writes ``data`` as JSON to a new file next to ``path`` and renames it
-  over ``path``. The temp file is created with O_EXCL and O_NOFOLLOW and
-  mode 0640 (less with the umask), so nothing planted is written through."""
-  directory, name = os.path.split(os.path.abspath(path))
-  temp = os.path.join(directory, f'.{name}.{uuid.uuid4().hex}.tmp')
-  fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW,
-               0o640)
-  try:
-    with os.fdopen(fd, 'w', encoding='utf-8') as f:
-      json.dump(data, f, indent=2, sort_keys=True)
-      f.write('\n')
-      f.flush()
-      os.fsync(f.fileno())
-    os.replace(temp, path)
-  except BaseException:
-    with contextlib.suppress(OSError):
-      os.unlink(temp)
-    raise
+  """Writes ``data`` as JSON to ``path``, replacing it whole
+  (transforms/sinks/atomic_file.py: a temp file created with O_EXCL and
+  O_NOFOLLOW, then renamed over the name)."""
+  text = json.dumps(data, indent=2, sort_keys=True) + '\n'
+  write_atomically(path, lambda f: f.write(text.encode('utf-8')))
 
 
 def write_summary(output_dir: str, recorded: Dict[str, Any]) -> str:
   """Writes ``output_dir/summary.json`` atomically; returns its path."""
   if '://' in output_dir:
-    return _write_remote_json(output_dir, recorded)
-  os.makedirs(output_dir, mode=0o750, exist_ok=True)
-  path = os.path.join(output_dir, SUMMARY_FILE)
+    from apache_beam.io.filesystems import \
+        FileSystems  # pylint: disable=import-outside-toplevel
+    path = FileSystems.join(output_dir, SUMMARY_FILE)
+  else:
+    os.makedirs(output_dir, mode=0o750, exist_ok=True)
+    path = os.path.join(output_dir, SUMMARY_FILE)
   write_json_atomically(path, recorded)
   return path
 
 
-def _write_remote_json(output_dir: str, data: Any) -> str:
-  """summary.json in a remote store (hdfs://, gs://) through Beam's
-  FileSystems: a new temp file, then renamed over the old name (a reader
-  may find no summary for that instant, never half of one)."""
-  from apache_beam.io.filesystems import FileSystems
-  path = FileSystems.join(output_dir, SUMMARY_FILE)
-  temp = FileSystems.join(output_dir, f'.{SUMMARY_FILE}.{uuid.uuid4().hex}.tmp')
-  with FileSystems.create(temp) as f:
-    f.write((json.dumps(data, indent=2, sort_keys=True) + '\n').encode())
-  if FileSystems.exists(path):
-    FileSystems.delete([path])
-  FileSystems.rename([temp], [path])
-  return path
-
-
 class TempDirs:
-  """The ``beam-temp-*`` directories under an output directory when the
-  run started; ``remove_new`` removes the ones that appeared since (a
+  """The temp files (``atomic_file.temp_name``) in an output directory when
+  the run started; ``remove_new`` removes the ones that appeared since (a
   failed run's), never another run's."""
 
   def __init__(self, output_dir: str) -> None:
@@ -116,16 +91,16 @@ class TempDirs:
   def _current(self) -> Set[str]:
     if not self.output_dir or not os.path.isdir(self.output_dir):
       return set()
-    return {n for n in os.listdir(self.output_dir)
-            if n.startswith(BEAM_TEMP_PREFIX)}
+    return {n for n in os.listdir(self.output_dir) if is_temp_name(n)}
 
   def remove_new(self) -> int:
-    """Removes the temp directories this run created; returns how many."""
+    """Removes the temp files this run created; returns how many."""
     removed = 0
     for name in sorted(self._current() - self.before):
       path = os.path.join(self.output_dir, name)
-      if os.path.islink(path):
-        continue  # not Beam's: leave it
-      shutil.rmtree(path, ignore_errors=True)
-      removed += 1
+      if os.path.islink(path) or not os.path.isfile(path):
+        continue  # not this run's: leave it
+      with contextlib.suppress(OSError):
+        os.unlink(path)
+        removed += 1
     return removed

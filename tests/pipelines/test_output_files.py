@@ -8,6 +8,7 @@ import pytest
 
 from pipelines.outputs import (TempDirs, private_files, restrict,
                                write_json_atomically, write_summary)
+from transforms.sinks.atomic_file import temp_name
 from transforms.sinks.files import check_output_dir
 
 
@@ -61,14 +62,17 @@ def test_restrict_removes_others_bits_and_never_follows_a_link(tmp_path):
   restrict('gs://bucket/out/x')
 
 
-def test_only_the_runs_own_temp_dirs_are_removed(tmp_path):
-  (tmp_path / 'beam-temp-old-1').mkdir()
-  dirs = TempDirs(str(tmp_path))
-  (tmp_path / 'beam-temp-new-2').mkdir()
-  (tmp_path / 'beam-temp-new-2' / 'part').write_text('x')
+def test_only_the_runs_own_temp_files_are_removed(tmp_path):
+  old = temp_name('results.parquet')
+  (tmp_path / old).write_text('x')
+  files = TempDirs(str(tmp_path))
+  new = temp_name('results.parquet')
+  (tmp_path / new).write_text('x')
   (tmp_path / 'kept.parquet').write_text('x')
-  assert dirs.remove_new() == 1
-  assert sorted(os.listdir(tmp_path)) == ['beam-temp-old-1', 'kept.parquet']
+  (tmp_path / '.hidden').write_text('x')
+  assert files.remove_new() == 1
+  assert sorted(os.listdir(tmp_path)) == sorted(['.hidden', old,
+                                                 'kept.parquet'])
   assert TempDirs('').remove_new() == 0
 
 

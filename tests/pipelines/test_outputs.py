@@ -1,5 +1,5 @@
-"""What a run leaves under --output and in its databases: no glob reaches
-Beam's sink, summary.json is replaced atomically and never through a link,
+"""What a run leaves under --output and in its databases: no glob is taken
+for a directory, every file is replaced atomically and never through a link,
 a failed run says so, and nothing is world-readable (pipelines/outputs.py,
 docs/security.md "Outputs")."""
 import gzip
@@ -50,12 +50,15 @@ def test_a_run_writes_private_outputs_and_never_follows_a_planted_link(
   victim = tmp_path / 'victim.txt'
   victim.write_text('not yours\n')
   out.mkdir()
-  (out / 'summary.json').symlink_to(victim)
+  planted = ('summary.json', 'dead_letters.jsonl', 'top_products.parquet')
+  for name in planted:
+    (out / name).symlink_to(victim)
   proc = run_cli('--input', SAMPLE, '--output', str(out), '--sink',
                  f'sqlite:///{db}')
   assert proc.returncode == 0, proc.stderr
   assert victim.read_text() == 'not yours\n'
-  assert not os.path.islink(out / 'summary.json')
+  for name in planted:
+    assert not os.path.islink(out / name), name
   summary = json.loads((out / 'summary.json').read_text())
   assert summary['reconciles'] is True and summary['status'] == 'succeeded'
   for name in ('summary.json', 'sales_by_category.parquet',
@@ -87,7 +90,7 @@ def test_a_failed_run_says_so_and_cleans_its_temp_files(tmp_path):
     statuses = [s for s, in conn.execute(
         'SELECT status FROM pipeline_runs ORDER BY started_at, run_id')]
   assert statuses == ['succeeded', 'failed']
-  assert not [n for n in os.listdir(out) if n.startswith('beam-temp')]
+  assert not [n for n in os.listdir(out) if n.startswith(('beam-temp', '.'))]
 
 
 def test_outputs_respect_a_stricter_umask(tmp_path):

@@ -4,17 +4,18 @@ Under the output directory:
   sales_by_category.parquet   one row per window, scope and category
   top_products.parquet        top-N products per window
   dead_letters.jsonl          one JSON object per dead letter
-Each is a single file (one shard), rewritten by every run. Meant for bounded
-runs; a streaming run writes to a database or Kafka sink instead.
+Each is a single file replaced whole by every run (one_file.py). Meant for
+bounded runs; a streaming run writes to a database or Kafka sink instead.
 
-The directory is a path, never a pattern: Beam's file sink matches the final
-names as a glob and deletes what matches before it renames its files into
-place, so ``*``, ``?``, ``[``, ``]``, ``{`` or ``}`` in it would delete files
-in other directories. Such a directory is refused (``check_output_dir``).
+The directory is a path, never a pattern: ``*``, ``?``, ``[``, ``]``, ``{``
+and ``}`` make a path a glob to Beam's FileSystems (as --input uses them),
+and Beam's own file sink, which wrote these files before one_file.py, deleted
+whatever such a name matched. A directory holding them is refused
+(``check_output_dir``).
 """
 from __future__ import annotations
 
-import json
+import functools
 from typing import Dict
 
 import apache_beam as beam
@@ -22,6 +23,8 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from transforms.sinks.mined import MINED_TABLES, parquet_row
+from transforms.sinks.one_file import (OneFile, WriteWholeFiles,
+                                       json_lines_encoder, parquet_encoder)
 from transforms.sinks.rows import (DEAD_LETTERS, RESULTS, TABLE_NAMES,
                                    TOP_PRODUCTS, dead_letter_dict, result_dict)
 
@@ -77,16 +80,16 @@ GLOB_CHARACTERS = '*?[]{}'
 
 def check_output_dir(output_dir: str) -> str:
   """Returns output_dir, or raises ValueError if it is empty or holds a
-  glob character (Beam would delete whatever the pattern matches)."""
+  glob character (module docstring)."""
   text = str(output_dir or '')
   if not text.strip():
     raise ValueError('--output: empty directory name')
   found = sorted({c for c in text if c in GLOB_CHARACTERS})
   if found:
     raise ValueError(
-        f'--output {text!r} holds glob characters ({" ".join(found)}) that '
-        f'Beam\'s file sink would expand, deleting the files they match; '
-        f'use a directory name without them')
+        f'--output {text!r} holds glob characters ({" ".join(found)}), '
+        f'which make it a pattern, not a directory; use a directory name '
+        f'without them')
   return text
 
 
@@ -95,11 +98,6 @@ def _parquet_row(row) -> Dict:
   out['window_start'] = out.pop('window_start_ms')
   out['window_end'] = out.pop('window_end_ms')
   return out
-
-
-def _one_file(output_dir: str, name: str) -> Dict:
-  return dict(file_path_prefix=FileSystems.join(output_dir, name),
-              num_shards=1, shard_name_template='')
 
 
 class WriteOutputFiles(beam.PTransform):
@@ -111,25 +109,22 @@ class WriteOutputFiles(beam.PTransform):
     self._output_dir = check_output_dir(output_dir)
 
   def expand(self, outputs: Dict[str, beam.PCollection]) -> None:
-    out = self._output_dir
-    (outputs[RESULTS]
-     | 'ResultsToDicts' >> beam.Map(_parquet_row)
-     | 'WriteResultsParquet' >> beam.io.WriteToParquet(
-         schema=RESULTS_SCHEMA, **_one_file(out, RESULTS_FILE)))
-    (outputs[TOP_PRODUCTS]
-     | 'TopProductsToDicts' >> beam.Map(_parquet_row)
-     | 'WriteTopProductsParquet' >> beam.io.WriteToParquet(
-         schema=TOP_PRODUCTS_SCHEMA, **_one_file(out, TOP_PRODUCTS_FILE)))
-    (outputs[DEAD_LETTERS]
-     | 'DeadLettersToJson' >> beam.Map(
-         lambda d: json.dumps(dead_letter_dict(d), sort_keys=True))
-     | 'WriteDeadLetters' >> beam.io.WriteToText(
-         **_one_file(out, DEAD_LETTERS_FILE)))
+    def path(name: str) -> str:
+      return FileSystems.join(self._output_dir, name)
+
+    files = {
+        RESULTS: OneFile(path(RESULTS_FILE), parquet_encoder(RESULTS_SCHEMA),
+                         _parquet_row),
+        TOP_PRODUCTS: OneFile(path(TOP_PRODUCTS_FILE),
+                              parquet_encoder(TOP_PRODUCTS_SCHEMA),
+                              _parquet_row),
+        DEAD_LETTERS: OneFile(path(DEAD_LETTERS_FILE),
+                              json_lines_encoder(dead_letter_dict)),
+    }
     for kind, spec in MINED_TABLES.items():
       if kind in outputs:
-        step = ''.join(p.title() for p in kind.split('_'))
-        (outputs[kind]
-         | f'{step}ToDicts' >> beam.Map(lambda r, k=kind: parquet_row(k, r))
-         | f'Write{step}Parquet' >> beam.io.WriteToParquet(
-             schema=mined_schema(kind),
-             **_one_file(out, f'{spec.table}.parquet')))
+        files[kind] = OneFile(path(f'{spec.table}.parquet'),
+                              parquet_encoder(mined_schema(kind)),
+                              functools.partial(parquet_row, kind))
+    ({name: outputs[name] for name in files}
+     | 'WriteFiles' >> WriteWholeFiles(files))
