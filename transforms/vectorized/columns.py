@@ -24,8 +24,7 @@ aggregated with the record path's code (usd.py, partials.py).
 from __future__ import annotations
 
 import decimal
-from typing import (Any, Dict, Iterable, List, NamedTuple, Optional, Sequence,
-                    Tuple)
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
