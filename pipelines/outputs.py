@@ -14,7 +14,7 @@ replaced atomically, and no temp files after a failure.
   one, and a symlink planted at the name is replaced, never followed.
 * The output files are replaced whole the same way
   (transforms/sinks/one_file.py); a run that fails removes the temp files
-  it created (``TempDirs``).
+  it created (``TempFiles``).
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Any, Dict, Iterator, Set
 
 from transforms.sinks.atomic_file import is_temp_name, write_atomically
 
-__all__ = ['PRIVATE_BITS', 'SUMMARY_FILE', 'TempDirs', 'private_files',
+__all__ = ['PRIVATE_BITS', 'SUMMARY_FILE', 'TempFiles', 'private_files',
            'restrict', 'write_json_atomically', 'write_summary']
 
 SUMMARY_FILE = 'summary.json'
@@ -78,7 +78,7 @@ def write_summary(output_dir: str, recorded: Dict[str, Any]) -> str:
   return path
 
 
-class TempDirs:
+class TempFiles:
   """The temp files (``atomic_file.temp_name``) in an output directory when
   the run started; ``remove_new`` removes the ones that appeared since (a
   failed run's), never another run's."""

@@ -20,7 +20,7 @@ from apache_beam.runners.runner import PipelineState
 
 from pipelines.flags import UsageError, check_flags
 from pipelines.options import SalesConfig, config_from_options
-from pipelines.outputs import (SUMMARY_FILE, TempDirs, private_files,
+from pipelines.outputs import (SUMMARY_FILE, TempFiles, private_files,
                                restrict, write_summary)
 from pipelines.progress import ProgressLine, progress_from_readers
 from pipelines.hdfs_check import check_hdfs
@@ -213,7 +213,7 @@ def _build_and_run(argv: List[str],
             'bounded' if config.bounded else 'streaming',
             options.view_as(StandardOptions).runner)
   output = config.output if config.output and config.bounded else ''
-  temp_dirs = TempDirs(output)
+  temp_files = TempFiles(output)
   started, started_wall = time.monotonic(), time.time()
   result = None
   try:
@@ -229,7 +229,7 @@ def _build_and_run(argv: List[str],
       return RunSummary(state='submitted')
     status, snapshot = wait_for_end(result, config.bounded, noise)
   except BaseException as e:  # failed, or a bounded run's Ctrl-C
-    record_failed_run(result, sinks, output, temp_dirs, e)
+    record_failed_run(result, sinks, output, temp_files, e)
     raise
   _LOG.info('run %s after %.1f s; writing the summary', status,
             time.monotonic() - started)
@@ -266,7 +266,7 @@ def finish_runs(sinks: List[Tuple[str, Any]], status: str,
 
 
 def record_failed_run(result: Any, sinks: List[Tuple[str, Any]],
-                      output: str, temp_dirs: TempDirs,
+                      output: str, temp_files: TempFiles,
                       error: BaseException) -> None:
   """A run that failed (or was stopped) says so: summary.json with status
   'failed' ('cancelled' for a Ctrl-C) and ``reconciles: false`` (its counts
@@ -293,6 +293,6 @@ def record_failed_run(result: Any, sinks: List[Tuple[str, Any]],
       write_summary(output, recorded)
     except OSError as e:
       _LOG.warning('could not write %s: %s', SUMMARY_FILE, e)
-    removed = temp_dirs.remove_new()
+    removed = temp_files.remove_new()
     _LOG.info('run %s: summary written, %d temp directories removed',
               status, removed)

@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from pipelines.outputs import (TempDirs, private_files, restrict,
+from pipelines.outputs import (TempFiles, private_files, restrict,
                                write_json_atomically, write_summary)
 from transforms.sinks.atomic_file import temp_name
 from transforms.sinks.files import check_output_dir
@@ -65,7 +65,7 @@ def test_restrict_removes_others_bits_and_never_follows_a_link(tmp_path):
 def test_only_the_runs_own_temp_files_are_removed(tmp_path):
   old = temp_name('results.parquet')
   (tmp_path / old).write_text('x')
-  files = TempDirs(str(tmp_path))
+  files = TempFiles(str(tmp_path))
   new = temp_name('results.parquet')
   (tmp_path / new).write_text('x')
   (tmp_path / 'kept.parquet').write_text('x')
@@ -73,7 +73,7 @@ def test_only_the_runs_own_temp_files_are_removed(tmp_path):
   assert files.remove_new() == 1
   assert sorted(os.listdir(tmp_path)) == sorted(['.hidden', old,
                                                  'kept.parquet'])
-  assert TempDirs('').remove_new() == 0
+  assert TempFiles('').remove_new() == 0
 
 
 @pytest.mark.parametrize('path', ['/tmp/x/*', 'out?', 'o[12]', 'o{a,b}', ''])
