@@ -3,12 +3,12 @@
 The columnar steps allocate and free many buffers of 0.1-30 MB for every
 chunk of input. With the defaults, Arrow's mimalloc pool hands freed pages
 back to the kernel soon after, and glibc serves large blocks with fresh
-mmaps, so every chunk faults its memory in again: about 250,000 page faults
-and 1.6-1.9 s of kernel time for 1M orders. With Arrow allocating through
-glibc, glibc serving blocks up to MMAP_THRESHOLD from its heaps and keeping
-up to TRIM_THRESHOLD of freed memory for reuse, the same run takes 100,000
-faults, half the kernel time and less peak memory (docs/performance.md,
-"Allocator").
+mmaps, so every chunk faults its memory in again: 200,000-320,000 page
+faults and 1.4-1.9 s of kernel time for 1M orders. With Arrow allocating
+through glibc, glibc serving blocks up to MMAP_THRESHOLD from its heaps and
+keeping up to TRIM_THRESHOLD of freed memory for reuse, the same run takes
+100,000-120,000 faults, half the kernel time and less peak memory
+(docs/performance.md, "Third round").
 
 A user's own choice wins: with $ARROW_DEFAULT_MEMORY_POOL set Arrow's pool
 is left alone, and with glibc's $MALLOC_*_ or $GLIBC_TUNABLES set glibc is.

@@ -46,7 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
   noise = configure_logging(pop_log_level(argv))
   bind_grpc_servers_to_loopback()  # docs/security.md, "Loopback only"
-  reuse_freed_memory()  # docs/performance.md, "Allocator"
+  reuse_freed_memory()  # docs/performance.md, "Third round"
   try:
     build_and_run(argv, noise)
   except QualityGateFailed as e:

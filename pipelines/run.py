@@ -294,5 +294,5 @@ def record_failed_run(result: Any, sinks: List[Tuple[str, Any]],
     except OSError as e:
       _LOG.warning('could not write %s: %s', SUMMARY_FILE, e)
     removed = temp_files.remove_new()
-    _LOG.info('run %s: summary written, %d temp directories removed',
+    _LOG.info('run %s: summary written, %d temp files removed',
               status, removed)

@@ -6,7 +6,7 @@
 Like Beam's file sink with one shard, every row of a file meets at one
 worker; unlike it, no temp directory, no glob of the final name, no
 finalize stages, and one shuffle for all the files (docs/performance.md,
-"Output files": Beam's three file sinks cost about a second of every run).
+"Third round": Beam's three file sinks cost about a second of every run).
 The start marker makes an empty collection still write its (empty) file.
 Each file is replaced whole: a reader finds the old or the new one
 (transforms/sinks/atomic_file.py).
