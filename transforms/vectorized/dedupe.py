@@ -35,10 +35,9 @@ from apache_beam.transforms.userstate import (BagStateSpec,
 
 from transforms import metrics
 from transforms.dedupe import DeduplicateOrders, forget_at_ms
-from transforms.vectorized.tables import (Part, concat_parts, decode_part,
-                                          table_from_bytes, table_to_bytes)
-
-Rows = Tuple[pa.Table, List[Any]]  # valid rows and the exotic orders
+from transforms.vectorized.tables import (Part, Rows, concat_parts,
+                                          decode_part, table_from_bytes,
+                                          table_to_bytes)
 
 
 def keep_first_seen(table: pa.Table) -> Tuple[pa.Table, int]:
@@ -59,6 +58,7 @@ def keep_first_seen(table: pa.Table) -> Tuple[pa.Table, int]:
   return pa.concat_tables([unique, kept]), table.num_rows - counts.num_rows
 
 
+@beam.typehints.with_output_types(Rows)  # tables.ArrowTableCoder
 class KeepFirstOfBucketFn(beam.DoFn):
   """(bucket, [Part]) -> the bucket's first-seen rows (bounded runs)."""
 
@@ -81,6 +81,7 @@ def _ids_chunk(ids: List[str], forget_at: List[int]) -> bytes:
                         compress=False)
 
 
+@beam.typehints.with_output_types(Rows)
 class DedupeBucketFn(beam.DoFn):
   """(bucket, Part) -> first-seen rows within the TTL (streaming); see the
   module docstring for the state and its cache."""

@@ -2,6 +2,8 @@
 
 - `table_to_bytes` / `table_from_bytes`: an Arrow IPC stream of exactly a
   table's rows (pickling a sliced table would carry its parent's buffers).
+- `ArrowTableCoder`: Beam's coder of pa.Table elements (registered), so that
+  a runner measures a table's size from its buffers instead of encoding it.
 - `bucket_of` / `bucket_parts`: a stable (process-independent) hash of
   order_id -> bucket, so that every copy of an order meets in one bucket.
 - `Part`: what a bucket's element carries, (rows, exotic orders) coded as
@@ -15,6 +17,7 @@ from typing import Any, Iterable, List, Sequence, Tuple
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from apache_beam import coders
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
@@ -22,6 +25,7 @@ SHUFFLE_COMPRESSION = 'zstd'  # valid rows cross the shuffle ~3x smaller
 SPILLED = b'spilled:'
 
 Part = Tuple[bytes, bytes]  # (rows: IPC bytes or SPILLED + file name, exotic)
+Rows = Tuple[pa.Table, List[Any]]  # valid rows and their exotic orders
 
 _MIX1 = np.uint64(0xbf58476d1ce4e5b9)
 _MIX2 = np.uint64(0x94d049bb133111eb)
@@ -40,6 +44,31 @@ def table_to_bytes(table: pa.Table, compress: bool = True) -> bytes:
 
 def table_from_bytes(data: bytes) -> pa.Table:
   return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+class ArrowTableCoder(coders.Coder):
+  """pa.Table <-> an IPC stream. Beam's worker samples the size of the
+  first elements of every output by encoding them: with the default
+  (pickle) coder each bucket's table was copied whole twice for a metric
+  (193 MB per 1M orders); here the estimate is the size of its buffers."""
+
+  def encode(self, value: pa.Table) -> bytes:
+    return table_to_bytes(value, compress=False)
+
+  def decode(self, encoded: bytes) -> pa.Table:
+    return table_from_bytes(encoded)
+
+  def estimate_size(self, value: pa.Table) -> int:
+    return value.get_total_buffer_size()
+
+  def is_deterministic(self) -> bool:
+    return False
+
+  def to_type_hint(self):
+    return pa.Table
+
+
+coders.registry.register_coder(pa.Table, ArrowTableCoder)
 
 
 def bucket_of(ids: pa.Array, buckets: int) -> np.ndarray:

@@ -19,8 +19,7 @@ from transforms.currency import price_order
 from transforms.records import EnrichedOrder
 from transforms.vectorized.columns import (PRICE_TYPE, QTY_DEC, PreparedRates,
                                            Rates)
-
-Rows = Tuple[pa.Table, List[Any]]
+from transforms.vectorized.tables import Rows
 
 
 def amounts(table: pa.Table, rates: Rates) -> pa.Array:
@@ -44,6 +43,7 @@ def priced(rows: Rows, rates: Rates) -> Tuple[pa.Table, List[EnrichedOrder]]:
   return table, [price_order(order, rates.decimals) for order in exotic]
 
 
+@beam.typehints.with_output_types(Rows)  # tables.ArrowTableCoder
 class ConvertToUsdFn(beam.DoFn):
   """(rows, exotic Orders) -> (rows with amount, exotic EnrichedOrders)."""
 
