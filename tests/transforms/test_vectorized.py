@@ -306,3 +306,29 @@ def test_tables_cross_the_runner_as_their_own_rows_and_are_sized_unencoded():
   assert Counting().get_impl().estimate_size(table) == (
       table.get_total_buffer_size())
   assert not calls
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.binary(max_size=40).map(
+           lambda b: b.replace(b'\n', b'.')), max_size=30),
+       last_ends=st.booleans(), chunk_bytes=st.integers(1, 64),
+       gz=st.booleans())
+def test_planned_chunks_cover_the_file_at_line_ends(tmp_path_factory, lines,
+                                                    last_ends, chunk_bytes,
+                                                    gz):
+  import gzip
+  from transforms.vectorized.chunks import PlanChunksFn
+  data = b'\n'.join(lines) + (b'\n' if last_ends and lines else b'')
+  path = tmp_path_factory.mktemp('plan') / ('in.jsonl.gz' if gz else 'in.jsonl')
+  path.write_bytes(gzip.compress(data) if gz else data)
+  chunks = list(PlanChunksFn('jsonl', chunk_bytes).process((3, str(path))))
+  pieces = [c.read() for c in chunks]
+  assert b''.join(pieces) == data
+  assert all(p.endswith(b'\n') for p in pieces[:-1])
+  assert all(p for p in pieces)
+  start = 0
+  for chunk, piece in zip(chunks, pieces):
+    # Independent: the line number is one more than the line ends before it.
+    assert chunk.first_line == data[:start].count(b'\n') + 1
+    assert chunk.rank == 3 and (chunk.data is not None) == gz
+    start += len(piece)
