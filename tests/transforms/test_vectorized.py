@@ -332,3 +332,52 @@ def test_planned_chunks_cover_the_file_at_line_ends(tmp_path_factory, lines,
     assert chunk.first_line == data[:start].count(b'\n') + 1
     assert chunk.rank == 3 and (chunk.data is not None) == gz
     start += len(piece)
+
+
+def test_checked_chunks_keep_their_window_when_emitted_a_chunk_later(
+    tmp_path):
+  # The check emits a chunk's parts while the next chunk is checked, the
+  # last one at the bundle's end: each still in its own chunk's window.
+  from apache_beam.testing.util import assert_that, equal_to
+  from transforms.parse import DEAD_LETTERS, VALID
+  from transforms.vectorized.check import ParseOrderBatches
+  from transforms.vectorized.chunks import PlanChunksFn
+  from transforms.vectorized.tables import decode_part
+  path = tmp_path / 'orders.jsonl'
+  write_orders(path, 400, seed=9, dirty_rate=0.1)
+  chunks = list(PlanChunksFn('jsonl', 8192).process((0, str(path))))
+  assert len(chunks) > 3
+  starts = [c.first_line for c in chunks]
+
+  def chunk_of(line):  # plain Python: the last chunk starting at or before
+    return max(i for i, s in enumerate(starts) if s <= line)
+
+  def misplaced_rows(keyed, win=beam.DoFn.WindowParam):
+    table, _ = decode_part(keyed[1])
+    lines = [k & ((1 << 40) - 1) for k in table['k'].to_pylist()]
+    return [line for line in lines if chunk_of(line) * 100 != win.start]
+
+  def misplaced_letter(letter, win=beam.DoFn.WindowParam):
+    return ([letter.position] if chunk_of(letter.position) * 100 != win.start
+            else [])
+
+  with beam.Pipeline() as p:
+    rates = p | 'Rates' >> beam.Create([('USD', Decimal(1)),
+                                        ('EUR', Decimal('1.1'))])
+    parsed = (p | 'Chunks' >> beam.Create(
+        [beam.window.TimestampedValue(c, i * 100 + 1)
+         for i, c in enumerate(chunks)])
+              | 'Fixed' >> beam.WindowInto(beam.window.FixedWindows(100))
+              | ParseOrderBatches(beam.pvalue.AsDict(rates), buckets=3))
+    rows = parsed[VALID] | 'RowLines' >> beam.FlatMap(misplaced_rows)
+    letters = parsed[DEAD_LETTERS] | 'LetterLines' >> beam.FlatMap(
+        misplaced_letter)
+    assert_that(rows, equal_to([]), label='RowsInPlace')
+    assert_that(letters, equal_to([]), label='LettersInPlace')
+    counted = ((parsed[VALID] | 'N' >> beam.Map(
+        lambda kv: decode_part(kv[1])[0].num_rows)),
+               parsed[DEAD_LETTERS] | 'One' >> beam.Map(lambda _: 1))
+    total = (counted | beam.Flatten()
+             | 'Global' >> beam.WindowInto(beam.window.GlobalWindows())
+             | beam.CombineGlobally(sum))
+    assert_that(total, equal_to([400]), label='AllLines')

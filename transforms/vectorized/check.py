@@ -14,13 +14,15 @@ dead letters carry exactly the record path's reason and detail.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import (TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple,
+                    Optional, Sequence)
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import metrics
 from transforms.lateness import late_rejection
@@ -81,32 +83,57 @@ class CheckOrdersFn(beam.DoFn):
       self._pool.shutdown(wait=False)
       self._pool = None
 
-  def process(self, element: Any, fx_rates: Dict) -> Iterable:
+  def start_bundle(self) -> None:
+    self._ahead: Optional[_Submitted] = None
+
+  def process(self, element: Any, fx_rates: Dict,
+              window=beam.DoFn.WindowParam,
+              timestamp=beam.DoFn.TimestampParam) -> Iterable:
     self._rates = self._prepared.of(fx_rates)
     if isinstance(element, RawBatch):
       yield from self._batch(element)
     elif element.fmt == 'jsonl':
-      yield from self._jsonl(element)
+      yield from self._jsonl(element, window, timestamp)
     else:
       yield from self._whole_file(element)
 
+  def finish_bundle(self) -> Iterable:
+    ahead, self._ahead = self._ahead, None
+    if ahead is not None:
+      yield from self._emit_checked(ahead)
+
   # --- a chunk of a JSON Lines file --------------------------------------------
 
-  def _jsonl(self, chunk: FileChunk) -> Iterable:
-    """The chunk in pieces checked at once; emitted in order, each as its
-    own part (a piece is a run of the chunk's lines)."""
+  def _jsonl(self, chunk: FileChunk, window: Any, timestamp: Any
+             ) -> Iterable:
+    """The chunk in pieces (runs of its lines), each checked on a thread of
+    the pool; meanwhile the chunk before it is emitted, so that this
+    thread's share (bucketing, encoding, spilling) overlaps the checks
+    (docs/performance.md, "Fourth round"). The bundle's last chunk is
+    emitted by finish_bundle; every part in its chunk's window."""
     pieces = split_lines(chunk.read(), chunk.first_line,
                          PARSE_THREADS if self._pool is not None else 1)
+    rates = self._rates
 
     def check(piece) -> Checked:
       return check_jsonl_bytes(piece[0], piece[1], chunk.path, chunk.rank,
-                               self._rates)
+                               rates)
 
-    checked_pieces = (self._pool.map(check, pieces) if len(pieces) > 1
-                      else map(check, pieces))
-    for (_, first_line), checked in zip(pieces, checked_pieces):
-      yield from self._emit(checked, checked.dead, checked.table,
-                            f'{chunk.rank}-{first_line}')
+    if self._pool is None:
+      submitted = [_done(check(piece)) for piece in pieces]
+    else:
+      submitted = [self._pool.submit(check, piece) for piece in pieces]
+    ahead, self._ahead = self._ahead, _Submitted(
+        chunk, [first for _, first in pieces], submitted, window, timestamp)
+    if ahead is not None:
+      yield from self._emit_checked(ahead)
+
+  def _emit_checked(self, ahead: '_Submitted') -> Iterable:
+    for first_line, future in zip(ahead.first_lines, ahead.futures):
+      checked = future.result()
+      for out in self._emit(checked, checked.dead, checked.table,
+                            f'{ahead.chunk.rank}-{first_line}'):
+        yield _in_window(out, ahead.window, ahead.timestamp)
 
   # --- a file of Avro, Parquet or CSV records --------------------------------
 
@@ -226,6 +253,30 @@ class CheckOrdersFn(beam.DoFn):
     return table, exotic, [pseudonymizer.dead_letter(d) for d in dead]
 
 
+class _Submitted(NamedTuple):
+  """A chunk's pieces on the checking threads, and the chunk's window."""
+  chunk: FileChunk
+  first_lines: List[int]
+  futures: List[Future]
+  window: Any
+  timestamp: Any
+
+
+def _done(result: Checked) -> Future:
+  future: Future = Future()
+  future.set_result(result)
+  return future
+
+
+def _in_window(out: Any, window: Any, timestamp: Any) -> Any:
+  """An output of _emit placed in the given window (it may be emitted
+  while another element, or none, is processed)."""
+  if isinstance(out, beam.pvalue.TaggedOutput):
+    return beam.pvalue.TaggedOutput(
+        out.tag, WindowedValue(out.value, timestamp, (window,)))
+  return WindowedValue(out, timestamp, (window,))
+
+
 class ParseOrderBatches(beam.PTransform):
   """PCollection[FileChunk | RawBatch] ->
   {'valid': (bucket, Part), 'dead_letters': DeadLetter}.
@@ -243,6 +294,8 @@ class ParseOrderBatches(beam.PTransform):
                              pseudonymizer)
 
   def expand(self, elements: beam.PCollection) -> beam.pvalue.DoOutputsTuple:
+    # The rates positionally: as a keyword, Beam 2.77 also fills the
+    # parameter's slot before process's window and timestamp defaults
+    # ("got multiple values for argument").
     return elements | 'ValidateRecords' >> beam.ParDo(
-        self._fn, fx_rates=self._fx_rates).with_outputs(DEAD_LETTERS,
-                                                        main=VALID)
+        self._fn, self._fx_rates).with_outputs(DEAD_LETTERS, main=VALID)
