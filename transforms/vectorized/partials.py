@@ -121,11 +121,11 @@ Partial = Tuple[bytes, bytes, bytes, bytes]
 TOKEN_BYTES = 16
 
 
-def _ipc(table: pa.Table, compress: bool) -> bytes:
+def _ipc(table: pa.Table) -> bytes:
   sink = pa.BufferOutputStream()
   # Only large tables are worth compressing (a codec per buffer costs).
   options = pa.ipc.IpcWriteOptions(
-      compression='zstd' if compress and table.nbytes > (64 << 10) else None)
+      compression='zstd' if table.nbytes > (64 << 10) else None)
   with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
     writer.write_table(table)
   return sink.getvalue().to_pybytes()
@@ -174,15 +174,8 @@ def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
   cats, prods, custs = (_unit_slices(x) for x in (by_category, by_product,
                                                   customers))
   empty = pa.table({})
-  # A stream's panes carry every partial of the window again (compressed,
-  # the runner moves less); a bounded run's partials cross one shuffle,
-  # where zstd cost more than it saved (the customers of 1M orders: 0.1 s
-  # to write, 0.05 s to read, 2.3x fewer bytes).
-  compress = not policy.bounded
-  return [(unit, (_ipc(cats[unit], compress),
-                  _ipc(prods.get(unit, empty), compress),
-                  _ipc(custs.get(unit, empty), compress),
-                  os.urandom(TOKEN_BYTES)))
+  return [(unit, (_ipc(cats[unit]), _ipc(prods.get(unit, empty)),
+                  _ipc(custs.get(unit, empty)), os.urandom(TOKEN_BYTES)))
           for unit in cats]
 
 
