@@ -14,21 +14,21 @@ dead letters carry exactly the record path's reason and detail.
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import (TYPE_CHECKING, Any, Dict, Iterable, List, NamedTuple,
+from concurrent.futures import ThreadPoolExecutor
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List,
                     Optional, Sequence)
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.utils.windowed_value import WindowedValue
 
 from transforms import metrics
 from transforms.lateness import late_rejection
 from transforms.parse import DEAD_LETTERS, VALID, payload_text
 from transforms.records import DeadLetter, RawBatch
 from transforms.sources.files import read_file_records
+from transforms.vectorized.ahead import OneAhead, done
 from transforms.vectorized.chunks import FileChunk
 from transforms.vectorized.columns import (POSITION_BITS, Checked,
                                            PreparedRates, check_chunk)
@@ -72,6 +72,7 @@ class CheckOrdersFn(beam.DoFn):
     self._valid = metrics.counter(metrics.RECORDS_VALID)
     self._prepared = PreparedRates()
     self._pool: Optional[ThreadPoolExecutor] = None
+    self._ahead = OneAhead()
 
   def setup(self) -> None:
     if PARSE_THREADS > 1:
@@ -84,7 +85,7 @@ class CheckOrdersFn(beam.DoFn):
       self._pool = None
 
   def start_bundle(self) -> None:
-    self._ahead: Optional[_Submitted] = None
+    self._ahead.reset()
 
   def process(self, element: Any, fx_rates: Dict,
               window=beam.DoFn.WindowParam,
@@ -98,19 +99,15 @@ class CheckOrdersFn(beam.DoFn):
       yield from self._whole_file(element)
 
   def finish_bundle(self) -> Iterable:
-    ahead, self._ahead = self._ahead, None
-    if ahead is not None:
-      yield from self._emit_checked(ahead)
+    yield from self._ahead.release()
 
   # --- a chunk of a JSON Lines file --------------------------------------------
 
   def _jsonl(self, chunk: FileChunk, window: Any, timestamp: Any
              ) -> Iterable:
     """The chunk in pieces (runs of its lines), each checked on a thread of
-    the pool; meanwhile the chunk before it is emitted, so that this
-    thread's share (bucketing, encoding, spilling) overlaps the checks
-    (docs/performance.md, "Fourth round"). The bundle's last chunk is
-    emitted by finish_bundle; every part in its chunk's window."""
+    the pool while the chunk before it is emitted (ahead.py); each piece
+    becomes its own parts."""
     pieces = split_lines(chunk.read(), chunk.first_line,
                          PARSE_THREADS if self._pool is not None else 1)
     rates = self._rates
@@ -119,21 +116,13 @@ class CheckOrdersFn(beam.DoFn):
       return check_jsonl_bytes(piece[0], piece[1], chunk.path, chunk.rank,
                                rates)
 
-    if self._pool is None:
-      submitted = [_done(check(piece)) for piece in pieces]
-    else:
-      submitted = [self._pool.submit(check, piece) for piece in pieces]
-    ahead, self._ahead = self._ahead, _Submitted(
-        chunk, [first for _, first in pieces], submitted, window, timestamp)
-    if ahead is not None:
-      yield from self._emit_checked(ahead)
+    def emit(first_line: int) -> Callable[[Checked], Iterable]:
+      return lambda checked: self._emit(checked, checked.dead, checked.table,
+                                        f'{chunk.rank}-{first_line}')
 
-  def _emit_checked(self, ahead: '_Submitted') -> Iterable:
-    for first_line, future in zip(ahead.first_lines, ahead.futures):
-      checked = future.result()
-      for out in self._emit(checked, checked.dead, checked.table,
-                            f'{ahead.chunk.rank}-{first_line}'):
-        yield _in_window(out, ahead.window, ahead.timestamp)
+    work = [(self._pool.submit(check, piece) if self._pool is not None
+             else done(check(piece)), emit(piece[1])) for piece in pieces]
+    yield from self._ahead.hold(work, window, timestamp)
 
   # --- a file of Avro, Parquet or CSV records --------------------------------
 
@@ -251,30 +240,6 @@ class CheckOrdersFn(beam.DoFn):
     exotic = [order._replace(customer_id=pseudonymizer.one(order.customer_id))
               for order in exotic]
     return table, exotic, [pseudonymizer.dead_letter(d) for d in dead]
-
-
-class _Submitted(NamedTuple):
-  """A chunk's pieces on the checking threads, and the chunk's window."""
-  chunk: FileChunk
-  first_lines: List[int]
-  futures: List[Future]
-  window: Any
-  timestamp: Any
-
-
-def _done(result: Checked) -> Future:
-  future: Future = Future()
-  future.set_result(result)
-  return future
-
-
-def _in_window(out: Any, window: Any, timestamp: Any) -> Any:
-  """An output of _emit placed in the given window (it may be emitted
-  while another element, or none, is processed)."""
-  if isinstance(out, beam.pvalue.TaggedOutput):
-    return beam.pvalue.TaggedOutput(
-        out.tag, WindowedValue(out.value, timestamp, (window,)))
-  return WindowedValue(out, timestamp, (window,))
 
 
 class ParseOrderBatches(beam.PTransform):
