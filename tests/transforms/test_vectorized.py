@@ -381,3 +381,25 @@ def test_checked_chunks_keep_their_window_when_emitted_a_chunk_later(
              | 'Global' >> beam.WindowInto(beam.window.GlobalWindows())
              | beam.CombineGlobally(sum))
     assert_that(total, equal_to([400]), label='AllLines')
+
+
+@settings(max_examples=80, deadline=None)
+@given(ids=st.lists(st.sampled_from(['a', 'b', 'c', 'd', 'e', 'ff', '']),
+                    max_size=40), seed=st.integers(0, 10**6))
+def test_keep_first_seen_keeps_each_ids_smallest_k_in_row_order(ids, seed):
+  import random
+  import pyarrow as pa
+  from transforms.vectorized.dedupe import keep_first_seen
+  ks = list(range(len(ids)))
+  random.Random(seed).shuffle(ks)  # k is unique per row, in any order
+  table = pa.table({'order_id': pa.array(ids, pa.string()),
+                    'k': pa.array(ks, pa.int64()),
+                    'row': pa.array(range(len(ids)), pa.int64())})
+  kept, dropped = keep_first_seen(table)
+  first = {}
+  for i, (order_id, k) in enumerate(zip(ids, ks)):
+    if order_id not in first or k < ks[first[order_id]]:
+      first[order_id] = i
+  assert kept['row'].to_pylist() == sorted(first.values())
+  assert dropped == len(ids) - len(first)
+  assert kept.schema == table.schema

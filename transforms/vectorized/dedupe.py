@@ -41,21 +41,21 @@ from transforms.vectorized.tables import (Part, Rows, concat_parts,
 
 
 def keep_first_seen(table: pa.Table) -> Tuple[pa.Table, int]:
-  """(one row per order_id with the smallest k, number of dropped copies)."""
+  """(one row per order_id with the smallest k, number of dropped copies),
+  the rows in their order; k is unique per row (source rank, position)."""
   counts = table.group_by('order_id', use_threads=False).aggregate(
       [('k', 'min'), ('k', 'count')])
   if counts.num_rows == table.num_rows:
     return table, 0
   dups = counts.filter(pc.greater(counts['k_count'], 1))
   is_dup = pc.is_in(table['order_id'], value_set=dups['order_id'])
-  unique = table.filter(pc.invert(is_dup))
-  candidates = table.filter(is_dup)
-  firsts = dups.select(['order_id', 'k_min']).rename_columns(
-      ['order_id', 'k'])
-  kept = candidates.join(firsts, keys=['order_id', 'k'], join_type='inner',
-                         use_threads=False)
-  kept = kept.select(table.column_names).cast(table.schema)
-  return pa.concat_tables([unique, kept]), table.num_rows - counts.num_rows
+  copies = np.flatnonzero(is_dup.to_numpy(zero_copy_only=False))
+  ids, ks = (pc.take(table[c], copies) for c in ('order_id', 'k'))
+  first_k = pc.take(dups['k_min'],
+                    pc.index_in(ids, value_set=dups['order_id']))
+  keep = ~is_dup.to_numpy(zero_copy_only=False)
+  keep[copies[pc.equal(ks, first_k).to_numpy(zero_copy_only=False)]] = True
+  return table.filter(pa.array(keep)), table.num_rows - counts.num_rows
 
 
 @beam.typehints.with_output_types(Rows)  # tables.ArrowTableCoder
