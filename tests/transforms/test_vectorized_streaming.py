@@ -110,8 +110,10 @@ def test_a_blank_payload_is_a_dead_letter_not_a_skipped_line():
 class _Value:
   def __init__(self):
     self.value = None
+    self.reads = 0
 
   def read(self):
+    self.reads += 1
     return self.value
 
   def write(self, value):
@@ -178,6 +180,27 @@ def test_dedupe_cache_never_outlives_the_stored_state():
   other = DedupeBucketFn(3600)
   other.setup()
   assert _kept(other, state, ['a', 'b', 'c', 'd']) == 1
+
+
+def test_the_next_compaction_is_read_only_when_the_cache_is_stale():
+  fn = DedupeBucketFn(3600)
+  fn.setup()
+  seen, token, nxt, timer = state = (_Bag(), _Value(), _Value(), _Timer())
+  _kept(fn, state, ['a'])
+  first_due = nxt.value
+  assert timer.at == first_due / 1000.0 and nxt.reads == 1
+  _kept(fn, state, ['b'])  # same event time: nothing new to schedule
+  assert nxt.reads == 1 and nxt.value == first_due
+  # The runner restores a state whose compaction was never scheduled: the
+  # token differs, so the stored value is read and the timer set again.
+  token.value, nxt.value, timer.at = b'restored', None, None
+  assert list(fn.process((1, _rows(['c'], event_ms=HOUR * 6)), seen, token,
+                         nxt, timer))
+  assert nxt.reads == 2 and timer.at is not None and nxt.value is not None
+  # An earlier order lowers the stored compaction time, from the cache.
+  list(fn.process((1, _rows(['d'], event_ms=HOUR * 2)), seen, token, nxt,
+                  timer))
+  assert nxt.reads == 2 and nxt.value < first_due
 
 
 def test_counted_summary_has_the_sizes_of_the_exact_customer_sets():

@@ -11,10 +11,12 @@ bucket (tables.bucket_of), so a bucket decides alone:
   State: `seen`, a bag of Arrow IPC chunks (order_id, forget_at_ms), one
   appended per element, so a write costs what the element added; `token`,
   a random value rewritten with every change of `seen`. The DoFn keeps the
-  decoded ids of a bucket in memory with the token it wrote last; when the
-  stored token differs (another worker wrote, or the runner restored older
-  state after a failure) the cache is rebuilt from the bag, so the copy in
-  memory is only used when it is exactly the stored state. A timer at the
+  decoded ids of a bucket and its next compaction time in memory with the
+  token it wrote last; when the stored token differs (another worker
+  wrote, or the runner restored older state after a failure) both are read
+  again from the store, so the copy in memory is only used when it is
+  exactly the stored state (and an element costs one state read, the
+  token's). A timer at the
   earliest forget time drops the forgotten ids and rewrites the bag.
 Every dropped copy is counted (`duplicates`).
 """
@@ -97,14 +99,17 @@ class DedupeBucketFn(beam.DoFn):
     self._cache_misses = metrics.counter(metrics.DEDUPE_CACHE_REBUILDS)
 
   def setup(self) -> None:
-    # bucket -> [token, {order_id: forget_at_ms}]
+    # bucket -> [token, {order_id: forget_at_ms}, next compaction ms or None]
     self._cache: Dict[Any, List[Any]] = {}
 
-  def _seen(self, bucket, seen_state, token_state) -> Dict[str, int]:
+  def _cached(self, bucket, seen_state, token_state, next_state
+              ) -> List[Any]:
+    """The bucket's cache entry, read from the store unless the stored
+    token is the one the entry was written with."""
     token = token_state.read()
     cached = self._cache.get(bucket)
     if cached is not None and cached[0] == token:
-      return cached[1]
+      return cached
     ids: Dict[str, int] = {}
     if token is not None:
       self._cache_misses.inc()
@@ -112,8 +117,8 @@ class DedupeBucketFn(beam.DoFn):
         t = table_from_bytes(chunk)
         ids.update(zip(t['order_id'].to_pylist(),
                        t['forget_at_ms'].to_pylist()))
-    self._cache[bucket] = [token, ids]
-    return ids
+    entry = self._cache[bucket] = [token, ids, next_state.read()]
+    return entry
 
   def _stored(self, bucket, token_state) -> None:
     token = os.urandom(12)
@@ -128,7 +133,8 @@ class DedupeBucketFn(beam.DoFn):
     bucket, part = keyed
     table, exotic = decode_part(part)
     table, dropped = keep_first_seen(table)
-    seen = self._seen(bucket, seen_state, token_state)
+    entry = self._cached(bucket, seen_state, token_state, next_state)
+    seen = entry[1]
     ids = table['order_id'].to_pylist()
     fresh = np.fromiter((i not in seen for i in ids), bool, len(ids))
     dropped += len(ids) - int(fresh.sum())
@@ -142,15 +148,15 @@ class DedupeBucketFn(beam.DoFn):
     # forget_at_ms is plain integer arithmetic: it takes an array as well.
     forget_at = forget_at_ms(table['event_ms'].to_numpy(),
                              self._ttl_ms).tolist()
-    self._cache[bucket][0] = None  # not the stored state until _stored()
+    entry[0] = None  # not the stored state until _stored()
     seen.update(zip(new_ids, forget_at))
     seen_state.add(_ids_chunk(new_ids, forget_at))
-    self._stored(bucket, token_state)
     due = min(forget_at)
-    scheduled = next_state.read()
-    if scheduled is None or due < scheduled:
+    if entry[2] is None or due < entry[2]:
       compact.set(due / 1000.0)
       next_state.write(due)
+      entry[2] = due
+    self._stored(bucket, token_state)
     yield table, exotic
 
   @on_timer(COMPACT)
@@ -161,17 +167,18 @@ class DedupeBucketFn(beam.DoFn):
              next_state=beam.DoFn.StateParam(NEXT_COMPACTION),
              compact=beam.DoFn.TimerParam(COMPACT)) -> Iterable:
     now_ms = int(fired.micros // 1000)
-    seen = self._seen(key, seen_state, token_state)
-    kept = {i: f for i, f in seen.items() if f > now_ms}
-    self._cache[key][0] = None  # not the stored state until _stored()
+    entry = self._cached(key, seen_state, token_state, next_state)
+    kept = {i: f for i, f in entry[1].items() if f > now_ms}
+    entry[0] = None  # not the stored state until _stored()
     seen_state.clear()
     next_state.clear()
-    self._cache[key][1] = kept
+    entry[1], entry[2] = kept, None
     if kept:
       seen_state.add(_ids_chunk(list(kept), list(kept.values())))
       due = min(kept.values())
       compact.set(due / 1000.0)
       next_state.write(due)
+      entry[2] = due
     self._stored(key, token_state)
     return []
 
