@@ -9,7 +9,7 @@ priced by currency.price_order itself.
 from __future__ import annotations
 
 import decimal
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Dict, Iterable, List, Tuple
 
 import apache_beam as beam
 import pyarrow as pa
