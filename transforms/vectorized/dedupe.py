@@ -16,8 +16,8 @@ bucket (tables.bucket_of), so a bucket decides alone:
   wrote, or the runner restored older state after a failure) both are read
   again from the store, so the copy in memory is only used when it is
   exactly the stored state (and an element costs one state read, the
-  token's). A timer at the
-  earliest forget time drops the forgotten ids and rewrites the bag.
+  token's). A timer at the earliest forget time drops the forgotten ids
+  and rewrites the bag.
 Every dropped copy is counted (`duplicates`).
 """
 from __future__ import annotations
@@ -50,12 +50,13 @@ def keep_first_seen(table: pa.Table) -> Tuple[pa.Table, int]:
   if counts.num_rows == table.num_rows:
     return table, 0
   dups = counts.filter(pc.greater(counts['k_count'], 1))
-  is_dup = pc.is_in(table['order_id'], value_set=dups['order_id'])
-  copies = np.flatnonzero(is_dup.to_numpy(zero_copy_only=False))
+  is_dup = pc.is_in(table['order_id'], value_set=dups['order_id']
+                    ).to_numpy(zero_copy_only=False)
+  copies = np.flatnonzero(is_dup)
   ids, ks = (pc.take(table[c], copies) for c in ('order_id', 'k'))
   first_k = pc.take(dups['k_min'],
                     pc.index_in(ids, value_set=dups['order_id']))
-  keep = ~is_dup.to_numpy(zero_copy_only=False)
+  keep = ~is_dup
   keep[copies[pc.equal(ks, first_k).to_numpy(zero_copy_only=False)]] = True
   return table.filter(pa.array(keep)), table.num_rows - counts.num_rows
 
