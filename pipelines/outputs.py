@@ -66,13 +66,13 @@ def write_json_atomically(path: str, data: Any) -> None:
 
 
 def write_summary(output_dir: str, recorded: Dict[str, Any]) -> str:
-  """Writes ``output_dir/summary.json`` atomically; returns its path."""
+  """Writes ``output_dir/summary.json`` atomically (a missing local
+  directory is made); returns its path."""
   if '://' in output_dir:
     from apache_beam.io.filesystems import \
         FileSystems  # pylint: disable=import-outside-toplevel
     path = FileSystems.join(output_dir, SUMMARY_FILE)
   else:
-    os.makedirs(output_dir, mode=0o750, exist_ok=True)
     path = os.path.join(output_dir, SUMMARY_FILE)
   write_json_atomically(path, recorded)
   return path
