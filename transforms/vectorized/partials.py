@@ -135,44 +135,72 @@ def read_ipc(data: bytes) -> pa.Table:
   return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
+# The summed columns of a Partial's category and product tables.
+STATS = ('quantity_sum', 'quantity_count', 'amount_sum')
+
+
+def summed(table: pa.Table, keys: List[str]) -> pa.Table:
+  """The STATS of `table` summed per `keys`, under their own names (so a
+  merged table merges again like a Partial's)."""
+  out = table.group_by(keys, use_threads=False).aggregate(
+      [(c, 'sum') for c in STATS])
+  return out.rename_columns([n[:-4] if n[:-4] in STATS else n
+                             for n in out.column_names])
+
+
 def _unit_slices(table: pa.Table) -> Dict[int, pa.Table]:
-  table = table.sort_by('unit')
+  """A table in order of its `unit` column -> {unit: its rows, without the
+  column}."""
   units = table['unit'].to_numpy()
   starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
   bounds = np.r_[starts, len(units)]
-  return {int(units[a]): table.slice(a, b - a).drop_columns(['unit'])
+  table = table.drop_columns(['unit'])
+  return {int(units[a]): table.slice(a, b - a)
           for a, b in zip(bounds[:-1], bounds[1:])}
 
 
 def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
                    ) -> List[Tuple[int, Partial]]:
   """[(unit start ms, Partial)] of deduplicated, non-exotic rows (fixed,
-  sliding and daily windows)."""
+  sliding and daily windows).
+
+  The rows are put in unit order once, so a unit's customers are a slice
+  of them; they are not made distinct here: a window's merge does that
+  (summaries.merged_tables), and within one bucket and unit almost every
+  order is another customer's. A product's category is a catalog lookup,
+  so products are grouped by (unit, product) and categories summed from
+  those groups (Arrow's group-by does not keep the rows' order: the small
+  grouped tables are sorted)."""
   if table.num_rows == 0:
     return []
-  units = pa.array(policy.unit_starts_ms(table['event_ms'].to_numpy()),
-                   pa.int64())
+  units = policy.unit_starts_ms(table['event_ms'].to_numpy())
+  order = pa.array(np.argsort(units, kind='stable'))
+  t = pa.table({'unit': pa.array(units, pa.int64()).take(order),
+                'product_id': table['product_id'].take(order),
+                'customer_id': table['customer_id'].take(order),
+                'quantity': table['quantity'].take(order),
+                'amount': table['amount'].take(order)})
   cat_ids, cat_names = _catalog_arrays(catalog)
-  ids = sorted(catalog)
-  names = pa.array([catalog[p][1] for p in ids], pa.string())
-  index = pc.index_in(table['product_id'], value_set=cat_ids)
-  category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
-  t = pa.table({'unit': units, 'category': category,
-                'product_id': table['product_id'],
-                'customer_id': table['customer_id'],
-                'quantity': table['quantity'], 'amount': table['amount']})
-  stats = [('quantity', 'sum'), ('quantity', 'count'), ('amount', 'sum')]
-  by_category = t.group_by(['unit', 'category'], use_threads=False
-                           ).aggregate(stats)
-  by_product = t.group_by(['unit', 'product_id', 'category'],
-                          use_threads=False).aggregate(stats)
+  names = pa.array([catalog[p][1] for p in sorted(catalog)], pa.string())
+  by_product = t.group_by(['unit', 'product_id'], use_threads=False
+                          ).aggregate([('quantity', 'sum'),
+                                       ('quantity', 'count'),
+                                       ('amount', 'sum')])
   index = pc.index_in(by_product['product_id'], value_set=cat_ids)
   by_product = by_product.append_column(
-      'name', pc.fill_null(pc.take(names, index), ''))
-  customers = t.group_by(['unit', 'category', 'customer_id'],
-                         use_threads=False).aggregate([])
-  cats, prods, custs = (_unit_slices(x) for x in (by_category, by_product,
-                                                  customers))
+      'category', pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
+  ).append_column('name', pc.fill_null(pc.take(names, index), ''))
+  by_product = by_product.select(['unit', 'product_id', 'category', *STATS,
+                                  'name'])  # a Partial's columns, as ever
+  by_category = summed(by_product, ['unit', 'category'])
+  index = pc.index_in(t['product_id'], value_set=cat_ids)
+  customers = pa.table({
+      'unit': t['unit'],
+      'category': pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY),
+      'customer_id': t['customer_id']})
+  cats, prods, custs = (_unit_slices(by_category.sort_by('unit')),
+                        _unit_slices(by_product.sort_by('unit')),
+                        _unit_slices(customers))
   empty = pa.table({})
   return [(unit, (_ipc(cats[unit]), _ipc(prods.get(unit, empty)),
                   _ipc(custs.get(unit, empty)), os.urandom(TOKEN_BYTES)))

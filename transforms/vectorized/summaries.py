@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.aggregate import CategoryStats, ProductStats, SalesSummary
-from transforms.vectorized.partials import Partial, read_ipc
+from transforms.vectorized.partials import STATS, Partial, read_ipc, summed
 
 
 class DistinctCount:
@@ -44,19 +44,6 @@ class CountedSummary(SalesSummary):
     total = self.summed()
     total.customers = DistinctCount(self.total_customers)
     return total
-
-
-# The summed columns of a Partial's category and product tables.
-STATS = ('quantity_sum', 'quantity_count', 'amount_sum')
-
-
-def summed(table: pa.Table, keys: List[str]) -> pa.Table:
-  """The STATS of `table` summed per `keys`, under their own names (so a
-  merged table merges again like a Partial's)."""
-  out = table.group_by(keys, use_threads=False).aggregate(
-      [(c, 'sum') for c in STATS])
-  return out.rename_columns([n[:-4] if n[:-4] in STATS else n
-                             for n in out.column_names])
 
 
 def merged_tables(partials: Sequence[Partial]
