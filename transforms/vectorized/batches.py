@@ -16,6 +16,7 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
+import transforms.raw_batch_coder  # noqa: F401  (RawBatch's coder)
 from transforms.records import RawBatch, RawRecord
 
 MAX_BATCH = 50_000  # records per RawBatch
@@ -77,4 +78,5 @@ class RecordsAsBatches(beam.PTransform):
     # record source has (ReadOrders/ReadMessages, ...), which a running
     # Dataflow job's update matches by.
     records = self._source.expand(pbegin)
-    return records | 'BatchPerBundle' >> beam.ParDo(BatchRecordsFn())
+    return records | 'BatchPerBundle' >> beam.ParDo(
+        BatchRecordsFn()).with_output_types(RawBatch)  # RawBatchCoder

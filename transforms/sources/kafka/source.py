@@ -7,6 +7,8 @@ from typing import Any, Iterable, Mapping, Optional
 import apache_beam as beam
 
 from transforms.kafka_client import KafkaConnection
+import transforms.raw_batch_coder  # noqa: F401  (RawBatch's coder)
+from transforms.records import RawBatch
 from transforms.sources.kafka.partitions import (ListPartitionsFn,
                                                  PartitionQuery)
 from transforms.sources.kafka.read import PartitionReading
@@ -94,6 +96,7 @@ class ReadFromKafkaNative(beam.PTransform):
         poll_timeout_s, max_read_s, max_records_per_read, commit_offsets,
         emit_batches, source_id)
     self._read_partitions = read_cls(reading)
+    self._emit_batches = emit_batches
 
   def expand(self, pbegin):
     return (
@@ -101,4 +104,7 @@ class ReadFromKafkaNative(beam.PTransform):
         | 'Impulse' >> beam.Impulse()
         | 'ListPartitions' >> beam.ParDo(self._list_partitions)
         | 'DistributePartitions' >> beam.Reshuffle()
-        | 'ReadPartitions' >> beam.ParDo(self._read_partitions))
+        | 'ReadPartitions' >> (
+            beam.ParDo(self._read_partitions).with_output_types(RawBatch)
+            if self._emit_batches else  # sized by RawBatchCoder
+            beam.ParDo(self._read_partitions)))
