@@ -31,7 +31,8 @@ from apache_beam.options.pipeline_options import StandardOptions
 
 from pipelines.options import SalesConfig
 from transforms.aggregate import RESULTS, TOP_PRODUCTS, AggregateSales
-from transforms.currency import ConvertToUsd, ReadFxRates
+from transforms.currency import (ConvertToUsd, FxRates, ReadFxRates,
+                                 load_fx_rates)
 from transforms.dedupe import DeduplicateOrders
 from transforms.enrich import CatalogInput, JoinCatalog, catalog_input
 from transforms.lateness import LateDataRule
@@ -97,7 +98,7 @@ def build_sales_graph(pipeline: beam.Pipeline, config: SalesConfig,
 
 def columnar_steps(pipeline: beam.Pipeline, config: SalesConfig,
                    source: beam.PTransform,
-                   fx_rates: beam.pvalue.AsSideInput, catalog: CatalogInput,
+                   fx_rates: FxRates, catalog: CatalogInput,
                    buckets: int = 0, spill: Optional[bool] = None) -> Steps:
   """The steps on Arrow tables; the source emits FileChunk or RawBatch.
 
@@ -124,7 +125,7 @@ def columnar_steps(pipeline: beam.Pipeline, config: SalesConfig,
       aggregate=AggregatePartials(policy, config.top_n, config.bounded))
 
 
-def record_steps(config: SalesConfig, fx_rates: beam.pvalue.AsSideInput,
+def record_steps(config: SalesConfig, fx_rates: FxRates,
                  catalog: CatalogInput) -> Steps:
   """The same steps one record at a time (--engine records); the source
   emits RawRecord."""
@@ -142,10 +143,22 @@ def record_steps(config: SalesConfig, fx_rates: beam.pvalue.AsSideInput,
 
 
 def reference_data(pipeline: beam.Pipeline, config: SalesConfig
-                   ) -> Tuple[beam.pvalue.AsSideInput, CatalogInput]:
-  """The FX rates (a side input) and the catalog of a run."""
-  fx_rates = beam.pvalue.AsDict(
-      pipeline | 'ReadFxRates' >> ReadFxRates(config.fx_rates))
+                   ) -> Tuple[FxRates, CatalogInput]:
+  """The FX rates and the catalog of a run.
+
+  The FX rates are a side input, except in a streaming run of the columnar
+  steps: there they are the table as read at launch (as the preflight reads
+  it), a constant of the steps. Runners that fuse with Beam's Java fuser
+  (Flink) never put a step that takes a side input in one stage with the
+  steps before it, so every batch read from Kafka crossed to the runner and
+  back before its checks (docs/performance.md, "Fifth round"). A constant
+  also stays the same through a restart from a checkpoint, where a side
+  input is read again."""
+  if config.columnar and not config.bounded:
+    fx_rates: FxRates = load_fx_rates(config.fx_rates)
+  else:
+    fx_rates = beam.pvalue.AsDict(
+        pipeline | 'ReadFxRates' >> ReadFxRates(config.fx_rates))
   return fx_rates, catalog_input(pipeline, config.catalog,
                                  config.catalog_refresh_seconds,
                                  config.bounded)

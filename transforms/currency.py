@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import decimal
 import io
-from typing import Dict
+from typing import Dict, Union
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -99,6 +99,11 @@ def parse_fx_rates(text: str, path: str = '<fx>') -> Dict[str, decimal.Decimal]:
 
 def load_fx_rates(path: str) -> Dict[str, decimal.Decimal]:
   return parse_fx_rates(read_text(path), path)
+
+
+# What a step takes as its FX rates: a side input of ReadFxRates, or the
+# table itself (pipelines/sales.reference_data says when).
+FxRates = Union[beam.pvalue.AsSideInput, Dict[str, decimal.Decimal]]
 
 
 class ReadFxRates(beam.PTransform):

@@ -24,6 +24,7 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from transforms import metrics
+from transforms.currency import FxRates
 from transforms.lateness import late_rejection
 from transforms.parse import DEAD_LETTERS, VALID, payload_text
 from transforms.records import DeadLetter, RawBatch
@@ -249,7 +250,7 @@ class ParseOrderBatches(beam.PTransform):
   With a `pseudonymizer`, every customer id leaves as its pseudonym.
   """
 
-  def __init__(self, fx_rates: beam.pvalue.AsSideInput, buckets: int,
+  def __init__(self, fx_rates: FxRates, buckets: int,
                late_policy: Optional[WindowPolicy] = None,
                spill_dir: str = '', event_time_from: str = 'payload',
                pseudonymizer: Optional['Pseudonymizer'] = None) -> None:

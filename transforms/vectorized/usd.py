@@ -15,7 +15,7 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.currency import price_order
+from transforms.currency import FxRates, price_order
 from transforms.records import EnrichedOrder
 from transforms.vectorized.columns import (PRICE_TYPE, QTY_DEC, PreparedRates,
                                            Rates)
@@ -58,7 +58,7 @@ class ConvertToUsdFn(beam.DoFn):
 class ConvertBatchesToUsd(beam.PTransform):
   """PCollection[(rows, exotic)] -> the same priced in USD."""
 
-  def __init__(self, fx_rates: beam.pvalue.AsSideInput) -> None:
+  def __init__(self, fx_rates: FxRates) -> None:
     super().__init__()
     self._fx_rates = fx_rates
 
