@@ -28,10 +28,23 @@ from transforms.records import UNKNOWN_CATEGORY, EnrichedOrder
 from transforms.windowing import SESSIONS, WindowPolicy
 
 
-def _catalog_arrays(catalog: Catalog) -> Tuple[pa.Array, pa.Array]:
-  ids = sorted(catalog)
-  return (pa.array(ids, pa.string()),
-          pa.array([catalog[p][0] for p in ids], pa.string()))
+class _CatalogArrays:
+  """The catalog as Arrow arrays, looked up a column at a time; a product it
+  lacks gets category UNKNOWN_CATEGORY and name '' (enrich.py's rule)."""
+
+  def __init__(self, catalog: Catalog) -> None:
+    ids = sorted(catalog)
+    self._ids = pa.array(ids, pa.string())
+    self._categories = pa.array([catalog[p][0] for p in ids], pa.string())
+    self._names = pa.array([catalog[p][1] for p in ids], pa.string())
+
+  def categories(self, product_ids: pa.Array) -> pa.Array:
+    index = pc.index_in(product_ids, value_set=self._ids)
+    return pc.fill_null(pc.take(self._categories, index), UNKNOWN_CATEGORY)
+
+  def names(self, product_ids: pa.Array) -> pa.Array:
+    index = pc.index_in(product_ids, value_set=self._ids)
+    return pc.fill_null(pc.take(self._names, index), '')
 
 
 def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
@@ -62,9 +75,7 @@ def partial_summaries(table: pa.Table, exotic: Sequence[EnrichedOrder],
 
   event_ms = table['event_ms'].to_numpy()
   units = policy.unit_starts_ms(event_ms)
-  cat_ids, cat_names = _catalog_arrays(catalog)
-  index = pc.index_in(table['product_id'], value_set=cat_ids)
-  category = pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
+  category = _CatalogArrays(catalog).categories(table['product_id'])
   # For fixed, sliding and daily windows the scope is '' (a null key here).
   scope = (table['customer_id'] if per_customer else
            pa.nulls(table.num_rows, pa.string()))
@@ -174,30 +185,24 @@ def partial_tables(table: pa.Table, catalog: Catalog, policy: WindowPolicy
   if table.num_rows == 0:
     return []
   units = policy.unit_starts_ms(table['event_ms'].to_numpy())
-  order = pa.array(np.argsort(units, kind='stable'))
-  t = pa.table({'unit': pa.array(units, pa.int64()).take(order),
-                'product_id': table['product_id'].take(order),
-                'customer_id': table['customer_id'].take(order),
-                'quantity': table['quantity'].take(order),
-                'amount': table['amount'].take(order)})
-  cat_ids, cat_names = _catalog_arrays(catalog)
-  names = pa.array([catalog[p][1] for p in sorted(catalog)], pa.string())
+  order = np.argsort(units, kind='stable')
+  t = pa.table({'unit': pa.array(units[order], pa.int64()),
+                **{c: table[c].take(order) for c in (
+                    'product_id', 'customer_id', 'quantity', 'amount')}})
+  lookup = _CatalogArrays(catalog)
   by_product = t.group_by(['unit', 'product_id'], use_threads=False
                           ).aggregate([('quantity', 'sum'),
                                        ('quantity', 'count'),
                                        ('amount', 'sum')])
-  index = pc.index_in(by_product['product_id'], value_set=cat_ids)
   by_product = by_product.append_column(
-      'category', pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY)
-  ).append_column('name', pc.fill_null(pc.take(names, index), ''))
+      'category', lookup.categories(by_product['product_id'])
+  ).append_column('name', lookup.names(by_product['product_id']))
   by_product = by_product.select(['unit', 'product_id', 'category', *STATS,
                                   'name'])  # a Partial's columns, as ever
   by_category = summed(by_product, ['unit', 'category'])
-  index = pc.index_in(t['product_id'], value_set=cat_ids)
-  customers = pa.table({
-      'unit': t['unit'],
-      'category': pc.fill_null(pc.take(cat_names, index), UNKNOWN_CATEGORY),
-      'customer_id': t['customer_id']})
+  customers = pa.table({'unit': t['unit'],
+                        'category': lookup.categories(t['product_id']),
+                        'customer_id': t['customer_id']})
   cats, prods, custs = (_unit_slices(by_category.sort_by('unit')),
                         _unit_slices(by_product.sort_by('unit')),
                         _unit_slices(customers))
