@@ -23,7 +23,7 @@ Every dropped copy is counted (`duplicates`).
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -85,6 +85,17 @@ def _ids_chunk(ids: List[str], forget_at: List[int]) -> bytes:
 
 
 @beam.typehints.with_output_types(Rows)
+class _CachedBucket:
+  """A bucket's state as the DoFn holds it in memory: the token it was
+  written with (None while it is being changed), the ids with their forget
+  times (ms), and the next compaction time (ms, None if none is set)."""
+  __slots__ = ('token', 'ids', 'next_ms')
+
+  def __init__(self, token: Optional[bytes], ids: Dict[str, int],
+               next_ms: Optional[int]) -> None:
+    self.token, self.ids, self.next_ms = token, ids, next_ms
+
+
 class DedupeBucketFn(beam.DoFn):
   """(bucket, Part) -> first-seen rows within the TTL (streaming); see the
   module docstring for the state and its cache."""
@@ -100,16 +111,15 @@ class DedupeBucketFn(beam.DoFn):
     self._cache_misses = metrics.counter(metrics.DEDUPE_CACHE_REBUILDS)
 
   def setup(self) -> None:
-    # bucket -> [token, {order_id: forget_at_ms}, next compaction ms or None]
-    self._cache: Dict[Any, List[Any]] = {}
+    self._cache: Dict[Any, _CachedBucket] = {}
 
   def _cached(self, bucket, seen_state, token_state, next_state
-              ) -> List[Any]:
+              ) -> _CachedBucket:
     """The bucket's cache entry, read from the store unless the stored
     token is the one the entry was written with."""
     token = token_state.read()
     cached = self._cache.get(bucket)
-    if cached is not None and cached[0] == token:
+    if cached is not None and cached.token == token:
       return cached
     ids: Dict[str, int] = {}
     if token is not None:
@@ -118,13 +128,22 @@ class DedupeBucketFn(beam.DoFn):
         t = table_from_bytes(chunk)
         ids.update(zip(t['order_id'].to_pylist(),
                        t['forget_at_ms'].to_pylist()))
-    entry = self._cache[bucket] = [token, ids, next_state.read()]
+    entry = self._cache[bucket] = _CachedBucket(token, ids,
+                                                 next_state.read())
     return entry
 
   def _stored(self, bucket, token_state) -> None:
     token = os.urandom(12)
     token_state.write(token)
-    self._cache[bucket][0] = token
+    self._cache[bucket].token = token
+
+  @staticmethod
+  def _schedule(entry: _CachedBucket, due: int, compact, next_state
+                ) -> None:
+    """The bucket's next compaction at `due` (ms), stored and cached."""
+    compact.set(due / 1000.0)
+    next_state.write(due)
+    entry.next_ms = due
 
   def process(self, keyed: Tuple[int, Part],
               seen_state=beam.DoFn.StateParam(SEEN),
@@ -135,7 +154,7 @@ class DedupeBucketFn(beam.DoFn):
     table, exotic = decode_part(part)
     table, dropped = keep_first_seen(table)
     entry = self._cached(bucket, seen_state, token_state, next_state)
-    seen = entry[1]
+    seen = entry.ids
     ids = table['order_id'].to_pylist()
     fresh = np.fromiter((i not in seen for i in ids), bool, len(ids))
     dropped += len(ids) - int(fresh.sum())
@@ -149,14 +168,12 @@ class DedupeBucketFn(beam.DoFn):
     # forget_at_ms is plain integer arithmetic: it takes an array as well.
     forget_at = forget_at_ms(table['event_ms'].to_numpy(),
                              self._ttl_ms).tolist()
-    entry[0] = None  # not the stored state until _stored()
+    entry.token = None  # not the stored state until _stored()
     seen.update(zip(new_ids, forget_at))
     seen_state.add(_ids_chunk(new_ids, forget_at))
     due = min(forget_at)
-    if entry[2] is None or due < entry[2]:
-      compact.set(due / 1000.0)
-      next_state.write(due)
-      entry[2] = due
+    if entry.next_ms is None or due < entry.next_ms:
+      self._schedule(entry, due, compact, next_state)
     self._stored(bucket, token_state)
     yield table, exotic
 
@@ -169,17 +186,14 @@ class DedupeBucketFn(beam.DoFn):
              compact=beam.DoFn.TimerParam(COMPACT)) -> Iterable:
     now_ms = int(fired.micros // 1000)
     entry = self._cached(key, seen_state, token_state, next_state)
-    kept = {i: f for i, f in entry[1].items() if f > now_ms}
-    entry[0] = None  # not the stored state until _stored()
+    kept = {i: f for i, f in entry.ids.items() if f > now_ms}
+    entry.token = None  # not the stored state until _stored()
     seen_state.clear()
     next_state.clear()
-    entry[1], entry[2] = kept, None
+    entry.ids, entry.next_ms = kept, None
     if kept:
       seen_state.add(_ids_chunk(list(kept), list(kept.values())))
-      due = min(kept.values())
-      compact.set(due / 1000.0)
-      next_state.write(due)
-      entry[2] = due
+      self._schedule(entry, min(kept.values()), compact, next_state)
     self._stored(key, token_state)
     return []
 
