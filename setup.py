@@ -1,5 +1,5 @@
 """Package metadata: the sales pipeline and its integrations as extras."""
-from setuptools import find_packages, setup
+from setuptools import Extension, find_packages, setup
 
 BEAM = 'apache-beam[gcp]==2.77.0'
 
@@ -13,6 +13,11 @@ setup(
                                     'services*', 'tools*', 'reporting*',
                                     'dashboard*']),
     py_modules=['pipeline'],
+    # The line-shape scan in C (transforms/vectorized/shape.py); optional:
+    # without a compiler the same scan runs as a regex, only slower.
+    ext_modules=[Extension('transforms.vectorized.shape_scan',
+                           ['transforms/vectorized/shape_scan.c'],
+                           optional=True)],
     # flags.toml: the pipeline's flags, read wherever SalesOptions registers
     # them (the launcher and every worker).
     package_data={'transforms': ['schema/*.avsc'],

@@ -36,7 +36,9 @@ if [[ ! -x .venv/bin/python ]]; then
   step "creating .venv" "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.installed
-if [[ ! -f "$stamp" || setup.py -nt "$stamp" ]]; then
+# setup.py also compiles transforms/vectorized/shape_scan.c in place.
+if [[ ! -f "$stamp" || setup.py -nt "$stamp" ||
+      transforms/vectorized/shape_scan.c -nt "$stamp" ]]; then
   say "installing the project and its dependencies into .venv (the first time takes a few minutes)"
   step "upgrading pip" .venv/bin/pip install -q --upgrade pip
   step "installing the project" \

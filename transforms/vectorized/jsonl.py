@@ -1,9 +1,8 @@
 """JSON Lines without Python objects: the columnar parse of the common line.
 
-Most lines of a JSON Lines file written by one producer share one shape: a
-flat object of printable-ASCII strings and plain numbers with the schema's
-keys in schema order. For such lines the value of each field is cut out of
-the bytes with numpy and typed with Arrow kernels, without decoding the line
+Most lines of a JSON Lines file written by one producer share one shape
+(shape.py). For such lines the value of each field is cut out of the bytes
+(shape.scan_lines) and typed with Arrow kernels, without decoding the line
 into Python objects; every other line (dirty, unusual or of another shape)
 takes the decoded path (columns.check_chunk), so the result is always the
 record path's. `check_jsonl_decoded` decodes every line instead: the
@@ -19,7 +18,7 @@ import pyarrow.compute as pc
 
 from transforms.event_time import MAX_EPOCH_MS, iso_ms_columns
 from transforms.records import DeadLetter, Order
-from transforms.validate import FIELD_NAMES, MAX_QUANTITY, MIN_QUANTITY
+from transforms.validate import MAX_QUANTITY, MIN_QUANTITY
 from transforms.vectorized.columns import (BLANK, COUNTRY_TEXT, EPOCH_TEXT,
                                            POSITION_BITS, PRICE_TEXT,
                                            PRICE_TYPE, PRINTABLE_ID, QTY_TEXT,
@@ -28,6 +27,7 @@ from transforms.vectorized.columns import (BLANK, COUNTRY_TEXT, EPOCH_TEXT,
                                            empty_valid, check_chunk,
                                            matches, price_in_range)
 from transforms.vectorized.decoding import decode_jsonl, decode_numbered
+from transforms.vectorized.shape import SPANNED, scan_lines
 
 
 def check_jsonl_decoded(data: bytes, first_line: int, source: str,
@@ -51,34 +51,12 @@ class StrippedLines:
 
 # --- JSON Lines without Python objects -------------------------------------------
 #
-# Most lines of a JSON Lines file written by one producer share one shape: a
-# flat object of printable-ASCII strings and plain numbers with the schema's
-# keys in schema order. For such lines the value of each field can be cut out
-# of the bytes directly and typed with Arrow kernels, without decoding the
-# line into Python objects. `_SHAPE` accepts exactly those lines:
-#
-#   {"order_id":V,"customer_id":V,"product_id":V,"quantity":V,
-#    "unit_price":V,"currency":V,"event_time":V[,"country":V][,"channel":S]}
-#
-# V = a JSON string without escapes, of printable ASCII, not starting with ':'
-#     | a JSON number | null | true | false;  S = such a string.
-#
-# In such a line `":` occurs only where a key ends (string values hold no
-# quote, and a value that is a string does not start with ':'), and every key
-# occurs once, so the markers give each value's exact bytes; the value then
-# means what orjson/json would decode it to. A shaped line whose values pass
-# the same vectorized checks as `fast_columns` is valid with exactly
-# check_order's values; every other line (dirty, unusual or of another shape)
-# takes the decoded path (`check_chunk`), so the result is the record path's.
+# A line of the common shape (shape.py) has each value's exact bytes cut out
+# by scan_lines; a shaped line whose values pass the same vectorized checks
+# as `fast_columns` is valid with exactly check_order's values; every other
+# line (dirty, unusual or of another shape) takes the decoded path
+# (`check_chunk`), so the result is the record path's.
 
-_STR_BODY = r'[ !#-\[\]-~]'
-_S = r'"(?:[ !#-9;-\[\]-~]' + _STR_BODY + r'*)?"'
-_V = (r'(?:' + _S + r'|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?'
-      r'|null|true|false)')
-# The schema's required keys in schema order (country, optional, follows).
-_KEYS = FIELD_NAMES[:FIELD_NAMES.index('country')]
-_SHAPE = (r'^\{' + ','.join(f'"{k}":{_V}' for k in _KEYS) +
-          r'(?:,"country":' + _V + r')?(?:,"channel":' + _S + r')?\}\n?$')
 _MAX_TOKEN = 64  # longer values take the decoded path
 
 _JSON_QTY = r'^[1-9][0-9]{0,4}$'
@@ -115,32 +93,26 @@ def _gather(buf: np.ndarray, start: np.ndarray, stop: np.ndarray,
   return strs, nums
 
 
-def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, first: np.ndarray,
-                    count: np.ndarray, close: np.ndarray, rates: Rates
+def _shaped_columns(buf: np.ndarray, padded: np.ndarray, begins: np.ndarray,
+                    stops: np.ndarray, rates: Rates
                     ) -> Tuple[np.ndarray, Dict[str, pa.Array]]:
   """(ok mask, normalised columns) of shaped lines, like fast_columns.
 
-  markers: sorted byte positions of '":' (the key's closing quote); a line's
-  markers are markers[first:first + count]; close: the position of its '}'.
+  begins, stops: the lines' value spans (shape.Lines), one row per key of
+  shape.SPANNED.
   """
-  n = len(first)
+  n = begins.shape[1]
   ok = np.ones(n, bool)
-  key_at = [markers[first + j] for j in range(7)]
-  has8 = count >= 8
-  m8 = markers[np.where(has8, first + 7, first)]
-  country = has8 & (buf[m8 - 6] == ord('o'))  # "country" vs "channel"
-  after = [key_at[j + 1] - len(_KEYS[j + 1]) - 2 for j in range(6)]
-  after.append(np.where(has8, m8 - 9, close))
-
   spans: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
 
-  def token(j_start: np.ndarray, j_stop: np.ndarray, name: str = ''
-            ) -> Tuple[np.ndarray, pa.Array, pa.Array]:
-    """(is string, string content or null, number text or null)."""
-    begin = j_start + 2
-    too_long = (j_stop - begin) > _MAX_TOKEN
+  def token(name: str) -> Tuple[np.ndarray, pa.Array, pa.Array]:
+    """The key's value: (is string, string content or null, number text or
+    null)."""
+    j = SPANNED.index(name)
+    begin = begins[j]
+    too_long = (stops[j] - begin) > _MAX_TOKEN
     ok[too_long] = False
-    stop = np.where(too_long, begin, j_stop)
+    stop = np.where(too_long, begin, stops[j])
     is_str = buf[begin] == 34
     shift = is_str.astype(np.int64)
     first, last = begin + shift, np.maximum(stop - shift, begin + shift)
@@ -149,12 +121,12 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, fi
     return is_str, s, num
 
   cols: Dict[str, pa.Array] = {}
-  for j, name in enumerate(_KEYS[:3]):
-    _, s, _ = token(key_at[j], after[j])
+  for name in ('order_id', 'customer_id', 'product_id'):
+    _, s, _ = token(name)
     ok &= as_mask(pc.match_substring_regex(s, PRINTABLE_ID))
     cols[name] = pc.utf8_trim(s, ' ')
 
-  _, s, num = token(key_at[3], after[3])
+  _, s, num = token('quantity')
   q_text = pc.coalesce(
       pc.if_else(matches(s, QTY_TEXT), pc.utf8_trim(s, ' '), None),
       pc.if_else(matches(num, _JSON_QTY), num, None))
@@ -165,20 +137,20 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, fi
   ok &= as_mask(pc.is_valid(quantity))
   cols['quantity'] = quantity
 
-  _, s, num = token(key_at[4], after[4])
+  _, s, num = token('unit_price')
   p_text = pc.coalesce(
       pc.if_else(matches(s, PRICE_TEXT), pc.utf8_trim(s, ' '), None),
       pc.if_else(matches(num, _JSON_PRICE), num, None))
   price = pc.cast(p_text, PRICE_TYPE)
   ok &= as_mask(price_in_range(price))
 
-  _, s, _ = token(key_at[5], after[5])
+  _, s, _ = token('currency')
   currency_ok, code = currency_codes(s, rates)
   ok &= currency_ok
   cols['price'] = price
   cols['currency'] = code
 
-  is_str, s, num = token(key_at[6], after[6], 'event_time')
+  is_str, s, num = token('event_time')
   t_int = pc.cast(pc.if_else(matches(num, _JSON_EPOCH), num, None), pa.int64())
   epoch_ok = matches(s, EPOCH_TEXT)
   t_epoch = pc.cast(pc.utf8_trim(pc.if_else(epoch_ok, s, None), ' '),
@@ -192,12 +164,10 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, markers: np.ndarray, fi
   ok &= as_mask(pc.is_valid(event_ms))
   cols['event_ms'] = event_ms
 
+  j = SPANNED.index('country')
+  country = stops[j] > begins[j]  # an absent country: an empty span
   if country.any():
-    c_stop = np.where(count >= 9, markers[np.minimum(first + 8,
-                                                     len(markers) - 1)] - 9,
-                      close)
-    c_stop = np.where(country, c_stop, m8 + 2)
-    is_str, s, num = token(m8, c_stop)
+    is_str, s, num = token('country')
     c_ok = pc.or_(pc.match_substring_regex(s, BLANK),
                   pc.match_substring_regex(s, COUNTRY_TEXT))
     is_null = as_mask(pc.equal(num, 'null')) | (~country)
@@ -209,33 +179,19 @@ def check_jsonl_bytes(data: bytes, first_line: int, source: str,
                       source_rank: int, rates: Rates) -> Checked:
   """Validates a chunk of JSON Lines (whole lines, numbered from
   first_line) without decoding the lines of the common shape."""
-  buf = np.frombuffer(data, np.uint8)
-  newlines = np.flatnonzero(buf == 10)
-  starts = np.concatenate([[0], newlines + 1]).astype(np.int64)
-  ends = np.append(newlines, len(buf)).astype(np.int64)  # exclusive, no \n
-  if len(buf) == 0 or data.endswith(b'\n'):
-    starts, ends = starts[:-1], ends[:-1]
+  if len(data) >= 1 << 31:
+    raise ValueError('chunk too large')
+  lines = scan_lines(data)
+  starts, ends, idx = lines.starts, lines.ends, lines.rows
   n = len(starts)
   if n == 0:
     return Checked(empty_valid(), [], [], 0)
-  if len(data) >= 1 << 31:
-    raise ValueError('chunk too large')
-  offsets = np.append(starts, min(len(buf), int(ends[-1]) + 1))
-  lines = pa.Array.from_buffers(pa.string(), n, [
-      None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
-  shaped = as_mask(pc.match_substring_regex(lines, _SHAPE))
-  idx = np.flatnonzero(shaped)
   ok_rows = np.zeros(0, np.int64)
   cols: Dict[str, pa.Array] = {}
   if len(idx):
-    colons = np.flatnonzero(buf == 58)
-    colons = colons[colons > 0]
-    markers = colons[buf[colons - 1] == 34] - 1
-    first = np.searchsorted(markers, starts[idx])
-    last = np.searchsorted(markers, ends[idx])
+    buf = np.frombuffer(data, np.uint8)
     padded = np.concatenate([buf, np.zeros(_MAX_TOKEN + 8, np.uint8)])
-    ok, cols = _shaped_columns(buf, padded, markers, first, last - first,
-                               ends[idx] - 1, rates)
+    ok, cols = _shaped_columns(buf, padded, lines.begins, lines.stops, rates)
     ok_rows = idx[ok]
     mask = pa.array(ok)
     cols = {name: pc.filter(a, mask) for name, a in cols.items()}
