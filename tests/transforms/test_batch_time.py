@@ -14,6 +14,15 @@ OOO = 2_000_000
 _HEAD = ('{"order_id":"o1","customer_id":"c1","product_id":"p1",'
          '"quantity":2,"unit_price":"9.5","currency":"EUR","event_time":')
 
+_EDGE_TIMES = [
+    '1.5e12', 'null', 'true', '"2026-12-01 10:00:00+01:00"',
+    '"20261201T100000Z"', '"soon"', '""', '"1796290033837"',
+    '"2024-02-29T23:59:59.999Z"', '"2023-02-29T00:00:00Z"',
+    '"9998-12-31T23:59:59.999Z"', '"9999-01-01T00:00:00Z"',
+    '"1970-01-01T00:00:00+00:01"', '253370764799999', '253370764800000',
+    '0', '00', '-0', '-1', '1234567890123456', '"253370764800000"',
+    '" 253370764799999 "', '"1e3"', '" "', '"' + 'x' * 70 + '"']
+
 _TIMES = st.one_of(
     st.integers(-5, 300_000_000_000_000).map(str),  # JSON numbers
     st.integers(0, 10**16).map(lambda i: f'" {i} "'),  # epoch text
@@ -24,13 +33,7 @@ _TIMES = st.one_of(
         st.integers(0, 24), st.integers(0, 60), st.integers(0, 60),
         st.sampled_from(['', '.123', '.5']),
         st.sampled_from(['Z', '+05:30', '-14:00', '+24:00', '', ' Z'])),
-    st.sampled_from([
-        '1.5e12', 'null', 'true', '"2026-12-01 10:00:00+01:00"',
-        '"20261201T100000Z"', '"soon"', '""', '"1796290033837"',
-        '"2024-02-29T23:59:59.999Z"', '"2023-02-29T00:00:00Z"',
-        '"9998-12-31T23:59:59.999Z"', '"9999-01-01T00:00:00Z"',
-        '"1970-01-01T00:00:00+00:01"', '253370764799999', '253370764800000',
-        '0', '00', '1234567890123456']))
+    st.sampled_from(_EDGE_TIMES))
 
 _TAILS = st.sampled_from(['}', ',"country":"JP"}', ',"channel":"web"}',
                           ',"country":"JP","channel":"app"}', ',"x":1}'])
@@ -50,6 +53,15 @@ _PAYLOADS = st.one_of(
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_PAYLOADS, max_size=30))
 def test_batch_event_times_are_the_scalar_rule(payloads):
+  assert payload_event_times_ms(payloads) == [payload_event_time_ms(p)
+                                             for p in payloads]
+
+
+def test_every_edge_time_in_a_batch_of_the_common_shape():
+  """The columnar event times (the common shape) against the scalar rule,
+  each edge value with each tail, in one batch."""
+  payloads = [(_HEAD + t + tail).encode() for t in _EDGE_TIMES
+              for tail in ('}', ',"country":"JP"}', ',"x":1}')]
   assert payload_event_times_ms(payloads) == [payload_event_time_ms(p)
                                              for p in payloads]
 

@@ -4,9 +4,11 @@ The batch twins of ``unbounded.payload_event_time_ms`` and
 ``unbounded.stamp_us`` for a reader that hands on a batch per poll
 (``RawBatch``): the same values, record for record.
 
-* ``payload_event_times_ms``: one loop over the payloads; an integer epoch
-  in range (the common case) is taken inline, every other value goes
-  through the rule (transforms/event_time.py).
+* ``payload_event_times_ms``: the payloads of the common JSON line shape
+  (transforms/vectorized/shape.py) at once, by the checks' columnar event
+  time rules; every other payload, and every value those rules leave open,
+  in one loop: an integer epoch in range (the common case) inline, any
+  other value through the rule (transforms/event_time.py).
 * ``stamp_batch``: each record's timestamp and the watermark before it,
   where the watermark follows the records as ``stamp_us`` moves it, with
   numpy.
@@ -22,6 +24,7 @@ from transforms.event_time import MAX_EPOCH_MS, MIN_EPOCH_MS
 from transforms.sources.unbounded import event_time_ms_or_none
 from transforms.sources.unbounded import payload_event_time_ms
 from transforms.sources.unbounded import record_time_us
+from transforms.vectorized.jsonl import shaped_event_times
 
 # "No value" in an int64 column: below every watermark and timestamp.
 _NONE = np.iinfo(np.int64).min
@@ -31,19 +34,32 @@ def payload_event_times_ms(payloads: Sequence[bytes],
                            field: str = 'event_time'
                            ) -> List[Optional[int]]:
   """payload_event_time_ms of each payload."""
+  n = len(payloads)
+  todo: Sequence[int] = range(n)
+  out: List[Optional[int]] = [None] * n
+  shaped = shaped_event_times(payloads) if field == 'event_time' else None
+  if shaped is not None:
+    rows, event_ms = shaped
+    known = event_ms.is_valid().to_numpy(zero_copy_only=False)
+    done = np.zeros(n, bool)
+    done[rows[known]] = True
+    values = np.zeros(n, np.int64)
+    values[rows[known]] = event_ms.drop_null().to_numpy()
+    out = values.tolist()
+    todo = np.flatnonzero(~done).tolist()
   loads = orjson.loads
-  out: List[Optional[int]] = []
-  for payload in payloads:
+  for i in todo:
+    payload = payloads[i]
     try:
       obj = loads(payload) if payload else None
     except orjson.JSONDecodeError:
-      out.append(payload_event_time_ms(payload, field))  # json's decoder
+      out[i] = payload_event_time_ms(payload, field)  # json's decoder
       continue
     value = obj.get(field) if type(obj) is dict else None
     if type(value) is int and MIN_EPOCH_MS <= value <= MAX_EPOCH_MS:
-      out.append(value)  # what parse_event_time_ms returns for it
+      out[i] = value  # what parse_event_time_ms returns for it
     else:
-      out.append(None if value is None else event_time_ms_or_none(value))
+      out[i] = None if value is None else event_time_ms_or_none(value)
   return out
 
 

@@ -10,7 +10,7 @@ reference the tests hold the fast path to.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -93,6 +93,63 @@ def _gather(buf: np.ndarray, start: np.ndarray, stop: np.ndarray,
   return strs, nums
 
 
+class _Value:
+  """The values at spans [begin, stop) of the data: a string's content
+  without its quotes, a number's (or literal's) text; a value longer than
+  _MAX_TOKEN bytes is too long and empty."""
+
+  def __init__(self, buf: np.ndarray, begin: np.ndarray, stop: np.ndarray
+               ) -> None:
+    self.too_long = (stop - begin) > _MAX_TOKEN
+    stop = np.where(self.too_long, begin, stop)
+    self.is_str = buf[begin] == 34
+    shift = self.is_str.astype(np.int64)
+    self.first = begin + shift
+    self.length = np.maximum(stop - shift, self.first) - self.first
+    self.text, self.number = _gather(buf, self.first,
+                                     self.first + self.length, self.is_str)
+
+
+def _event_ms(buf: np.ndarray, padded: np.ndarray, begin: np.ndarray,
+              stop: np.ndarray) -> pa.Array:
+  """The event time (epoch ms) of each value by the fast rules: a JSON
+  integer, an epoch in a string, an ISO-8601 string; null where they do not
+  accept it (the decoded path decides)."""
+  value = _Value(buf, begin, stop)
+  s, num = value.text, value.number
+  t_int = pc.cast(pc.if_else(matches(num, _JSON_EPOCH), num, None), pa.int64())
+  epoch_ok = matches(s, EPOCH_TEXT)
+  t_epoch = pc.cast(pc.utf8_trim(pc.if_else(epoch_ok, s, None), ' '),
+                    pa.int64())
+  t_epoch = pc.coalesce(t_int, t_epoch)
+  t_epoch = pc.if_else(pc.less_equal(t_epoch, MAX_EPOCH_MS), t_epoch, None)
+  iso_ok, iso_ms = iso_ms_columns(padded, value.first, value.length)
+  iso_ok &= value.is_str
+  return pc.coalesce(t_epoch, pa.array(iso_ms, pa.int64(), mask=~iso_ok))
+
+
+def shaped_event_times(payloads: Sequence[bytes]
+                       ) -> Optional[Tuple[np.ndarray, pa.Array]]:
+  """(rows, event ms): the payloads of the common shape (their indexes) and
+  each one's event time by the fast rules, null where they do not accept
+  it; None if a payload holds a newline. For a reader's event times
+  (transforms/sources/batch_time.py)."""
+  # The zeros after the last line are iso_ms_columns' room (_padded).
+  data = b'\n'.join([*payloads, bytes(_MAX_TOKEN + 8)])
+  if data.count(b'\n') != len(payloads):
+    return None
+  lines = scan_lines(data)
+  buf = np.frombuffer(data, np.uint8)
+  j = SPANNED.index('event_time')
+  return lines.rows, _event_ms(buf, buf, lines.begins[j], lines.stops[j])
+
+
+def _padded(buf: np.ndarray) -> np.ndarray:
+  """buf and zeros after it, for reads of up to _MAX_TOKEN + 8 bytes past a
+  value's start (iso_ms_columns)."""
+  return np.concatenate([buf, np.zeros(_MAX_TOKEN + 8, np.uint8)])
+
+
 def _shaped_columns(buf: np.ndarray, padded: np.ndarray, begins: np.ndarray,
                     stops: np.ndarray, rates: Rates
                     ) -> Tuple[np.ndarray, Dict[str, pa.Array]]:
@@ -103,22 +160,14 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, begins: np.ndarray,
   """
   n = begins.shape[1]
   ok = np.ones(n, bool)
-  spans: Dict[str, Tuple[np.ndarray, np.ndarray]] = {}
 
   def token(name: str) -> Tuple[np.ndarray, pa.Array, pa.Array]:
     """The key's value: (is string, string content or null, number text or
     null)."""
     j = SPANNED.index(name)
-    begin = begins[j]
-    too_long = (stops[j] - begin) > _MAX_TOKEN
-    ok[too_long] = False
-    stop = np.where(too_long, begin, stops[j])
-    is_str = buf[begin] == 34
-    shift = is_str.astype(np.int64)
-    first, last = begin + shift, np.maximum(stop - shift, begin + shift)
-    spans[name] = (first, last - first)
-    s, num = _gather(buf, first, last, is_str)
-    return is_str, s, num
+    value = _Value(buf, begins[j], stops[j])
+    ok[value.too_long] = False
+    return value.is_str, value.text, value.number
 
   cols: Dict[str, pa.Array] = {}
   for name in ('order_id', 'customer_id', 'product_id'):
@@ -150,17 +199,8 @@ def _shaped_columns(buf: np.ndarray, padded: np.ndarray, begins: np.ndarray,
   cols['price'] = price
   cols['currency'] = code
 
-  is_str, s, num = token('event_time')
-  t_int = pc.cast(pc.if_else(matches(num, _JSON_EPOCH), num, None), pa.int64())
-  epoch_ok = matches(s, EPOCH_TEXT)
-  t_epoch = pc.cast(pc.utf8_trim(pc.if_else(epoch_ok, s, None), ' '),
-                    pa.int64())
-  t_epoch = pc.coalesce(t_int, t_epoch)
-  t_epoch = pc.if_else(pc.less_equal(t_epoch, MAX_EPOCH_MS), t_epoch, None)
-  t_begin, t_length = spans['event_time']
-  iso_ok, iso_ms = iso_ms_columns(padded, t_begin, t_length)
-  iso_ok &= is_str
-  event_ms = pc.coalesce(t_epoch, pa.array(iso_ms, pa.int64(), mask=~iso_ok))
+  j = SPANNED.index('event_time')
+  event_ms = _event_ms(buf, padded, begins[j], stops[j])
   ok &= as_mask(pc.is_valid(event_ms))
   cols['event_ms'] = event_ms
 
@@ -190,8 +230,7 @@ def check_jsonl_bytes(data: bytes, first_line: int, source: str,
   cols: Dict[str, pa.Array] = {}
   if len(idx):
     buf = np.frombuffer(data, np.uint8)
-    padded = np.concatenate([buf, np.zeros(_MAX_TOKEN + 8, np.uint8)])
-    ok, cols = _shaped_columns(buf, padded, lines.begins, lines.stops, rates)
+    ok, cols = _shaped_columns(buf, _padded(buf), lines.begins, lines.stops, rates)
     ok_rows = idx[ok]
     mask = pa.array(ok)
     cols = {name: pc.filter(a, mask) for name, a in cols.items()}
