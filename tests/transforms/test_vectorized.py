@@ -308,6 +308,21 @@ def test_tables_cross_the_runner_as_their_own_rows_and_are_sized_unencoded():
   assert not calls
 
 
+@pytest.mark.parametrize('bounded', [True, False])
+def test_deduplicated_rows_are_coded_as_tables(bounded):
+  """The dedupe's output carries its table by ArrowTableCoder: typed Any
+  (as the streaming step was from session 19 until its hint came back),
+  the runner would size and pass every bucket's table by pickling it."""
+  from transforms.vectorized.dedupe import DeduplicateBatches
+  from transforms.vectorized.tables import ArrowTableCoder
+  p = beam.Pipeline(options=PipelineOptions([]))
+  rows = (p | beam.Create([(0, (b'', b''))])
+          | 'Dedupe' >> DeduplicateBatches(bounded=bounded))
+  coder = beam.coders.registry.get_coder(rows.element_type)
+  assert isinstance(coder, beam.coders.TupleCoder)
+  assert isinstance(coder.coders()[0], ArrowTableCoder)
+
+
 @settings(max_examples=60, deadline=None)
 @given(lines=st.lists(st.binary(max_size=40).map(
            lambda b: b.replace(b'\n', b'.')), max_size=30),

@@ -84,7 +84,6 @@ def _ids_chunk(ids: List[str], forget_at: List[int]) -> bytes:
                         compress=False)
 
 
-@beam.typehints.with_output_types(Rows)
 class _CachedBucket:
   """A bucket's state as the DoFn holds it in memory: the token it was
   written with (None while it is being changed), the ids with their forget
@@ -96,6 +95,7 @@ class _CachedBucket:
     self.token, self.ids, self.next_ms = token, ids, next_ms
 
 
+@beam.typehints.with_output_types(Rows)  # tables.ArrowTableCoder
 class DedupeBucketFn(beam.DoFn):
   """(bucket, Part) -> first-seen rows within the TTL (streaming); see the
   module docstring for the state and its cache."""
