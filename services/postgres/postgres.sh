@@ -344,8 +344,9 @@ cmd_start() {
     as_owner mkdir -p "$RUN"
     log "starting on 127.0.0.1:$PORT (log: $LOGFILE)"
     if is_root; then touch "$LOGFILE"; chown postgres:postgres "$LOGFILE"; fi
+    # 9>&-: the server must not inherit (and hold forever) the start lock.
     as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$LOGFILE" -w -t 60 start \
-      -o "-c port=$PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='$RUN'" >/dev/null \
+      -o "-c port=$PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories='$RUN'" >/dev/null 9>&- \
       || { tail -n 20 "$LOGFILE" >&2 || true; die "the server did not start (log above: $LOGFILE)"; }
   fi
   local i
@@ -424,9 +425,20 @@ cmd_psql() {
     "postgresql://$APP_USER@127.0.0.1:$port/$APP_DB?sslmode=verify-full&sslrootcert=$TLS/ca.crt" "$@"
 }
 
+# One start at a time: two at once (pytest-xdist workers whose session
+# fixtures both find the server down) raced for the cluster's own lock file,
+# and the loser failed. The lock sits where the cluster does by default.
+with_start_lock() {
+  local dir="${SALES_CACHE:-${HOME:-/tmp}/.cache/sales-pipeline}"
+  mkdir -p "$dir"
+  exec 9>>"$dir/postgres-start.lock"
+  flock 9
+  "$@"
+}
+
 case "${1:-}" in
   install) cmd_install ;;
-  start)   cmd_start ;;
+  start)   with_start_lock cmd_start ;;
   stop)    cmd_stop ;;
   status)  cmd_status ;;
   url)     cmd_url "${2:-writer}" ;;
